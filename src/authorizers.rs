@@ -1,0 +1,765 @@
+//! Authorizers (pyftpdlib's `pyftpdlib.authorizers`): the [`Authorizer`]
+//! interface, the in-memory [`DummyAuthorizer`] with per-directory overrides,
+//! and the permission letters `elradfmwMT` ([`Perm`], [`Perms`]).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::error::{AuthenticationFailed, AuthorizerError};
+
+/// Default login message (pyftpdlib `msg_login="Login successful."`).
+const DEFAULT_MSG_LOGIN: &str = "Login successful.";
+/// Default quit message (pyftpdlib `msg_quit="Goodbye."`).
+const DEFAULT_MSG_QUIT: &str = "Goodbye.";
+/// The user name that stands for anonymous access.
+const ANONYMOUS: &str = "anonymous";
+
+/// One permission letter of pyftpdlib (`elradfmwMT`), as checked by
+/// pyftpdlib's `has_perm(username, perm, path)`.
+#[doc(alias = "perm")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Perm {
+    /// `e`: change directory (CWD, CDUP, XCWD, XCUP).
+    ChangeDir,
+    /// `l`: list (LIST, NLST, STAT path, MLSD, MLST, SIZE, MDTM).
+    List,
+    /// `r`: retrieve a file (RETR).
+    Retrieve,
+    /// `a`: append to a file (APPE).
+    Append,
+    /// `d`: delete a file or directory (DELE, RMD, XRMD).
+    Delete,
+    /// `f`: rename (RNFR, RNTO).
+    Rename,
+    /// `m`: make a directory (MKD, XMKD).
+    MakeDir,
+    /// `w`: store a file (STOR, STOU).
+    Store,
+    /// `M`: change mode (SITE CHMOD).
+    Chmod,
+    /// `T`: set the modification time (MFMT).
+    SetMtime,
+}
+
+impl Perm {
+    /// Every permission, in pyftpdlib's canonical order `e l r a d f m w M T`
+    /// (pyftpdlib `read_perms + write_perms`).
+    pub const ALL: [Perm; 10] = [
+        Perm::ChangeDir,
+        Perm::List,
+        Perm::Retrieve,
+        Perm::Append,
+        Perm::Delete,
+        Perm::Rename,
+        Perm::MakeDir,
+        Perm::Store,
+        Perm::Chmod,
+        Perm::SetMtime,
+    ];
+
+    /// The pyftpdlib letter of this permission.
+    pub fn letter(self) -> char {
+        ['e', 'l', 'r', 'a', 'd', 'f', 'm', 'w', 'M', 'T'][self as usize]
+    }
+
+    /// The permission a pyftpdlib letter stands for (case-sensitive:
+    /// `m` is MakeDir, `M` is Chmod); `None` for any other character.
+    pub fn from_letter(c: char) -> Option<Perm> {
+        Perm::ALL.into_iter().find(|p| p.letter() == c)
+    }
+
+    /// Whether this is one of pyftpdlib's `write_perms` (`adfmwMT`).
+    #[doc(alias = "write_perms")]
+    pub fn is_write(self) -> bool {
+        !matches!(self, Perm::ChangeDir | Perm::List | Perm::Retrieve)
+    }
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+/// A set of permission letters (pyftpdlib's `perm` string, e.g. `"elr"`).
+#[doc(alias = "perm")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Perms(u16);
+
+impl Perms {
+    /// `"elr"` (pyftpdlib `read_perms`).
+    #[doc(alias = "read_perms")]
+    pub const READ: Perms = Perms(0b000_0000_0111);
+    /// `"adfmwMT"` (pyftpdlib `write_perms`).
+    #[doc(alias = "write_perms")]
+    pub const WRITE: Perms = Perms(0b011_1111_1000);
+    /// `"elradfmwMT"`, every permission (the CLI's `--write`).
+    pub const ALL: Perms = Perms(0b011_1111_1111);
+
+    /// Parses a pyftpdlib perm string; letters may repeat, the empty string
+    /// is the empty set. Any other letter is an error (pyftpdlib's
+    /// `_check_permissions`, which raises `ValueError("no such permission")`).
+    #[doc(alias = "_check_permissions")]
+    pub fn parse(s: &str) -> Result<Perms, AuthorizerError> {
+        let mut perms = Perms::default();
+        for c in s.chars() {
+            match Perm::from_letter(c) {
+                Some(p) => perms = perms.with(p),
+                None => {
+                    return Err(AuthorizerError(format!("no such permission {c:?}")));
+                }
+            }
+        }
+        Ok(perms)
+    }
+
+    /// Whether `p` is in the set (pyftpdlib `perm in perms`).
+    pub fn contains(self, p: Perm) -> bool {
+        self.0 & p.bit() != 0
+    }
+
+    /// Whether any of the write letters `adfmwMT` is in the set.
+    pub fn has_write(self) -> bool {
+        self.0 & Perms::WRITE.0 != 0
+    }
+
+    /// Whether the set is empty (pyftpdlib `perm == ""`).
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// This set plus `p`.
+    #[must_use]
+    pub fn with(self, p: Perm) -> Perms {
+        Perms(self.0 | p.bit())
+    }
+
+    /// The letters in canonical order `elradfmwMT` (pyftpdlib `get_perms`).
+    pub fn to_letters(self) -> String {
+        Perm::ALL
+            .into_iter()
+            .filter(|p| self.contains(*p))
+            .map(Perm::letter)
+            .collect()
+    }
+}
+
+impl fmt::Display for Perms {
+    /// Writes the letters in canonical order, as [`Perms::to_letters`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_letters())
+    }
+}
+
+/// pyftpdlib's authorizer interface (the duck-typed API of
+/// `DummyAuthorizer`/`UnixAuthorizer`). All methods take `&self`: one
+/// authorizer is shared by every session of the single-threaded server.
+pub trait Authorizer {
+    /// Accepts or refuses a login; the error text becomes the `530` reply
+    /// (pyftpdlib `validate_authentication(username, password, handler)`).
+    fn validate_authentication(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(), AuthenticationFailed>;
+
+    /// Whether `username` is known (pyftpdlib `has_user`).
+    fn has_user(&self, username: &str) -> bool;
+
+    /// Whether `username` holds `perm` on `path` (pyftpdlib `has_perm`).
+    /// `path` is a real (file-system) path, absolute, already normalised;
+    /// `None` = the global perms.
+    fn has_perm(&self, username: &str, perm: Perm, path: Option<&Path>) -> bool;
+
+    /// The user's global permissions, also used for the MLSx `perm` fact
+    /// (pyftpdlib `get_perms`).
+    fn get_perms(&self, username: &str) -> Perms;
+
+    /// The user's home directory, a real path (pyftpdlib `get_home_dir`).
+    fn get_home_dir(&self, username: &str) -> Result<PathBuf, AuthorizerError>;
+
+    /// The message sent with `230` after login (pyftpdlib `get_msg_login`).
+    fn get_msg_login(&self, username: &str) -> String;
+
+    /// The message sent with `221` on QUIT (pyftpdlib `get_msg_quit`).
+    fn get_msg_quit(&self, username: &str) -> String;
+
+    /// Called before every file-system operation of a logged-in session
+    /// (pyftpdlib `impersonate_user`). Default: no-op.
+    fn impersonate_user(&self, username: &str, password: &str) -> io::Result<()> {
+        let _ = (username, password);
+        Ok(())
+    }
+
+    /// Called after every file-system operation of a logged-in session
+    /// (pyftpdlib `terminate_impersonation`). Default: no-op.
+    fn terminate_impersonation(&self, username: &str) -> io::Result<()> {
+        let _ = username;
+        Ok(())
+    }
+}
+
+/// One per-directory permission override (a value of pyftpdlib's `operms`).
+#[derive(Debug, Clone)]
+struct Override {
+    dir: PathBuf,
+    perms: Perms,
+    recursive: bool,
+}
+
+/// One row of pyftpdlib's `user_table`.
+#[derive(Debug, Clone)]
+struct User {
+    pwd: String,
+    home: PathBuf,
+    perms: Perms,
+    operms: Vec<Override>,
+    msg_login: String,
+    msg_quit: String,
+}
+
+/// Virtual users in memory (pyftpdlib `DummyAuthorizer`).
+#[derive(Debug, Default, Clone)]
+pub struct DummyAuthorizer {
+    users: HashMap<String, User>,
+}
+
+/// Parses `perm` for `username`, warning when anonymous gets write letters
+/// (pyftpdlib `_check_permissions` and its `RuntimeWarning`).
+fn check_permissions(username: &str, perm: &str) -> Result<Perms, AuthorizerError> {
+    let perms = Perms::parse(perm)?;
+    if username == ANONYMOUS && perms.has_write() {
+        log::warn!("write permissions assigned to anonymous user.");
+    }
+    Ok(perms)
+}
+
+/// Byte comparison whose time depends only on the lengths, never on where
+/// the first difference is.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= usize::from(x ^ y);
+    }
+    std::hint::black_box(diff) == 0
+}
+
+/// The one place where a stored password is checked against a given one.
+fn password_matches(stored: &str, given: &str) -> bool {
+    constant_time_eq(stored.as_bytes(), given.as_bytes())
+}
+
+impl DummyAuthorizer {
+    /// An authorizer with no users (pyftpdlib `DummyAuthorizer()`).
+    #[doc(alias = "__init__")]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a virtual user with messages "Login successful." / "Goodbye."
+    /// (pyftpdlib `add_user(username, password, homedir, perm)`).
+    ///
+    /// Fails if the user exists, `homedir` is not an existing directory or
+    /// `perm` holds an unknown letter. The home is stored as its real path.
+    pub fn add_user(
+        &mut self,
+        username: &str,
+        password: &str,
+        homedir: impl AsRef<Path>,
+        perm: &str,
+    ) -> Result<(), AuthorizerError> {
+        self.add_user_with_messages(
+            username,
+            password,
+            homedir,
+            perm,
+            DEFAULT_MSG_LOGIN,
+            DEFAULT_MSG_QUIT,
+        )
+    }
+
+    /// Adds a virtual user with custom login/quit messages (pyftpdlib
+    /// `add_user(..., msg_login=, msg_quit=)`); errors as [`Self::add_user`].
+    #[doc(alias = "add_user")]
+    pub fn add_user_with_messages(
+        &mut self,
+        username: &str,
+        password: &str,
+        homedir: impl AsRef<Path>,
+        perm: &str,
+        msg_login: &str,
+        msg_quit: &str,
+    ) -> Result<(), AuthorizerError> {
+        if self.users.contains_key(username) {
+            return Err(AuthorizerError(format!("user {username:?} already exists")));
+        }
+        let homedir = homedir.as_ref();
+        let home = match std::fs::canonicalize(homedir) {
+            Ok(h) if h.is_dir() => h,
+            _ => return Err(AuthorizerError(format!("no such directory: {homedir:?}"))),
+        };
+        let perms = check_permissions(username, perm)?;
+        self.users.insert(
+            username.to_owned(),
+            User {
+                pwd: password.to_owned(),
+                home,
+                perms,
+                operms: Vec::new(),
+                msg_login: msg_login.to_owned(),
+                msg_quit: msg_quit.to_owned(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Adds the "anonymous" user with perm `"elr"`; any password is accepted
+    /// (pyftpdlib `add_anonymous(homedir)`).
+    pub fn add_anonymous(&mut self, homedir: impl AsRef<Path>) -> Result<(), AuthorizerError> {
+        self.add_anonymous_with(homedir, "elr", DEFAULT_MSG_LOGIN, DEFAULT_MSG_QUIT)
+    }
+
+    /// Adds the "anonymous" user with custom perms and messages (pyftpdlib
+    /// `add_anonymous(homedir, perm=, msg_login=, msg_quit=)`); write letters
+    /// log a warning like pyftpdlib's `RuntimeWarning`.
+    #[doc(alias = "add_anonymous")]
+    pub fn add_anonymous_with(
+        &mut self,
+        homedir: impl AsRef<Path>,
+        perm: &str,
+        msg_login: &str,
+        msg_quit: &str,
+    ) -> Result<(), AuthorizerError> {
+        self.add_user_with_messages(ANONYMOUS, "", homedir, perm, msg_login, msg_quit)
+    }
+
+    /// Removes a user (pyftpdlib `remove_user`, which raises `KeyError`
+    /// for an unknown user; here an [`AuthorizerError`]).
+    pub fn remove_user(&mut self, username: &str) -> Result<(), AuthorizerError> {
+        self.users
+            .remove(username)
+            .map(drop)
+            .ok_or_else(|| no_such_user(username))
+    }
+
+    /// Sets per-directory permissions for `directory` (and, if `recursive`,
+    /// everything below it) (pyftpdlib `override_perm`).
+    ///
+    /// The directory must exist and lie strictly inside the user's home.
+    /// Overriding the same directory again replaces its entry in place.
+    pub fn override_perm(
+        &mut self,
+        username: &str,
+        directory: impl AsRef<Path>,
+        perm: &str,
+        recursive: bool,
+    ) -> Result<(), AuthorizerError> {
+        let perms = check_permissions(username, perm)?;
+        let user = self
+            .users
+            .get_mut(username)
+            .ok_or_else(|| no_such_user(username))?;
+        let directory = directory.as_ref();
+        let dir = match std::fs::canonicalize(directory) {
+            Ok(d) if d.is_dir() => d,
+            _ => return Err(AuthorizerError(format!("no such directory: {directory:?}"))),
+        };
+        if dir == user.home {
+            return Err(AuthorizerError(
+                "can't override home directory permissions".into(),
+            ));
+        }
+        if !dir.starts_with(&user.home) {
+            return Err(AuthorizerError("path escapes user home directory".into()));
+        }
+        let entry = Override {
+            dir,
+            perms,
+            recursive,
+        };
+        match user.operms.iter_mut().find(|o| o.dir == entry.dir) {
+            Some(existing) => *existing = entry,
+            None => user.operms.push(entry),
+        }
+        Ok(())
+    }
+}
+
+fn no_such_user(username: &str) -> AuthorizerError {
+    AuthorizerError(format!("no such user {username:?}"))
+}
+
+impl Authorizer for DummyAuthorizer {
+    fn validate_authentication(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(), AuthenticationFailed> {
+        let Some(user) = self.users.get(username) else {
+            let msg = if username == ANONYMOUS {
+                "Anonymous access not allowed."
+            } else {
+                "Authentication failed."
+            };
+            return Err(AuthenticationFailed(msg.to_owned()));
+        };
+        if username != ANONYMOUS && !password_matches(&user.pwd, password) {
+            return Err(AuthenticationFailed("Authentication failed.".to_owned()));
+        }
+        Ok(())
+    }
+
+    fn has_user(&self, username: &str) -> bool {
+        self.users.contains_key(username)
+    }
+
+    fn has_perm(&self, username: &str, perm: Perm, path: Option<&Path>) -> bool {
+        let Some(user) = self.users.get(username) else {
+            return false;
+        };
+        if let Some(path) = path {
+            for o in &user.operms {
+                // Path::starts_with is component-wise: /home/ab is not in /home/a.
+                if !path.starts_with(&o.dir) {
+                    continue;
+                }
+                if o.recursive
+                    || path == o.dir
+                    || (path.parent() == Some(o.dir.as_path()) && !path.is_dir())
+                {
+                    return o.perms.contains(perm);
+                }
+            }
+        }
+        user.perms.contains(perm)
+    }
+
+    fn get_perms(&self, username: &str) -> Perms {
+        self.users
+            .get(username)
+            .map(|u| u.perms)
+            .unwrap_or_default()
+    }
+
+    fn get_home_dir(&self, username: &str) -> Result<PathBuf, AuthorizerError> {
+        self.users
+            .get(username)
+            .map(|u| u.home.clone())
+            .ok_or_else(|| no_such_user(username))
+    }
+
+    fn get_msg_login(&self, username: &str) -> String {
+        self.users
+            .get(username)
+            .map_or(DEFAULT_MSG_LOGIN, |u| u.msg_login.as_str())
+            .to_owned()
+    }
+
+    fn get_msg_quit(&self, username: &str) -> String {
+        self.users
+            .get(username)
+            .map_or(DEFAULT_MSG_QUIT, |u| u.msg_quit.as_str())
+            .to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A unique temporary directory, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new() -> Self {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let n = N.fetch_add(1, Ordering::SeqCst);
+            let p = std::env::temp_dir()
+                .join(format!("ftpdlib-authorizers-{}-{n}", std::process::id()));
+            let _ = fs::remove_dir_all(&p);
+            fs::create_dir_all(&p).unwrap();
+            TempDir(fs::canonicalize(&p).unwrap())
+        }
+        fn mkdir(&self, rel: &str) -> PathBuf {
+            let p = self.0.join(rel);
+            fs::create_dir_all(&p).unwrap();
+            p
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn perm_letters_and_constants() {
+        let letters: String = Perm::ALL.iter().map(|p| p.letter()).collect();
+        assert_eq!(letters, "elradfmwMT");
+        for p in Perm::ALL {
+            assert_eq!(Perm::from_letter(p.letter()), Some(p));
+            assert_eq!(p.is_write(), Perms::WRITE.contains(p));
+            assert_eq!(!p.is_write(), Perms::READ.contains(p));
+        }
+        assert_eq!(Perm::from_letter('x'), None);
+        assert_eq!(Perm::from_letter('E'), None);
+        assert_eq!(Perms::READ.to_letters(), "elr");
+        assert_eq!(Perms::WRITE.to_letters(), "adfmwMT");
+        assert_eq!(Perms::ALL.to_string(), "elradfmwMT");
+        assert!(!Perms::READ.has_write() && Perms::WRITE.has_write());
+        assert!(Perms::default().is_empty());
+        assert_eq!(Perms::default().to_letters(), "");
+    }
+
+    #[test]
+    fn perms_parse() {
+        let p = Perms::parse("TwlMe").unwrap();
+        assert_eq!(p.to_letters(), "elwMT");
+        assert!(p.contains(Perm::Chmod) && !p.contains(Perm::MakeDir));
+        assert_eq!(Perms::parse("elrelr").unwrap(), Perms::READ);
+        assert_eq!(Perms::parse("").unwrap(), Perms::default());
+        assert_eq!(Perms::parse("elradfmwMT").unwrap(), Perms::ALL);
+        let e = Perms::parse("elrx").unwrap_err();
+        assert_eq!(e.0, "no such permission 'x'");
+        assert!(Perms::parse("E").is_err());
+        assert!(Perms::parse("elr ").is_err());
+    }
+
+    #[test]
+    fn constant_time_compare() {
+        assert!(constant_time_eq(b"", b""));
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret\0"));
+        assert!(!constant_time_eq(b"secret\0", b"secret"));
+        assert!(!constant_time_eq(b"", b"x"));
+        assert!(!constant_time_eq(b"abc", b""));
+        assert!(password_matches("pässwörd", "pässwörd"));
+        assert!(!password_matches("pässwörd", "passwörd"));
+    }
+
+    #[test]
+    fn add_user_and_queries() {
+        let t = TempDir::new();
+        let mut a = DummyAuthorizer::new();
+        a.add_user("bob", "pw", t.0.join("."), "elrw").unwrap();
+        assert!(a.has_user("bob"));
+        assert!(!a.has_user("Bob"));
+        assert_eq!(a.get_home_dir("bob").unwrap(), t.0);
+        assert_eq!(a.get_perms("bob").to_letters(), "elrw");
+        assert_eq!(a.get_msg_login("bob"), "Login successful.");
+        assert_eq!(a.get_msg_quit("bob"), "Goodbye.");
+        assert!(a.has_perm("bob", Perm::Store, None));
+        assert!(!a.has_perm("bob", Perm::Delete, None));
+        let dynauth: &dyn Authorizer = &a;
+        assert!(dynauth.impersonate_user("bob", "pw").is_ok());
+        assert!(dynauth.terminate_impersonation("bob").is_ok());
+
+        a.add_user_with_messages("eve", "x", &t.0, "", "hi", "bye")
+            .unwrap();
+        assert_eq!(a.get_msg_login("eve"), "hi");
+        assert_eq!(a.get_msg_quit("eve"), "bye");
+        assert!(a.get_perms("eve").is_empty());
+        assert!(!a.has_perm("eve", Perm::List, Some(&t.0)));
+
+        // home stored as realpath (symlink and ".." resolved)
+        let real = t.mkdir("real");
+        std::os::unix::fs::symlink(&real, t.0.join("link")).unwrap();
+        a.add_user("sym", "pw", t.0.join("real/../link"), "elr")
+            .unwrap();
+        assert_eq!(a.get_home_dir("sym").unwrap(), real);
+    }
+
+    #[test]
+    fn add_user_errors() {
+        let t = TempDir::new();
+        let mut a = DummyAuthorizer::new();
+        a.add_user("bob", "pw", &t.0, "elr").unwrap();
+        fs::write(t.0.join("file.txt"), b"x").unwrap();
+        for (user, dir, perm, msg) in [
+            ("bob", "", "elr", "already exists"),
+            ("x", "missing", "elr", "no such directory"),
+            ("x", "file.txt", "elr", "no such directory"),
+            ("x", "", "elrz", "no such permission"),
+        ] {
+            let e = a.add_user(user, "pw2", t.0.join(dir), perm).unwrap_err();
+            assert!(e.0.contains(msg), "{e}");
+        }
+        assert!(!a.has_user("x"));
+        // the failed re-add did not touch the existing user
+        assert!(a.validate_authentication("bob", "pw").is_ok());
+    }
+
+    #[test]
+    fn validate_authentication_cases() {
+        let t = TempDir::new();
+        let mut a = DummyAuthorizer::new();
+        a.add_user("bob", "secret", &t.0, "elr").unwrap();
+        assert_eq!(a.validate_authentication("bob", "secret"), Ok(()));
+        let failed = Err(AuthenticationFailed("Authentication failed.".into()));
+        assert_eq!(a.validate_authentication("bob", "wrong"), failed);
+        assert_eq!(a.validate_authentication("bob", ""), failed);
+        assert_eq!(a.validate_authentication("bob", "secret "), failed);
+        assert_eq!(a.validate_authentication("BOB", "secret"), failed);
+        assert_eq!(a.validate_authentication("alice", "secret"), failed);
+        assert_eq!(
+            a.validate_authentication("anonymous", "x@y"),
+            Err(AuthenticationFailed("Anonymous access not allowed.".into()))
+        );
+        // unknown users
+        assert!(!a.has_perm("nobody", Perm::List, None));
+        assert!(!a.has_perm("nobody", Perm::List, Some(&t.0)));
+        assert!(a.get_perms("nobody").is_empty());
+        let e = a.get_home_dir("nobody").unwrap_err();
+        assert!(e.0.contains("no such user"), "{e}");
+        assert_eq!(a.get_msg_login("nobody"), "Login successful.");
+        assert_eq!(a.get_msg_quit("nobody"), "Goodbye.");
+    }
+
+    #[test]
+    fn anonymous_any_password() {
+        let t = TempDir::new();
+        let mut a = DummyAuthorizer::new();
+        a.add_anonymous(&t.0).unwrap();
+        assert!(a.has_user("anonymous"));
+        assert_eq!(a.get_perms("anonymous"), Perms::READ);
+        for pw in ["", "guest@example.com", "anything at all"] {
+            assert_eq!(a.validate_authentication("anonymous", pw), Ok(()));
+        }
+        // a second add_anonymous fails like pyftpdlib's duplicate add_user
+        assert!(a.add_anonymous(&t.0).is_err());
+        a.remove_user("anonymous").unwrap();
+        // write letters are accepted (only a warning)
+        a.add_anonymous_with(&t.0, "elrw", "welcome", "bye")
+            .unwrap();
+        assert!(a.has_perm("anonymous", Perm::Store, None));
+        assert_eq!(a.get_msg_login("anonymous"), "welcome");
+        assert_eq!(a.get_msg_quit("anonymous"), "bye");
+        assert!(a.add_anonymous_with(&t.0, "q", "", "").is_err());
+    }
+
+    #[test]
+    fn remove_user_cases() {
+        let t = TempDir::new();
+        let mut a = DummyAuthorizer::new();
+        a.add_user("bob", "pw", &t.0, "elr").unwrap();
+        a.remove_user("bob").unwrap();
+        assert!(!a.has_user("bob"));
+        assert!(a.validate_authentication("bob", "pw").is_err());
+        assert!(a.remove_user("bob").is_err());
+        // can be added again
+        a.add_user("bob", "pw2", &t.0, "elr").unwrap();
+        assert!(a.validate_authentication("bob", "pw2").is_ok());
+    }
+
+    #[test]
+    fn override_perm_errors() {
+        let t = TempDir::new();
+        let home = t.mkdir("home");
+        let outside = t.mkdir("other");
+        t.mkdir("home/sub");
+        fs::write(home.join("f.txt"), b"x").unwrap();
+        let mut a = DummyAuthorizer::new();
+        a.add_user("bob", "pw", &home, "elr").unwrap();
+        let cases: [(&str, PathBuf, &str, &str); 8] = [
+            ("nobody", home.join("sub"), "elr", "no such user"),
+            ("bob", home.join("nope"), "elr", "no such directory"),
+            ("bob", home.join("f.txt"), "elr", "no such directory"),
+            ("bob", home.clone(), "elrw", "home directory"),
+            ("bob", home.join("sub/.."), "elrw", "home directory"),
+            ("bob", outside, "elrw", "escapes"),
+            ("bob", home.join("../other"), "elrw", "escapes"),
+            ("bob", home.join("sub"), "elrQ", "no such permission"),
+        ];
+        for (user, dir, perm, msg) in cases {
+            let e = a.override_perm(user, &dir, perm, true).unwrap_err();
+            assert!(e.0.contains(msg), "{dir:?}: {e}");
+        }
+        a.override_perm("bob", home.join("sub"), "elrw", false)
+            .unwrap();
+    }
+
+    #[test]
+    fn override_not_recursive() {
+        let t = TempDir::new();
+        let home = t.mkdir("home");
+        let sub = t.mkdir("home/sub");
+        let subdir = t.mkdir("home/sub/dir");
+        let mut a = DummyAuthorizer::new();
+        a.add_user("bob", "pw", &home, "elr").unwrap();
+        a.override_perm("bob", &sub, "elrw", false).unwrap();
+        let has = |p, path: &Path| a.has_perm("bob", p, Some(path));
+        assert!(has(Perm::Store, &sub.join("new.txt")));
+        assert!(!has(Perm::Store, &home.join("new.txt")));
+        assert!(!has(Perm::Delete, &sub.join("new.txt")));
+        // the directory itself
+        assert!(has(Perm::Store, &sub));
+        // a sub-directory and anything deeper fall back to the global perms
+        assert!(!has(Perm::Store, &subdir));
+        assert!(!has(Perm::Store, &subdir.join("x.txt")));
+        assert!(has(Perm::Retrieve, &subdir.join("x.txt")));
+        // global perms unchanged
+        assert!(!a.has_perm("bob", Perm::Store, None));
+    }
+
+    #[test]
+    fn override_recursive() {
+        let t = TempDir::new();
+        let home = t.mkdir("home");
+        let sub = t.mkdir("home/sub");
+        let deeper = t.mkdir("home/sub/deep/deeper");
+        let mut a = DummyAuthorizer::new();
+        a.add_user("bob", "pw", &home, "elradfmwMT").unwrap();
+        a.override_perm("bob", &sub, "el", true).unwrap();
+        let has = |p, path: &Path| a.has_perm("bob", p, Some(path));
+        assert!(!has(Perm::Retrieve, &deeper.join("file")));
+        assert!(has(Perm::List, &deeper.join("file")));
+        assert!(!has(Perm::Delete, &deeper));
+        assert!(!has(Perm::Store, &sub));
+        assert!(has(Perm::Store, &home.join("file")));
+        assert!(has(Perm::Store, &home));
+    }
+
+    #[test]
+    fn override_component_prefix_not_string_prefix() {
+        let t = TempDir::new();
+        let home = t.mkdir("home");
+        let a_dir = t.mkdir("home/a");
+        let ab_dir = t.mkdir("home/ab");
+        let mut auth = DummyAuthorizer::new();
+        auth.add_user("bob", "pw", &home, "elr").unwrap();
+        auth.override_perm("bob", &a_dir, "elrw", true).unwrap();
+        assert!(auth.has_perm("bob", Perm::Store, Some(&a_dir.join("f"))));
+        assert!(!auth.has_perm("bob", Perm::Store, Some(&ab_dir)));
+        assert!(!auth.has_perm("bob", Perm::Store, Some(&ab_dir.join("f"))));
+        let sibling = home.join("a.txt");
+        assert!(!auth.has_perm("bob", Perm::Store, Some(&sibling)));
+    }
+
+    #[test]
+    fn override_order_and_replacement() {
+        let t = TempDir::new();
+        let home = t.mkdir("home");
+        let sub = t.mkdir("home/sub");
+        let inner = t.mkdir("home/sub/inner");
+        let mut a = DummyAuthorizer::new();
+        a.add_user("bob", "pw", &home, "elr").unwrap();
+        // first matching override wins, in insertion order
+        a.override_perm("bob", &sub, "elrd", true).unwrap();
+        a.override_perm("bob", &inner, "elrw", true).unwrap();
+        let f = inner.join("f");
+        assert!(a.has_perm("bob", Perm::Delete, Some(&f)));
+        assert!(!a.has_perm("bob", Perm::Store, Some(&f)));
+        // re-overriding sub as non-recursive keeps its position; inner now
+        // falls through to the second override
+        a.override_perm("bob", &sub, "elrd", false).unwrap();
+        assert!(!a.has_perm("bob", Perm::Delete, Some(&f)));
+        assert!(a.has_perm("bob", Perm::Store, Some(&f)));
+        assert!(a.has_perm("bob", Perm::Delete, Some(&sub.join("g"))));
+    }
+}

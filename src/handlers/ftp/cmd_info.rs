@@ -1,0 +1,128 @@
+//! Informational commands: FEAT OPTS HELP NOOP SYST SITE, SITE HELP.
+
+use std::path::PathBuf;
+
+use super::commands::{self, COMMANDS};
+use super::session::{printable, Session};
+use crate::filesystems::Facts;
+use crate::reply;
+
+/// FEAT (RFC 2389): the extensions, sorted, one per line with a leading
+/// space; derived from the command table.
+pub(super) fn feat(s: &mut Session, _: &str, _: Option<PathBuf>) {
+    let mut feats: Vec<String> = vec!["TVFS".into(), "UTF8".into()];
+    for name in ["EPRT", "EPSV", "MDTM", "MFMT", "SIZE"] {
+        if commands::has(name) {
+            feats.push(name.into());
+        }
+    }
+    if commands::has("MLST") || commands::has("MLSD") {
+        feats.push(format!("MLST {}", Facts::feat_line(s.facts)));
+    }
+    if commands::has("REST") {
+        feats.push("REST STREAM".into());
+    }
+    feats.sort();
+    let mut text = String::from("211-Features supported:\r\n");
+    for f in &feats {
+        text.push(' ');
+        text.push_str(f);
+        text.push_str("\r\n");
+    }
+    text.push_str("211 End FEAT.\r\n");
+    s.reply_raw(reply::SYSTEM_STATUS, &text);
+}
+
+/// OPTS UTF8 / OPTS MLST (RFC 2389, RFC 3659 §7.9). Allowed before login:
+/// clients send `OPTS UTF8 ON` right after the greeting.
+pub(super) fn opts(s: &mut Session, arg: &str, _: Option<PathBuf>) {
+    if arg.matches(' ').count() > 1 {
+        return s.reply(reply::BAD_ARGUMENT, "Invalid number of arguments.");
+    }
+    let (cmd, value) = match arg.split_once(' ') {
+        Some((c, v)) => (c.to_ascii_uppercase(), v),
+        None => (arg.to_ascii_uppercase(), ""),
+    };
+    match cmd.as_str() {
+        "UTF8" | "UTF-8" => s.reply(reply::OK, "Always in UTF8 mode."),
+        "MLST" => {
+            if !value.is_empty() && !value.contains(';') {
+                return s.reply(reply::BAD_ARGUMENT, "Invalid argument.");
+            }
+            s.facts = Facts::parse_opts(value);
+            let mut text = String::from("MLST OPTS ");
+            for name in s.facts.names() {
+                text.push_str(name);
+                text.push(';');
+            }
+            s.reply(reply::OK, &text);
+        }
+        _ => {
+            let text = format!("Unsupported command \"{}\".", printable(&cmd));
+            s.reply(reply::BAD_ARGUMENT, &text)
+        }
+    }
+}
+
+/// HELP [cmd]: the recognised commands, 8 per line, or one command's syntax.
+pub(super) fn help(s: &mut Session, arg: &str, _: Option<PathBuf>) {
+    if !arg.is_empty() {
+        let name = arg.trim().to_ascii_uppercase();
+        return match commands::lookup(&name) {
+            Some(spec) => s.reply(reply::HELP, spec.help),
+            None => s.reply(reply::BAD_ARGUMENT, "Unrecognized command."),
+        };
+    }
+    let names: Vec<&str> = COMMANDS
+        .iter()
+        .map(|c| c.name)
+        .filter(|n| !n.starts_with("SITE "))
+        .collect();
+    let mut text = String::from("214-The following commands are recognized:\r\n");
+    for row in names.chunks(8) {
+        for name in row {
+            text.push_str(&format!(" {name:<6}"));
+        }
+        text.push_str("\r\n");
+    }
+    text.push_str("214 Help command successful.\r\n");
+    s.reply_raw(reply::HELP, &text);
+}
+
+/// SITE HELP [cmd]: the SITE commands, or one SITE command's syntax.
+pub(super) fn site_help(s: &mut Session, arg: &str, _: Option<PathBuf>) {
+    if !arg.is_empty() {
+        let name = format!("SITE {}", arg.trim().to_ascii_uppercase());
+        return match commands::lookup(&name) {
+            Some(spec) => s.reply(reply::HELP, spec.help),
+            None => s.reply(reply::BAD_ARGUMENT, "Unrecognized SITE command."),
+        };
+    }
+    let mut text = String::from("214-The following SITE commands are recognized:\r\n");
+    for spec in COMMANDS.iter().filter(|c| c.name.starts_with("SITE ")) {
+        text.push(' ');
+        text.push_str(&spec.name[5..]);
+        text.push_str("\r\n");
+    }
+    text.push_str("214 Help SITE command successful.\r\n");
+    s.reply_raw(reply::HELP, &text);
+}
+
+/// SITE with an unknown sub-command (known ones are dispatched directly).
+pub(super) fn site(s: &mut Session, arg: &str, _: Option<PathBuf>) {
+    let text = format!(
+        "Command \"SITE {}\" not understood.",
+        printable(&arg.to_ascii_uppercase())
+    );
+    s.reply(reply::UNKNOWN_COMMAND, &text);
+}
+
+/// NOOP.
+pub(super) fn noop(s: &mut Session, _: &str, _: Option<PathBuf>) {
+    s.reply(reply::OK, "I successfully did nothing.");
+}
+
+/// SYST.
+pub(super) fn syst(s: &mut Session, _: &str, _: Option<PathBuf>) {
+    s.reply(reply::SYSTEM_TYPE, "UNIX Type: L8");
+}

@@ -1,0 +1,135 @@
+//! Login and session commands: USER, PASS, QUIT, REIN.
+
+use std::path::PathBuf;
+
+use super::session::{DataState, DelayedReply, Effect, Session};
+use crate::filesystems::Facts;
+use crate::reply;
+
+/// USER: remember the name; a logged-in session is flushed first
+/// (RFC 959 allows changing user). Always 331, known user or not (RFC 2577).
+pub(super) fn user(s: &mut Session, arg: &str, _: Option<PathBuf>) {
+    if s.authenticated {
+        flush_account(s);
+        s.username = arg.to_string();
+        s.update_prefix();
+        s.reply(
+            reply::NEED_PASSWORD,
+            "Previous account information was flushed, send password.",
+        );
+        return;
+    }
+    s.username = arg.to_string();
+    s.update_prefix();
+    s.reply(reply::NEED_PASSWORD, "Username ok, send password.");
+}
+
+/// PASS: check the credentials with the authorizer; a failure is answered
+/// after `auth_failed_timeout`, and after `max_login_attempts` failures the
+/// client is disconnected.
+pub(super) fn pass(s: &mut Session, arg: &str, _: Option<PathBuf>) {
+    if s.authenticated {
+        return s.reply(reply::BAD_SEQUENCE, "User already authenticated.");
+    }
+    if s.username.is_empty() {
+        return s.reply(reply::BAD_SEQUENCE, "Login with USER first.");
+    }
+    let cfg = std::rc::Rc::clone(&s.cfg);
+    let user = s.username.clone();
+    let checked = cfg
+        .authorizer
+        .validate_authentication(&user, arg)
+        .map_err(|e| e.0)
+        .and_then(|()| cfg.authorizer.get_home_dir(&user).map_err(|e| e.0));
+    match checked {
+        Ok(home) => {
+            s.fs = Some((cfg.abstracted_fs)(home));
+            s.authenticated = true;
+            s.password = arg.to_string();
+            s.attempted_logins = 0;
+            let msg = cfg.authorizer.get_msg_login(&user);
+            s.reply_long(reply::LOGGED_IN, &msg);
+            s.log(&format!(
+                "USER '{}' logged in.",
+                super::session::printable(&user)
+            ));
+        }
+        Err(why) => auth_failed(s, &user, &why),
+    }
+}
+
+fn auth_failed(s: &mut Session, user: &str, why: &str) {
+    s.attempted_logins += 1;
+    s.log(&format!(
+        "USER '{}' failed login.",
+        super::session::printable(user)
+    ));
+    let mut text = capitalized(why);
+    let disconnect =
+        s.cfg.max_login_attempts != 0 && s.attempted_logins >= s.cfg.max_login_attempts;
+    if disconnect {
+        text.push_str(" Disconnecting.");
+    }
+    s.username.clear();
+    s.update_prefix();
+    if s.cfg.auth_failed_timeout.is_zero() {
+        s.reply(reply::NOT_LOGGED_IN, &text);
+        if disconnect {
+            s.effects.push(Effect::Close);
+        }
+    } else {
+        s.delayed = Some(DelayedReply { text, disconnect });
+        s.effects.push(Effect::AuthDelay);
+    }
+}
+
+/// QUIT: 221 with the user's quit message; a running transfer is allowed to
+/// finish before the connection closes.
+pub(super) fn quit(s: &mut Session, _: &str, _: Option<PathBuf>) {
+    let msg = if s.authenticated {
+        s.cfg.authorizer.get_msg_quit(&s.username)
+    } else {
+        "Goodbye.".to_string()
+    };
+    s.reply_long(reply::CLOSING, &msg);
+    if s.data == DataState::Transferring {
+        s.quitting = true;
+    } else {
+        s.effects.push(Effect::Close);
+    }
+}
+
+/// REIN: forget the user, keep the connection (RFC 959 §4.1.1).
+pub(super) fn rein(s: &mut Session, _: &str, _: Option<PathBuf>) {
+    flush_account(s);
+    s.username.clear();
+    s.update_prefix();
+    s.reply(reply::LOGGED_IN, "Ready for new user.");
+}
+
+/// Log the user out and reset the session's state (pyftpdlib
+/// `flush_account`); a transfer in progress is allowed to finish.
+pub(super) fn flush_account(s: &mut Session) {
+    if s.data != DataState::Transferring && s.data != DataState::None {
+        s.effects.push(Effect::CloseData);
+        s.data = DataState::None;
+    }
+    s.queued = None;
+    s.authenticated = false;
+    s.password.clear();
+    s.fs = None;
+    s.attempted_logins = 0;
+    s.binary = false;
+    s.restart_position = 0;
+    s.rnfr = None;
+    s.epsv_all = false;
+    s.facts = Facts::DEFAULT;
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => "Authentication failed.".to_string(),
+    }
+}

@@ -1,0 +1,411 @@
+//! Transfer and listing commands: RETR STOR APPE STOU LIST NLST MLSD, and
+//! MLST and STAT which answer on the control channel; plus `finish`, which
+//! turns a transfer's outcome into its reply, log line and counters.
+
+use std::io::SeekFrom;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use super::producers::{perms_at, Job, JobKind, ListFormat, Listing, Outcome, OutcomeKind, Source};
+use super::session::{DataState, Effect, Session};
+use crate::authorizers::Perm;
+use crate::filesystems::{format_list_entry, format_mlsx_entry, FileHandle, OpenMode};
+use crate::log::LOG;
+use crate::reply;
+
+/// RETR: send a file, from the REST offset if one is pending.
+pub(super) fn retr(s: &mut Session, _: &str, path: Option<PathBuf>) {
+    let Some(path) = path else { return };
+    let rest = std::mem::take(&mut s.restart_position);
+    let binary = s.binary;
+    let use_sendfile = s.cfg.use_sendfile && binary;
+    let Some(fs) = s.fs_or_reply() else { return };
+    if fs.isdir(&path) {
+        return s.reply(reply::ACTION_NOT_TAKEN, "Is a directory.");
+    }
+    let opened = fs.open(&path, OpenMode::Read);
+    let mut file = match opened {
+        Ok(f) => f,
+        Err(e) => return s.reply(reply::ACTION_NOT_TAKEN, &reply::strerror(&e)),
+    };
+    if rest > 0 && !seek_within(s, &mut *file, rest) {
+        return;
+    }
+    let sendfile_offset = match file.raw_fd() {
+        Some(_) if use_sendfile => Some(rest as i64),
+        _ => None,
+    };
+    let source = Source::File {
+        file,
+        ascii: !binary,
+        sendfile_offset,
+    };
+    let job = Job {
+        cmd: "RETR",
+        path,
+        kind: JobKind::Send(source),
+    };
+    s.start_or_queue(job, None);
+}
+
+/// Seek to a REST offset, refusing one past the end (RFC 1123 554).
+fn seek_within(s: &mut Session, file: &mut dyn FileHandle, rest: u64) -> bool {
+    let size = match file.seek(SeekFrom::End(0)) {
+        Ok(n) => n,
+        Err(e) => {
+            s.reply(reply::ACTION_NOT_TAKEN, &reply::strerror(&e));
+            return false;
+        }
+    };
+    if rest > size {
+        let text = format!("REST position ({rest}) > file size ({size})");
+        s.reply(reply::INVALID_REST, &text);
+        return false;
+    }
+    if let Err(e) = file.seek(SeekFrom::Start(rest)) {
+        s.reply(reply::ACTION_NOT_TAKEN, &reply::strerror(&e));
+        return false;
+    }
+    true
+}
+
+/// STOR: receive a file; with a pending REST, write from that offset and
+/// cut the file where the upload ends.
+pub(super) fn stor(s: &mut Session, _: &str, path: Option<PathBuf>) {
+    let Some(path) = path else { return };
+    let rest = std::mem::take(&mut s.restart_position);
+    let mode = if rest > 0 {
+        OpenMode::Resume
+    } else {
+        OpenMode::Write
+    };
+    receive(s, "STOR", path, mode, rest);
+}
+
+/// APPE: receive and append.
+pub(super) fn appe(s: &mut Session, _: &str, path: Option<PathBuf>) {
+    let Some(path) = path else { return };
+    if s.restart_position != 0 {
+        return s.reply(
+            reply::FILE_UNAVAILABLE,
+            "Can't APPE while REST request is pending.",
+        );
+    }
+    receive(s, "APPE", path, OpenMode::Append, 0);
+}
+
+fn receive(s: &mut Session, cmd: &'static str, path: PathBuf, mode: OpenMode, rest: u64) {
+    let ascii = !s.binary;
+    let Some(fs) = s.fs_or_reply() else { return };
+    if fs.isdir(&path) {
+        return s.reply(reply::ACTION_NOT_TAKEN, "Is a directory.");
+    }
+    let opened = fs.open(&path, mode);
+    let mut file = match opened {
+        Ok(f) => f,
+        Err(e) => return s.reply(reply::ACTION_NOT_TAKEN, &reply::strerror(&e)),
+    };
+    if rest > 0 && !seek_within(s, &mut *file, rest) {
+        return;
+    }
+    let kind = JobKind::Receive {
+        file,
+        ascii,
+        truncate: rest > 0,
+    };
+    s.start_or_queue(Job { cmd, path, kind }, None);
+}
+
+/// STOU [name]: receive into a new file with a unique name (RFC 1123
+/// "FILE: name" reply).
+pub(super) fn stou(s: &mut Session, arg: &str, _: Option<PathBuf>) {
+    if s.restart_position != 0 {
+        return s.reply(
+            reply::FILE_UNAVAILABLE,
+            "Can't STOU while REST request is pending.",
+        );
+    }
+    let (virt_dir, prefix) = if arg.is_empty() {
+        (String::new(), "ftpd.".to_string())
+    } else {
+        let Some(fs) = s.fs.as_deref() else { return };
+        let norm = fs.ftpnorm(arg);
+        let (dir, base) = norm.rsplit_once('/').unwrap_or(("", norm.as_str()));
+        (
+            if dir.is_empty() {
+                "/".into()
+            } else {
+                dir.to_string()
+            },
+            format!("{base}."),
+        )
+    };
+    let Some(dir) = s.checked_path(&virt_dir, Perm::Store) else {
+        return;
+    };
+    let ascii = !s.binary;
+    let Some(fs) = s.fs_or_reply() else { return };
+    let created = fs.mkstemp(&dir, &prefix);
+    let (file, path) = match created {
+        Ok(pair) => pair,
+        Err(e) => return s.reply(reply::FILE_UNAVAILABLE, &reply::strerror(&e)),
+    };
+    if !s
+        .cfg
+        .authorizer
+        .has_perm(&s.username, Perm::Store, Some(&path))
+    {
+        if let Some(fs) = s.fs.as_deref() {
+            let _ = fs.remove(&path);
+        }
+        return s.reply(reply::ACTION_NOT_TAKEN, "Not enough privileges.");
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let kind = JobKind::Receive {
+        file,
+        ascii,
+        truncate: false,
+    };
+    s.start_or_queue(
+        Job {
+            cmd: "STOU",
+            path,
+            kind,
+        },
+        Some(&name),
+    );
+}
+
+/// LIST [path]: `ls -l` lines on the data channel.
+pub(super) fn list(s: &mut Session, _: &str, path: Option<PathBuf>) {
+    listing(s, "LIST", path, ListFormat::List);
+}
+
+/// NLST [path]: bare names on the data channel.
+pub(super) fn nlst(s: &mut Session, _: &str, path: Option<PathBuf>) {
+    listing(s, "NLST", path, ListFormat::Nlst);
+}
+
+/// MLSD [path]: RFC 3659 facts of a directory's entries.
+pub(super) fn mlsd(s: &mut Session, _: &str, path: Option<PathBuf>) {
+    let Some(path) = path else { return };
+    let is_dir = s.fs.as_deref().is_some_and(|fs| fs.isdir(&path));
+    if !is_dir {
+        return s.reply(reply::BAD_ARGUMENT, "No such directory.");
+    }
+    let facts = s.facts;
+    listing(s, "MLSD", Some(path), ListFormat::Mlsd(facts));
+}
+
+fn listing(s: &mut Session, cmd: &'static str, path: Option<PathBuf>, format: ListFormat) {
+    let Some(path) = path else { return };
+    let utc = s.cfg.use_gmt_times;
+    let perms = Some((Rc::clone(&s.cfg), s.username.clone()));
+    let Some(fs) = s.fs_or_reply() else { return };
+    let listed = entries_of(&**fs, &path);
+    let (dir, names) = match listed {
+        Ok(pair) => pair,
+        Err(e) => return s.reply(reply::ACTION_NOT_TAKEN, &reply::strerror(&e)),
+    };
+    let producer = Listing::new(fs.box_clone(), dir, names, format, utc, perms);
+    let job = Job {
+        cmd,
+        path,
+        kind: JobKind::Send(Source::Listing(producer)),
+    };
+    s.start_or_queue(job, None);
+}
+
+/// A directory's sorted names, or a single non-directory as one entry of
+/// its parent.
+fn entries_of(
+    fs: &dyn crate::Filesystem,
+    path: &Path,
+) -> std::io::Result<(PathBuf, Vec<std::ffi::OsString>)> {
+    if fs.isdir(path) {
+        return Ok((path.to_path_buf(), fs.listdir(path)?));
+    }
+    if !fs.lexists(path) {
+        return Err(std::io::Error::from_raw_os_error(libc::ENOENT));
+    }
+    let parent = path.parent().unwrap_or(path).to_path_buf();
+    let name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    Ok((parent, vec![name]))
+}
+
+/// MLST [path]: the facts of one path on the control channel.
+pub(super) fn mlst(s: &mut Session, _: &str, path: Option<PathBuf>) {
+    let Some(path) = path else { return };
+    let (utc, facts) = (s.cfg.use_gmt_times, s.facts);
+    let perms = perms_at(&s.cfg, &s.username, &path);
+    let Some(fs) = s.fs_or_reply() else { return };
+    let virt = fs.fs2ftp(&path);
+    let mut line = vec![b' '];
+    let formatted = format_mlsx_entry(&**fs, &path, virt.as_bytes(), perms, facts, utc, &mut line);
+    if let Err(e) = formatted {
+        return s.reply(reply::ACTION_NOT_TAKEN, &reply::strerror(&e));
+    }
+    let mut text = format!("250-Listing \"{virt}\":\r\n");
+    text.push_str(&String::from_utf8_lossy(&line));
+    text.push_str("250 End MLST.\r\n");
+    s.reply_raw(reply::FILE_ACTION_OK, &text);
+}
+
+/// STAT: server status, or with a path a LIST on the control channel.
+pub(super) fn stat(s: &mut Session, arg: &str, _: Option<PathBuf>) {
+    if arg.is_empty() {
+        return server_status(s);
+    }
+    if arg.contains(['*', '?', '[']) {
+        return s.reply(reply::ACTION_NOT_TAKEN, "Globbing not supported.");
+    }
+    let target = super::session::listing_target(arg).to_string();
+    let Some(path) = s.checked_path(&target, Perm::List) else {
+        return;
+    };
+    let utc = s.cfg.use_gmt_times;
+    let Some(fs) = s.fs_or_reply() else { return };
+    let listed = entries_of(&**fs, &path);
+    let (dir, names) = match listed {
+        Ok(pair) => pair,
+        Err(e) => return s.reply(reply::ACTION_NOT_TAKEN, &reply::strerror(&e)),
+    };
+    let virt = fs.fs2ftp(&path);
+    let mut body = Vec::new();
+    let mut producer = Listing::new(fs.box_clone(), dir, names, ListFormat::List, utc, None);
+    while producer.fill(&mut body, 1 << 16) {}
+    let mut text = format!("213-Status of \"{virt}\":\r\n");
+    for line in String::from_utf8_lossy(&body).lines() {
+        text.push(' ');
+        text.push_str(line);
+        text.push_str("\r\n");
+    }
+    text.push_str("213 End of status.\r\n");
+    s.reply_raw(reply::FILE_STATUS, &text);
+}
+
+fn server_status(s: &mut Session) {
+    let mut text = String::from("211-FTP server status:\r\n");
+    text.push_str(&format!(
+        " Connected to: {}:{}\r\n",
+        s.local.ip(),
+        s.local.port()
+    ));
+    if s.authenticated {
+        text.push_str(&format!(
+            " Logged in as: {}\r\n",
+            super::session::printable(&s.username)
+        ));
+    } else if s.username.is_empty() {
+        text.push_str(" Waiting for username.\r\n");
+    } else {
+        text.push_str(" Waiting for password.\r\n");
+    }
+    let kind = if s.binary { "Binary" } else { "ASCII" };
+    text.push_str(&format!(" TYPE: {kind}; STRUcture: File; MODE: Stream\r\n"));
+    let data = match (s.data, s.stats) {
+        (DataState::Transferring, Some(st)) => format!(
+            " Data connection open: {} {} bytes in {:.1} seconds.",
+            if st.receiving { "received" } else { "sent" },
+            st.bytes,
+            st.elapsed
+        ),
+        (DataState::Listening, _) => " Passive data channel waiting for connection.".to_string(),
+        (DataState::Connecting, _) => " Active data channel connecting.".to_string(),
+        (DataState::Connected, _) => " Data connection open, no transfer.".to_string(),
+        _ => " Data connection closed.".to_string(),
+    };
+    text.push_str(&data);
+    text.push_str("\r\n211 End of status.\r\n");
+    s.reply_raw(reply::SYSTEM_STATUS, &text);
+}
+
+/// Reply to a finished transfer, log it, and close the session if QUIT was
+/// waiting for it.
+pub(super) fn finish(s: &mut Session, outcome: Outcome, via_abor: bool) {
+    let completed = matches!(outcome.kind, OutcomeKind::Complete);
+    match &outcome.kind {
+        OutcomeKind::Complete => s.reply(reply::TRANSFER_COMPLETE, "Transfer complete."),
+        OutcomeKind::Aborted => {
+            s.reply(reply::TRANSFER_ABORTED, "Transfer aborted via ABOR.");
+            if via_abor {
+                s.reply(reply::TRANSFER_COMPLETE, "ABOR command successful.");
+            }
+        }
+        OutcomeKind::ClientGone(e) => {
+            let text = format!(
+                "{} Transfer aborted; {} bytes transmitted.",
+                reply::strerror(e),
+                outcome.bytes
+            );
+            s.reply(reply::TRANSFER_ABORTED, &text);
+        }
+        OutcomeKind::LocalError(e) => {
+            let text = format!(
+                "{}; transfer aborted.",
+                reply::strerror(e).trim_end_matches('.')
+            );
+            s.reply(reply::write_error_code(e), &text);
+        }
+        OutcomeKind::Stalled => s.reply(
+            reply::TRANSFER_ABORTED,
+            "Data connection timed out; transfer aborted.",
+        ),
+    }
+    if matches!(outcome.cmd, "RETR" | "STOR" | "APPE" | "STOU") {
+        log::info!(
+            target: LOG,
+            "{} {} {} completed={} bytes={} seconds={}",
+            s.prefix,
+            outcome.cmd,
+            outcome.path.display(),
+            u8::from(completed),
+            outcome.bytes,
+            seconds(outcome.elapsed)
+        );
+    }
+    if s.quitting {
+        s.effects.push(Effect::Close);
+    }
+}
+
+/// Seconds rounded to 3 decimals, printed as Python prints a float.
+fn seconds(elapsed: f64) -> String {
+    let r = (elapsed * 1000.0).round() / 1000.0;
+    if r.fract() == 0.0 {
+        format!("{r:.1}")
+    } else {
+        format!("{r}")
+    }
+}
+
+/// Used by the listing of a single entry with `LIST file`.
+#[allow(dead_code)]
+fn single_line(s: &Session, path: &Path, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let fs =
+        s.fs.as_deref()
+            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EPERM))?;
+    let name = path
+        .file_name()
+        .map(|n| n.as_encoded_bytes())
+        .unwrap_or(b"");
+    format_list_entry(fs, path, name, 0, s.cfg.use_gmt_times, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seconds;
+
+    #[test]
+    fn seconds_print_like_python_round() {
+        assert_eq!(seconds(0.0), "0.0");
+        assert_eq!(seconds(0.01234), "0.012");
+        assert_eq!(seconds(2.0), "2.0");
+    }
+}

@@ -1,0 +1,516 @@
+//! The control-channel dispatcher (the socket half of pyftpdlib's
+//! `FTPHandler`): reads command lines, feeds them to the [`Session`],
+//! writes its replies and carries out its effects on the data side.
+//!
+//! Memory per connection is bounded: the input buffer holds at most one
+//! line of [`MAX_LINE`] bytes plus one read, and lines stop being
+//! processed while [`MAX_PENDING_OUT`] bytes of replies wait for a client
+//! that does not read them. Buffers are released when idle.
+
+use std::borrow::Cow;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+
+use mio::net::TcpStream;
+use mio::Token;
+
+use super::dtp::{self, Owner};
+use super::session::{DataState, Effect, Session, TransferStats};
+use super::FtpHandler;
+use crate::ioloop::{self, CallLater, Core, Dispatcher, Notice, Ready, Status, TimerKind};
+use crate::log::LOG;
+use crate::reply;
+
+/// Longest command line accepted (pyftpdlib: 2048 bytes).
+pub(crate) const MAX_LINE: usize = 2048;
+/// Replies waiting to be sent beyond which no further command is read.
+pub(crate) const MAX_PENDING_OUT: usize = 64 * 1024;
+/// Lines interpreted per loop round before yielding to other clients.
+const LINES_PER_ROUND: usize = 64;
+/// Bytes read from the socket per call.
+const READ_CHUNK: usize = 4096;
+/// Buffers larger than this are released once empty.
+const KEEP_CAPACITY: usize = 1024;
+
+/// Why input is not being interpreted right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// Interpreting.
+    No,
+    /// The failed-login delay runs.
+    Auth,
+    /// A PORT/EPRT connect runs; its reply must come before later ones.
+    Active,
+}
+
+/// One client's control connection.
+pub(crate) struct ControlChannel {
+    sock: TcpStream,
+    pub gen: u64,
+    token: Token,
+    acceptor: Owner,
+    peer_ip: IpAddr,
+    session: Session,
+    inbuf: Vec<u8>,
+    outpos: usize,
+    readable: bool,
+    writable: bool,
+    eof: bool,
+    closing: bool,
+    discarding: bool,
+    wait: Wait,
+    data: Option<Owner>,
+    idle: Option<CallLater>,
+    auth_timer: Option<CallLater>,
+}
+
+impl ControlChannel {
+    /// Register a freshly accepted connection and greet it, or refuse it
+    /// with a 421 when a connection limit is reached.
+    pub fn open(
+        mut sock: TcpStream,
+        peer: SocketAddr,
+        token: Token,
+        acceptor: Owner,
+        cfg: Rc<FtpHandler>,
+        refusal: Option<&str>,
+        core: &mut Core,
+    ) -> io::Result<ControlChannel> {
+        use std::os::fd::AsRawFd;
+        if cfg.tcp_no_delay {
+            sock.set_nodelay(true)?;
+        }
+        crate::sys::set_oobinline(sock.as_raw_fd())?;
+        core.register(&mut sock, token)?;
+        let local = sock.local_addr()?;
+        let gen = core.next_gen();
+        let mut session = Session::new(Rc::clone(&cfg), peer, local);
+        let mut closing = false;
+        let mut idle = None;
+        match refusal {
+            Some(text) => {
+                log::warn!(target: LOG, "{} {}", session.prefix, text);
+                session.reply(reply::NOT_AVAILABLE, text);
+                closing = true;
+            }
+            None => {
+                session.log("FTP session opened (connect)");
+                session.greet();
+                if !cfg.timeout.is_zero() {
+                    idle = Some(core.timer(cfg.timeout, token, gen, TimerKind::Idle));
+                }
+            }
+        }
+        Ok(ControlChannel {
+            sock,
+            gen,
+            token,
+            acceptor,
+            peer_ip: peer.ip().to_canonical(),
+            session,
+            inbuf: Vec::new(),
+            outpos: 0,
+            readable: false,
+            writable: true,
+            eof: false,
+            closing,
+            discarding: false,
+            wait: Wait::No,
+            data: None,
+            idle,
+            auth_timer: None,
+        })
+    }
+
+    /// Readiness changed.
+    pub fn on_ready(&mut self, ready: Ready, core: &mut Core) -> Status {
+        self.readable |= ready.readable;
+        self.writable |= ready.writable;
+        if ready.closed {
+            return Status::Remove;
+        }
+        self.pump(core)
+    }
+
+    /// A timer fired or the data side reported.
+    pub fn on_notice(&mut self, notice: Notice, core: &mut Core) -> Status {
+        match notice {
+            Notice::Timer(TimerKind::Idle) => self.idle_timeout(),
+            Notice::Timer(TimerKind::AuthDelay) => {
+                self.auth_timer = None;
+                self.wait = Wait::No;
+                self.session.on_auth_delay_over();
+            }
+            Notice::DataConnected(token, gen) => {
+                self.data = Some((token, gen));
+                let active = self.wait == Wait::Active;
+                if active {
+                    self.wait = Wait::No;
+                }
+                self.session.on_data_connected(active);
+            }
+            Notice::DataReply { code, text, fatal } => {
+                if fatal {
+                    self.data = None;
+                    if self.wait == Wait::Active {
+                        self.wait = Wait::No;
+                    }
+                }
+                self.session.on_data_reply(code, &text, fatal);
+            }
+            Notice::TransferDone(outcome) => {
+                self.data = None;
+                self.session.on_transfer_done(outcome, false);
+                self.touch();
+            }
+            _ => {}
+        }
+        self.run_effects(core);
+        self.pump(core)
+    }
+
+    fn idle_timeout(&mut self) {
+        if self.session.data == DataState::Transferring {
+            self.touch();
+            return;
+        }
+        self.session.log("Control connection timed out.");
+        self.session
+            .reply(reply::NOT_AVAILABLE, "Control connection timed out.");
+        self.closing = true;
+    }
+
+    /// Re-arm the idle timer.
+    fn touch(&self) {
+        if let Some(t) = &self.idle {
+            t.reset();
+        }
+    }
+
+    /// Flush replies, interpret buffered lines, read more; repeat until
+    /// nothing moves.
+    fn pump(&mut self, core: &mut Core) -> Status {
+        let mut lines = 0;
+        loop {
+            if self.flush().is_err() {
+                return Status::Remove;
+            }
+            if self.closing {
+                return if self.pending_out() == 0 {
+                    Status::Remove
+                } else {
+                    Status::Keep
+                };
+            }
+            let before = lines;
+            self.run_lines(core, &mut lines);
+            if lines >= LINES_PER_ROUND {
+                if self.flush().is_err() {
+                    return Status::Remove;
+                }
+                core.defer(self.token, self.gen);
+                return Status::Keep;
+            }
+            if self.closing {
+                continue;
+            }
+            let read = match self.read_some() {
+                Ok(n) => n,
+                Err(_) => return Status::Remove,
+            };
+            if self.eof && !self.has_line() {
+                return Status::Remove;
+            }
+            if read == 0 && lines == before {
+                return Status::Keep;
+            }
+        }
+    }
+
+    fn pending_out(&self) -> usize {
+        self.session.out.len() - self.outpos
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        while self.writable && self.outpos < self.session.out.len() {
+            match self.sock.write(&self.session.out[self.outpos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.outpos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.outpos == self.session.out.len() {
+            self.session.out.clear();
+            self.outpos = 0;
+            if self.session.out.capacity() > KEEP_CAPACITY {
+                self.session.out = Vec::new();
+            }
+        }
+        Ok(())
+    }
+
+    fn has_line(&self) -> bool {
+        self.inbuf.contains(&b'\n')
+    }
+
+    /// Whether more input may be read now.
+    fn may_read(&self) -> bool {
+        self.readable
+            && !self.eof
+            && self.wait == Wait::No
+            && !self.session.quitting
+            && self.pending_out() <= MAX_PENDING_OUT
+            && !self.has_line()
+    }
+
+    /// Read once into the input buffer; returns the bytes read.
+    fn read_some(&mut self) -> io::Result<usize> {
+        if !self.may_read() {
+            return Ok(0);
+        }
+        let mut chunk = [0u8; READ_CHUNK];
+        loop {
+            match self.sock.read(&mut chunk) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(0);
+                }
+                Ok(n) => {
+                    self.take_input(&chunk[..n]);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Ok(0);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Append input, enforcing the line-length cap: an over-long line gets
+    /// one "500 Command too long." and is discarded up to its end.
+    fn take_input(&mut self, mut data: &[u8]) {
+        if self.discarding {
+            match data.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    self.discarding = false;
+                    data = &data[i + 1..];
+                }
+                None => return,
+            }
+        }
+        self.inbuf.extend_from_slice(data);
+        let tail_start = self
+            .inbuf
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        if self.inbuf.len() - tail_start > MAX_LINE {
+            self.inbuf.truncate(tail_start);
+            self.discarding = true;
+            log::warn!(target: LOG, "{} Command too long.", self.session.prefix);
+            self.session
+                .reply(reply::UNKNOWN_COMMAND, "Command too long.");
+        }
+    }
+
+    /// Interpret complete lines while allowed.
+    fn run_lines(&mut self, core: &mut Core, lines: &mut usize) {
+        let mut start = 0;
+        while self.wait == Wait::No
+            && !self.closing
+            && !self.session.quitting
+            && self.pending_out() <= MAX_PENDING_OUT
+            && *lines < LINES_PER_ROUND
+        {
+            let Some(i) = self.inbuf[start..].iter().position(|&b| b == b'\n') else {
+                break;
+            };
+            let end = start + i;
+            self.touch();
+            self.refresh_stats(core);
+            let mut line = &self.inbuf[start..end];
+            if let Some(stripped) = line.strip_suffix(b"\r") {
+                line = stripped;
+            }
+            self.session.handle_line(&strip_telnet(line));
+            start = end + 1;
+            *lines += 1;
+            self.run_effects(core);
+        }
+        if start > 0 {
+            self.inbuf.copy_within(start.., 0);
+            let keep = self.inbuf.len() - start;
+            self.inbuf.truncate(keep);
+        }
+        if self.inbuf.is_empty() && self.inbuf.capacity() > KEEP_CAPACITY {
+            self.inbuf = Vec::new();
+        }
+    }
+
+    /// Give STAT the live numbers of a running transfer.
+    fn refresh_stats(&mut self, core: &Core) {
+        self.session.stats = match self.data.and_then(|(t, _)| core.slab.get(t.0)) {
+            Some(Dispatcher::Data(d)) => {
+                let (bytes, elapsed, receiving) = d.stats();
+                Some(TransferStats {
+                    bytes,
+                    receiving,
+                    elapsed,
+                })
+            }
+            _ => None,
+        };
+    }
+
+    /// Carry out what the session asked for, in order.
+    fn run_effects(&mut self, core: &mut Core) {
+        while !self.session.effects.is_empty() {
+            let effects = std::mem::take(&mut self.session.effects);
+            for effect in effects {
+                self.apply(effect, core);
+            }
+        }
+    }
+
+    fn apply(&mut self, effect: Effect, core: &mut Core) {
+        let me = (self.token, self.gen);
+        match effect {
+            Effect::OpenPassive { extended } => {
+                self.drop_data(core);
+                let local = self.session.local.ip();
+                match dtp::open_passive(core, me, &self.session.cfg, local, self.peer_ip) {
+                    Ok((token, gen, addr)) => {
+                        self.data = Some((token, gen));
+                        self.session.on_passive_open(addr, extended);
+                    }
+                    Err(e) => {
+                        let text =
+                            format!("Can't open passive connection: {}", reply::strerror(&e));
+                        self.session
+                            .on_data_reply(reply::CANT_OPEN_DATA, &text, true);
+                    }
+                }
+            }
+            Effect::ConnectActive(addr) => {
+                self.drop_data(core);
+                match dtp::connect_active(core, me, &self.session.cfg, addr) {
+                    Ok(link) => {
+                        self.data = Some(link);
+                        self.wait = Wait::Active;
+                    }
+                    Err(_) => self.session.on_data_reply(
+                        reply::CANT_OPEN_DATA,
+                        "Can't connect to specified address.",
+                        true,
+                    ),
+                }
+            }
+            Effect::CloseData => {
+                self.drop_data(core);
+            }
+            Effect::AbortTransfer => {
+                if let Some(outcome) = self.drop_data(core) {
+                    self.session.on_transfer_done(outcome, true);
+                } else {
+                    self.session.data = DataState::None;
+                    self.session.reply(
+                        reply::DATA_OPEN_NO_TRANSFER,
+                        "ABOR command successful; data channel closed.",
+                    );
+                }
+            }
+            Effect::StartJob(job) => match self.data {
+                Some((token, gen)) => core.notify(token, gen, Notice::Start(job)),
+                None => {
+                    self.session.on_data_reply(
+                        reply::CANT_OPEN_DATA,
+                        "Data connection lost.",
+                        true,
+                    );
+                }
+            },
+            Effect::AuthDelay => {
+                self.wait = Wait::Auth;
+                let delay = self.session.cfg.auth_failed_timeout;
+                self.auth_timer =
+                    Some(core.timer(delay, self.token, self.gen, TimerKind::AuthDelay));
+            }
+            Effect::Close => self.closing = true,
+        }
+    }
+
+    /// Remove the data-side dispatcher now; the outcome of a transfer it was
+    /// running, if any.
+    fn drop_data(&mut self, core: &mut Core) -> Option<super::producers::Outcome> {
+        let (token, gen) = self.data.take()?;
+        let mut d = core.take(token, gen)?;
+        let outcome = match &mut d {
+            Dispatcher::Data(dc) => dc.abort(),
+            _ => None,
+        };
+        ioloop::close_dispatcher(d, core);
+        outcome
+    }
+
+    /// Deregister, end any transfer (logging it), tell the acceptor.
+    pub fn close(&mut self, core: &mut Core) {
+        if let Some(outcome) = self.drop_data(core) {
+            self.session.on_transfer_done(outcome, false);
+        }
+        for t in [self.idle.take(), self.auth_timer.take()]
+            .into_iter()
+            .flatten()
+        {
+            t.cancel();
+        }
+        let _ = core.registry.deregister(&mut self.sock);
+        if !self.session.prefix.is_empty() {
+            self.session.log("FTP session closed (disconnect).");
+        }
+        core.notify(
+            self.acceptor.0,
+            self.acceptor.1,
+            Notice::ControlClosed(self.peer_ip),
+        );
+    }
+}
+
+/// Remove Telnet commands (IAC IP, IAC DM/Synch...) from a line; IAC IAC
+/// stands for one 0xFF byte (RFC 854).
+fn strip_telnet(line: &[u8]) -> Cow<'_, [u8]> {
+    if !line.contains(&0xff) {
+        return Cow::Borrowed(line);
+    }
+    let mut out = Vec::with_capacity(line.len());
+    let mut i = 0;
+    while i < line.len() {
+        if line[i] == 0xff {
+            if line.get(i + 1) == Some(&0xff) {
+                out.push(0xff);
+            }
+            i += 2;
+        } else {
+            out.push(line[i]);
+            i += 1;
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_telnet;
+
+    #[test]
+    fn telnet_interrupt_and_synch_are_removed() {
+        assert_eq!(&*strip_telnet(b"\xff\xf4\xff\xf2ABOR"), b"ABOR");
+        assert_eq!(&*strip_telnet(b"STOR a\xff\xffb"), b"STOR a\xffb");
+        assert_eq!(&*strip_telnet(b"NOOP"), b"NOOP");
+    }
+}

@@ -1,0 +1,695 @@
+//! The data side (pyftpdlib `handlers/ftp/data.py` and `dispatchers.py`):
+//! the passive listener, the active connector and the data channel that
+//! moves a transfer's bytes.
+//!
+//! Each is a dispatcher of its own in the loop and talks to its control
+//! channel only through notices: `DataConnected` when the connection is up,
+//! `DataReply` for a refusal or failure, `TransferDone` when a transfer
+//! ends. The control channel owns the link and removes the data side
+//! directly when it aborts or closes.
+
+use std::hash::{BuildHasher, Hasher};
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Instant;
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Interest, Token};
+
+use super::producers::{read_chunk, FromCrlf, Job, JobKind, Outcome, OutcomeKind, Source, ToCrlf};
+use super::FtpHandler;
+use crate::ioloop::{CallLater, Core, Dispatcher, Notice, Ready, Status, TimerKind};
+use crate::log::LOG;
+use crate::reply;
+
+/// Bytes a data channel may move per loop round before yielding to others.
+const ROUND_BUDGET: u64 = 4 << 20;
+
+/// The control channel a data-side dispatcher belongs to.
+pub(crate) type Owner = (Token, u64);
+
+/// A PASV/EPSV listener waiting for the client (pyftpdlib `PassiveDTP`).
+pub(crate) struct PassiveListener {
+    listener: TcpListener,
+    pub gen: u64,
+    owner: Owner,
+    remote_ip: IpAddr,
+    cfg: Rc<FtpHandler>,
+    timer: Option<CallLater>,
+}
+
+/// Open a passive listener on `local_ip` for `owner`; returns its token,
+/// generation and bound address.
+pub(crate) fn open_passive(
+    core: &mut Core,
+    owner: Owner,
+    cfg: &Rc<FtpHandler>,
+    local_ip: IpAddr,
+    remote_ip: IpAddr,
+) -> io::Result<(Token, u64, SocketAddr)> {
+    let std_listener = bind_passive(cfg, local_ip)?;
+    crate::sys::listen(&std_listener, cfg.passive_dtp.backlog)?;
+    std_listener.set_nonblocking(true)?;
+    let addr = std_listener.local_addr()?;
+    let mut listener = TcpListener::from_std(std_listener);
+    let gen = core.next_gen();
+    let token = core.insert_with(|token, core| {
+        core.registry
+            .register(&mut listener, token, Interest::READABLE)?;
+        let timeout = cfg.passive_dtp.timeout;
+        let timer =
+            (!timeout.is_zero()).then(|| core.timer(timeout, token, gen, TimerKind::DataSetup));
+        Ok(Dispatcher::Passive(Box::new(PassiveListener {
+            listener,
+            gen,
+            owner,
+            remote_ip,
+            cfg: Rc::clone(cfg),
+            timer,
+        })))
+    })?;
+    Ok((token, gen, addr))
+}
+
+/// Bind a port of `passive_ports`, starting at a random one (RFC 2577 port
+/// stealing), or a kernel-chosen port when there is no range or it is full.
+fn bind_passive(cfg: &FtpHandler, ip: IpAddr) -> io::Result<std::net::TcpListener> {
+    if let Some(range) = &cfg.passive_ports {
+        let (lo, hi) = (u32::from(*range.start()), u32::from(*range.end()));
+        let span = hi - lo + 1;
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(Instant::now().elapsed().as_nanos() as u64);
+        let start = (h.finish() % u64::from(span)) as u32;
+        for i in 0..span {
+            let port = (lo + (start + i) % span) as u16;
+            if let Ok(l) = std::net::TcpListener::bind(SocketAddr::new(ip, port)) {
+                return Ok(l);
+            }
+        }
+        log::warn!(target: LOG, "Can't find a valid passive port in the configured range. A random kernel-assigned port will be used.");
+    }
+    std::net::TcpListener::bind(SocketAddr::new(ip, 0))
+}
+
+impl PassiveListener {
+    /// Accept the client's connection; connections from another address are
+    /// refused and the listener keeps waiting.
+    pub fn on_ready(&mut self, core: &mut Core) -> Status {
+        loop {
+            match self.listener.accept() {
+                Ok((stream, peer)) => {
+                    let ip = peer.ip().to_canonical();
+                    if !self.cfg.permit_foreign_addresses && ip != self.remote_ip {
+                        let text = format!(
+                            "Rejected data connection from foreign address {}:{}.",
+                            ip,
+                            peer.port()
+                        );
+                        log::warn!(target: LOG, "{text}");
+                        core.notify(
+                            self.owner.0,
+                            self.owner.1,
+                            Notice::DataReply {
+                                code: reply::CANT_OPEN_DATA,
+                                text,
+                                fatal: false,
+                            },
+                        );
+                        continue;
+                    }
+                    return connected(stream, self.owner, &self.cfg, core);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Status::Keep,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let text = format!("Can't open data connection: {}", reply::strerror(&e));
+                    core.notify(
+                        self.owner.0,
+                        self.owner.1,
+                        Notice::DataReply {
+                            code: reply::CANT_OPEN_DATA,
+                            text,
+                            fatal: true,
+                        },
+                    );
+                    return Status::Remove;
+                }
+            }
+        }
+    }
+
+    /// Timeout or close request.
+    pub fn on_notice(&mut self, notice: Notice, core: &mut Core) -> Status {
+        match notice {
+            Notice::Timer(TimerKind::DataSetup) => {
+                core.notify(
+                    self.owner.0,
+                    self.owner.1,
+                    Notice::DataReply {
+                        code: reply::NOT_AVAILABLE,
+                        text: "Passive data channel timed out.".into(),
+                        fatal: true,
+                    },
+                );
+                Status::Remove
+            }
+            _ => Status::Keep,
+        }
+    }
+
+    /// Deregister and cancel the timer.
+    pub fn close(&mut self, core: &mut Core) {
+        if let Some(t) = self.timer.take() {
+            t.cancel();
+        }
+        let _ = core.registry.deregister(&mut self.listener);
+    }
+}
+
+/// A PORT/EPRT connect in progress (pyftpdlib `ActiveDTP`).
+pub(crate) struct ActiveConnector {
+    sock: Option<TcpStream>,
+    pub gen: u64,
+    owner: Owner,
+    cfg: Rc<FtpHandler>,
+    timer: Option<CallLater>,
+}
+
+/// Start a non-blocking connect to `addr` for `owner`.
+pub(crate) fn connect_active(
+    core: &mut Core,
+    owner: Owner,
+    cfg: &Rc<FtpHandler>,
+    addr: SocketAddr,
+) -> io::Result<(Token, u64)> {
+    let mut sock = TcpStream::connect(addr)?;
+    let gen = core.next_gen();
+    let token = core.insert_with(|token, core| {
+        core.register(&mut sock, token)?;
+        let timeout = cfg.active_dtp.timeout;
+        let timer =
+            (!timeout.is_zero()).then(|| core.timer(timeout, token, gen, TimerKind::DataSetup));
+        Ok(Dispatcher::Active(Box::new(ActiveConnector {
+            sock: Some(sock),
+            gen,
+            owner,
+            cfg: Rc::clone(cfg),
+            timer,
+        })))
+    })?;
+    Ok((token, gen))
+}
+
+impl ActiveConnector {
+    /// The connect finished, one way or the other.
+    pub fn on_ready(&mut self, ready: Ready, core: &mut Core) -> Status {
+        if !(ready.writable || ready.closed) {
+            return Status::Keep;
+        }
+        let Some(sock) = self.sock.as_ref() else {
+            return Status::Remove;
+        };
+        let failed = match sock.take_error() {
+            Ok(Some(_)) | Err(_) => true,
+            Ok(None) => match sock.peer_addr() {
+                Ok(_) => false,
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return Status::Keep,
+                Err(_) => true,
+            },
+        };
+        if failed {
+            self.fail(
+                core,
+                reply::CANT_OPEN_DATA,
+                "Can't connect to specified address.",
+            );
+            return Status::Remove;
+        }
+        let Some(mut sock) = self.sock.take() else {
+            return Status::Remove;
+        };
+        let _ = core.registry.deregister(&mut sock);
+        connected(sock, self.owner, &self.cfg, core)
+    }
+
+    fn fail(&self, core: &mut Core, code: u16, text: &str) {
+        core.notify(
+            self.owner.0,
+            self.owner.1,
+            Notice::DataReply {
+                code,
+                text: text.into(),
+                fatal: true,
+            },
+        );
+    }
+
+    /// Timeout or close request.
+    pub fn on_notice(&mut self, notice: Notice, core: &mut Core) -> Status {
+        match notice {
+            Notice::Timer(TimerKind::DataSetup) => {
+                self.fail(core, reply::NOT_AVAILABLE, "Active data channel timed out.");
+                Status::Remove
+            }
+            _ => Status::Keep,
+        }
+    }
+
+    /// Deregister and cancel the timer.
+    pub fn close(&mut self, core: &mut Core) {
+        if let Some(t) = self.timer.take() {
+            t.cancel();
+        }
+        if let Some(mut s) = self.sock.take() {
+            let _ = core.registry.deregister(&mut s);
+        }
+    }
+}
+
+/// Turn an established connection into a data channel and tell the owner.
+fn connected(mut sock: TcpStream, owner: Owner, cfg: &Rc<FtpHandler>, core: &mut Core) -> Status {
+    let gen = core.next_gen();
+    let made = core.insert_with(|token, core| {
+        core.register(&mut sock, token)?;
+        Ok(Dispatcher::Data(Box::new(DataChannel::new(
+            sock,
+            token,
+            gen,
+            owner,
+            Rc::clone(cfg),
+        ))))
+    });
+    match made {
+        Ok(token) => core.notify(owner.0, owner.1, Notice::DataConnected(token, gen)),
+        Err(e) => core.notify(
+            owner.0,
+            owner.1,
+            Notice::DataReply {
+                code: reply::CANT_OPEN_DATA,
+                text: format!("Can't open data connection: {}", reply::strerror(&e)),
+                fatal: true,
+            },
+        ),
+    }
+    Status::Remove
+}
+
+/// What one pump of a transfer achieved.
+enum Step {
+    /// The socket or file would block; wait for readiness.
+    Blocked,
+    /// The round's budget is spent; serve again next round.
+    Yield,
+    /// The transfer ended.
+    Done(OutcomeKind),
+}
+
+/// An open data connection moving one transfer (pyftpdlib `DTPHandler`).
+pub(crate) struct DataChannel {
+    sock: TcpStream,
+    pub gen: u64,
+    token: Token,
+    owner: Owner,
+    cfg: Rc<FtpHandler>,
+    readable: bool,
+    writable: bool,
+    job: Option<Job>,
+    buf: Vec<u8>,
+    pos: usize,
+    scratch: Vec<u8>,
+    to_crlf: ToCrlf,
+    from_crlf: FromCrlf,
+    bytes: u64,
+    source_done: bool,
+    started: Instant,
+    stall: Option<CallLater>,
+    bytes_at_check: u64,
+}
+
+impl DataChannel {
+    fn new(
+        sock: TcpStream,
+        token: Token,
+        gen: u64,
+        owner: Owner,
+        cfg: Rc<FtpHandler>,
+    ) -> DataChannel {
+        DataChannel {
+            sock,
+            gen,
+            token,
+            owner,
+            cfg,
+            readable: false,
+            writable: false,
+            job: None,
+            buf: Vec::new(),
+            pos: 0,
+            scratch: Vec::new(),
+            to_crlf: ToCrlf::default(),
+            from_crlf: FromCrlf::default(),
+            bytes: 0,
+            source_done: false,
+            started: Instant::now(),
+            stall: None,
+            bytes_at_check: 0,
+        }
+    }
+
+    /// Bytes moved, elapsed seconds and direction, for STAT.
+    pub fn stats(&self) -> (u64, f64, bool) {
+        let receiving = matches!(
+            self.job.as_ref().map(|j| &j.kind),
+            Some(JobKind::Receive { .. })
+        );
+        (self.bytes, self.started.elapsed().as_secs_f64(), receiving)
+    }
+
+    /// Readiness changed.
+    pub fn on_ready(&mut self, ready: Ready, core: &mut Core) -> Status {
+        self.readable |= ready.readable || ready.closed;
+        self.writable |= ready.writable || ready.closed;
+        self.pump(core)
+    }
+
+    /// A job to run, a timer, a close request.
+    pub fn on_notice(&mut self, notice: Notice, core: &mut Core) -> Status {
+        match notice {
+            Notice::Start(job) => {
+                self.start(job, core);
+                self.pump(core)
+            }
+            Notice::Resume => self.pump(core),
+            Notice::Timer(TimerKind::DataStall) => {
+                if self.job.is_some() && self.bytes == self.bytes_at_check {
+                    self.finish(OutcomeKind::Stalled, core);
+                    return Status::Remove;
+                }
+                self.bytes_at_check = self.bytes;
+                self.arm_stall(core);
+                Status::Keep
+            }
+            _ => Status::Keep,
+        }
+    }
+
+    fn start(&mut self, job: Job, core: &mut Core) {
+        self.started = Instant::now();
+        let size = match &job.kind {
+            JobKind::Receive { .. } => self.cfg.dtp_handler.ac_in_buffer_size,
+            JobKind::Send(_) => self.cfg.dtp_handler.ac_out_buffer_size,
+        };
+        self.buf = Vec::with_capacity(size.max(512));
+        self.job = Some(job);
+        self.arm_stall(core);
+    }
+
+    fn arm_stall(&mut self, core: &mut Core) {
+        let timeout = self.cfg.dtp_handler.timeout;
+        if !timeout.is_zero() {
+            self.stall = Some(core.timer(timeout, self.token, self.gen, TimerKind::DataStall));
+        }
+    }
+
+    fn pump(&mut self, core: &mut Core) -> Status {
+        let step = match self
+            .job
+            .as_ref()
+            .map(|j| matches!(j.kind, JobKind::Send(_)))
+        {
+            None => return Status::Keep,
+            Some(true) => self.send(),
+            Some(false) => self.receive(),
+        };
+        match step {
+            Step::Blocked => Status::Keep,
+            Step::Yield => {
+                core.defer(self.token, self.gen);
+                Status::Keep
+            }
+            Step::Done(kind) => {
+                self.finish(kind, core);
+                Status::Remove
+            }
+        }
+    }
+
+    /// Download: sendfile for binary files, buffered writes otherwise.
+    fn send(&mut self) -> Step {
+        let mut moved = 0u64;
+        while self.writable {
+            if moved >= ROUND_BUDGET {
+                return Step::Yield;
+            }
+            if let Some(step) = self.sendfile_step(&mut moved) {
+                match step {
+                    Step::Blocked if !self.writable => return Step::Blocked,
+                    Step::Blocked => continue,
+                    other => return other,
+                }
+            }
+            if self.pos == self.buf.len() {
+                if self.source_done {
+                    return Step::Done(OutcomeKind::Complete);
+                }
+                if let Err(e) = self.refill() {
+                    return Step::Done(OutcomeKind::LocalError(e));
+                }
+                continue;
+            }
+            match self.sock.write(&self.buf[self.pos..]) {
+                Ok(0) => {
+                    return Step::Done(OutcomeKind::ClientGone(io::ErrorKind::WriteZero.into()))
+                }
+                Ok(n) => {
+                    self.pos += n;
+                    self.bytes += n as u64;
+                    moved += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Step::Done(OutcomeKind::ClientGone(e)),
+            }
+        }
+        Step::Blocked
+    }
+
+    /// One sendfile(2) call when the job uses it; `None` when it does not.
+    /// Falls back to plain reads if the kernel refuses sendfile for this file.
+    fn sendfile_step(&mut self, moved: &mut u64) -> Option<Step> {
+        let chunk = self.cfg.dtp_handler.ac_out_buffer_size.max(65536) * 4;
+        let Some(Job {
+            kind:
+                JobKind::Send(Source::File {
+                    file,
+                    sendfile_offset: offset @ Some(_),
+                    ..
+                }),
+            ..
+        }) = self.job.as_mut()
+        else {
+            return None;
+        };
+        let fd = file.raw_fd()?;
+        let off = offset.as_mut()?;
+        match crate::sys::sendfile(self.sock.as_raw_fd(), fd, off, chunk) {
+            Ok(0) => Some(Step::Done(OutcomeKind::Complete)),
+            Ok(n) => {
+                self.bytes += n as u64;
+                *moved += n as u64;
+                Some(Step::Blocked)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.writable = false;
+                Some(Step::Blocked)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Some(Step::Blocked),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)
+                ) || e.kind() == io::ErrorKind::Unsupported =>
+            {
+                // Not a sendfile-able file: continue with reads from the
+                // same offset.
+                let at = *off as u64;
+                *offset = None;
+                if let Err(e) = file.seek(io::SeekFrom::Start(at)) {
+                    return Some(Step::Done(OutcomeKind::LocalError(e)));
+                }
+                None
+            }
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN)
+                ) =>
+            {
+                Some(Step::Done(OutcomeKind::ClientGone(e)))
+            }
+            Err(e) => Some(Step::Done(OutcomeKind::LocalError(e))),
+        }
+    }
+
+    /// Fill the send buffer from the file or listing.
+    fn refill(&mut self) -> io::Result<()> {
+        self.buf.clear();
+        self.pos = 0;
+        let want = self.buf.capacity().max(512);
+        let Some(Job {
+            kind: JobKind::Send(source),
+            ..
+        }) = self.job.as_mut()
+        else {
+            self.source_done = true;
+            return Ok(());
+        };
+        match source {
+            Source::File {
+                file, ascii: false, ..
+            } => {
+                if read_chunk(&mut **file, &mut self.buf, want)? == 0 {
+                    self.source_done = true;
+                }
+            }
+            Source::File {
+                file, ascii: true, ..
+            } => {
+                self.scratch.clear();
+                if read_chunk(&mut **file, &mut self.scratch, want / 2)? == 0 {
+                    self.source_done = true;
+                }
+                self.to_crlf.push(&self.scratch, &mut self.buf);
+            }
+            Source::Listing(listing) => {
+                if !listing.fill(&mut self.buf, want) {
+                    self.source_done = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Upload: read the socket until EOF, write to the file.
+    fn receive(&mut self) -> Step {
+        let mut moved = 0u64;
+        let size = self.buf.capacity().max(512);
+        self.buf.resize(size, 0);
+        while self.readable {
+            if moved >= ROUND_BUDGET {
+                return Step::Yield;
+            }
+            match self.sock.read(&mut self.buf) {
+                Ok(0) => return Step::Done(OutcomeKind::Complete),
+                Ok(n) => {
+                    self.bytes += n as u64;
+                    moved += n as u64;
+                    if let Err(e) = self.write_file(n) {
+                        return Step::Done(OutcomeKind::LocalError(e));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Step::Done(OutcomeKind::ClientGone(e)),
+            }
+        }
+        Step::Blocked
+    }
+
+    fn write_file(&mut self, n: usize) -> io::Result<()> {
+        let Some(Job {
+            kind: JobKind::Receive { file, ascii, .. },
+            ..
+        }) = self.job.as_mut()
+        else {
+            return Ok(());
+        };
+        if *ascii {
+            self.scratch.clear();
+            self.from_crlf.push(&self.buf[..n], &mut self.scratch);
+            file.write_all(&self.scratch)
+        } else {
+            file.write_all(&self.buf[..n])
+        }
+    }
+
+    /// End the transfer now (ABOR, or the control channel closing): the
+    /// outcome to report, if a transfer was running.
+    pub fn abort(&mut self) -> Option<Outcome> {
+        self.job.as_ref()?;
+        Some(self.conclude(OutcomeKind::Aborted))
+    }
+
+    /// Close the file, tell the control channel.
+    fn finish(&mut self, kind: OutcomeKind, core: &mut Core) {
+        let outcome = self.conclude(kind);
+        core.notify(self.owner.0, self.owner.1, Notice::TransferDone(outcome));
+    }
+
+    /// Flush and trim an upload, build the outcome, drop the job.
+    fn conclude(&mut self, mut kind: OutcomeKind) -> Outcome {
+        let job = self.job.take();
+        let (cmd, path) = match &job {
+            Some(j) => (j.cmd, j.path.clone()),
+            None => ("", PathBuf::new()),
+        };
+        if let Some(Job {
+            kind:
+                JobKind::Receive {
+                    mut file,
+                    ascii,
+                    truncate,
+                },
+            ..
+        }) = job
+        {
+            if let Err(e) = finish_upload(&mut *file, &mut self.from_crlf, ascii, truncate) {
+                if matches!(kind, OutcomeKind::Complete) {
+                    kind = OutcomeKind::LocalError(e);
+                }
+            }
+        }
+        if let Some(t) = self.stall.take() {
+            t.cancel();
+        }
+        Outcome {
+            cmd,
+            path,
+            bytes: self.bytes,
+            elapsed: self.started.elapsed().as_secs_f64(),
+            kind,
+        }
+    }
+
+    /// Deregister the socket and cancel timers; the socket closes on drop.
+    pub fn close(&mut self, core: &mut Core) {
+        if let Some(t) = self.stall.take() {
+            t.cancel();
+        }
+        let _ = core.registry.deregister(&mut self.sock);
+    }
+}
+
+/// Write a held CR of an ASCII upload, cut a resumed upload's stale tail,
+/// and flush.
+fn finish_upload(
+    file: &mut dyn crate::filesystems::FileHandle,
+    from: &mut FromCrlf,
+    ascii: bool,
+    truncate: bool,
+) -> io::Result<()> {
+    if ascii {
+        let mut tail = Vec::new();
+        from.finish(&mut tail);
+        file.write_all(&tail)?;
+    }
+    file.flush()?;
+    if truncate {
+        let end = file.stream_position()?;
+        file.set_len(end)?;
+    }
+    Ok(())
+}

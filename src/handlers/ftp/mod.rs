@@ -1,0 +1,209 @@
+//! The FTP protocol handlers (pyftpdlib `handlers/ftp/`).
+//!
+//! pyftpdlib configures a server through class attributes of `FTPHandler`,
+//! `DTPHandler`, `PassiveDTP` and `ActiveDTP`. ftpdlib keeps the names: the
+//! structs of this module are those settings, built once and shared by every
+//! session of a server. The per-connection objects (the control channel and
+//! its [`Session`](session) interpreter, the data channels) are private and
+//! built by the server for each client.
+//!
+//! Rooms of this module:
+//! - `session` + `cmd_*`: the sans-IO protocol interpreter (lines in,
+//!   replies and effects out) and the commands, grouped by concern;
+//! - `commands`: the command table (pyftpdlib `proto_cmds`);
+//! - `control`: the control-channel dispatcher (socket, buffers, timers);
+//! - `dtp`: the passive / active / data-channel dispatchers;
+//! - `producers`: what a data channel sends or receives.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::authorizers::{Authorizer, DummyAuthorizer};
+use crate::filesystems::{AbstractedFs, Filesystem};
+
+mod cmd_data;
+mod cmd_fs;
+mod cmd_info;
+mod cmd_login;
+mod cmd_transfer;
+pub(crate) mod commands;
+pub(crate) mod control;
+pub(crate) mod dtp;
+pub(crate) mod producers;
+pub(crate) mod session;
+
+/// Builds a user's file system at login from the home directory
+/// (pyftpdlib's `abstracted_fs` class attribute, called as `(root, handler)`).
+pub type FsFactory = Box<dyn Fn(PathBuf) -> Box<dyn Filesystem>>;
+
+/// The control-channel settings shared by every session (pyftpdlib
+/// `FTPHandler` class attributes).
+///
+/// ```no_run
+/// use ftpdlib::{DummyAuthorizer, FtpHandler};
+/// let mut auth = DummyAuthorizer::new();
+/// auth.add_anonymous(".").unwrap();
+/// let mut handler = FtpHandler::new(auth);
+/// handler.banner = "welcome".into();
+/// handler.passive_ports = Some(60000..=60100);
+/// ```
+#[doc(alias = "FTPHandler")]
+pub struct FtpHandler {
+    /// Authentication and permissions backend (pyftpdlib `authorizer`).
+    pub authorizer: Box<dyn Authorizer>,
+    /// Builds a session's file system at login (pyftpdlib `abstracted_fs`).
+    pub abstracted_fs: FsFactory,
+    /// Data-channel settings (pyftpdlib `dtp_handler`).
+    pub dtp_handler: DtpHandler,
+    /// Passive listener settings (pyftpdlib `passive_dtp`).
+    pub passive_dtp: PassiveDtp,
+    /// Active connector settings (pyftpdlib `active_dtp`).
+    pub active_dtp: ActiveDtp,
+    /// Idle time allowed between two commands; zero disables it. Suspended
+    /// while a data channel is open (pyftpdlib `timeout`, 300 s).
+    pub timeout: Duration,
+    /// Text of the 220 greeting (pyftpdlib `banner`).
+    pub banner: String,
+    /// Failed PASS attempts before the client is disconnected
+    /// (pyftpdlib `max_login_attempts`, 3).
+    pub max_login_attempts: u32,
+    /// Allow data connections to/from an address other than the control
+    /// peer's, i.e. FXP (pyftpdlib `permit_foreign_addresses`, false).
+    pub permit_foreign_addresses: bool,
+    /// Allow PORT/EPRT to ports below 1024 (pyftpdlib
+    /// `permit_privileged_ports`, false).
+    pub permit_privileged_ports: bool,
+    /// Address announced in 227 replies, for servers behind NAT
+    /// (pyftpdlib `masquerade_address`).
+    pub masquerade_address: Option<IpAddr>,
+    /// Local address → announced address; wins over `masquerade_address`
+    /// (pyftpdlib `masquerade_address_map`).
+    pub masquerade_address_map: HashMap<IpAddr, IpAddr>,
+    /// Ports for PASV/EPSV listeners; `None` lets the kernel choose
+    /// (pyftpdlib `passive_ports`).
+    pub passive_ports: Option<RangeInclusive<u16>>,
+    /// Show times in UTC (true) or local time in LIST, MLSx and MDTM
+    /// (pyftpdlib `use_gmt_times`).
+    pub use_gmt_times: bool,
+    /// Send binary RETR data with `sendfile(2)` (pyftpdlib `use_sendfile`).
+    pub use_sendfile: bool,
+    /// Disable Nagle's algorithm on the control socket (pyftpdlib
+    /// `tcp_no_delay`).
+    pub tcp_no_delay: bool,
+    /// Wire encoding of commands, replies and listings (pyftpdlib
+    /// `encoding`). Only UTF-8 is supported: `"utf8"` / `"utf-8"`.
+    pub encoding: String,
+    /// Delay before a failed login is answered; the client's input is not
+    /// read meanwhile (pyftpdlib `auth_failed_timeout`, 3 s).
+    pub auth_failed_timeout: Duration,
+    /// Prefix of session log lines; `%(remote_ip)s`, `%(remote_port)s` and
+    /// `%(username)s` are replaced (pyftpdlib `log_prefix`).
+    pub log_prefix: String,
+}
+
+impl FtpHandler {
+    /// Settings with pyftpdlib's defaults around `authorizer`.
+    pub fn new(authorizer: impl Authorizer + 'static) -> FtpHandler {
+        FtpHandler {
+            authorizer: Box::new(authorizer),
+            abstracted_fs: Box::new(|root| Box::new(AbstractedFs::new(root))),
+            dtp_handler: DtpHandler::default(),
+            passive_dtp: PassiveDtp::default(),
+            active_dtp: ActiveDtp::default(),
+            timeout: Duration::from_secs(300),
+            banner: format!("ftpdlib {} ready.", crate::VERSION),
+            max_login_attempts: 3,
+            permit_foreign_addresses: false,
+            permit_privileged_ports: false,
+            masquerade_address: None,
+            masquerade_address_map: HashMap::new(),
+            passive_ports: None,
+            use_gmt_times: true,
+            use_sendfile: true,
+            tcp_no_delay: true,
+            encoding: "utf8".to_string(),
+            auth_failed_timeout: Duration::from_secs(3),
+            log_prefix: "%(remote_ip)s:%(remote_port)s-[%(username)s]".to_string(),
+        }
+    }
+}
+
+impl Default for FtpHandler {
+    /// An [`FtpHandler`] around an empty [`DummyAuthorizer`].
+    fn default() -> Self {
+        FtpHandler::new(DummyAuthorizer::new())
+    }
+}
+
+/// Data-channel settings (pyftpdlib `DTPHandler` and
+/// `ThrottledDTPHandler` class attributes).
+#[doc(alias = "DTPHandler")]
+#[doc(alias = "ThrottledDTPHandler")]
+#[derive(Debug, Clone)]
+pub struct DtpHandler {
+    /// A transfer that moves no byte for this long is aborted; zero disables
+    /// it (pyftpdlib `timeout`, 300 s).
+    pub timeout: Duration,
+    /// Bytes read from the socket per call on uploads
+    /// (pyftpdlib `ac_in_buffer_size`, 65536).
+    pub ac_in_buffer_size: usize,
+    /// Bytes sent per call on downloads, and the sendfile chunk
+    /// (pyftpdlib `ac_out_buffer_size`, 65536).
+    pub ac_out_buffer_size: usize,
+    /// Upload limit in bytes per second per data channel, 0 = unlimited
+    /// (pyftpdlib `ThrottledDTPHandler.read_limit`).
+    pub read_limit: u64,
+    /// Download limit in bytes per second per data channel, 0 = unlimited
+    /// (pyftpdlib `ThrottledDTPHandler.write_limit`).
+    pub write_limit: u64,
+}
+
+impl Default for DtpHandler {
+    fn default() -> Self {
+        DtpHandler {
+            timeout: Duration::from_secs(300),
+            ac_in_buffer_size: 65536,
+            ac_out_buffer_size: 65536,
+            read_limit: 0,
+            write_limit: 0,
+        }
+    }
+}
+
+/// Passive listener settings (pyftpdlib `PassiveDTP`).
+#[doc(alias = "PassiveDTP")]
+#[derive(Debug, Clone)]
+pub struct PassiveDtp {
+    /// Time the client has to connect (pyftpdlib `timeout`, 30 s).
+    pub timeout: Duration,
+    /// listen() backlog of the passive socket (pyftpdlib `backlog`).
+    pub backlog: i32,
+}
+
+impl Default for PassiveDtp {
+    fn default() -> Self {
+        PassiveDtp {
+            timeout: Duration::from_secs(30),
+            backlog: 5,
+        }
+    }
+}
+
+/// Active connector settings (pyftpdlib `ActiveDTP`).
+#[doc(alias = "ActiveDTP")]
+#[derive(Debug, Clone)]
+pub struct ActiveDtp {
+    /// Time allowed for the outgoing connect (pyftpdlib `timeout`, 30 s).
+    pub timeout: Duration,
+}
+
+impl Default for ActiveDtp {
+    fn default() -> Self {
+        ActiveDtp {
+            timeout: Duration::from_secs(30),
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! What a data channel moves (pyftpdlib `producers.py`): a file to send, a
+//! listing produced a few entries at a time, a file to receive; ASCII
+//! translation in both directions, safe across chunk boundaries; and the
+//! [`Outcome`] reported to the control channel when a transfer ends.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use super::FtpHandler;
+use crate::authorizers::{Perm, Perms};
+use crate::filesystems::{format_list_entry, format_mlsx_entry, Facts, FileHandle, Filesystem};
+
+/// A transfer handed from the session to its data channel.
+pub(crate) struct Job {
+    /// RETR, STOR, APPE, STOU, LIST, NLST or MLSD.
+    pub cmd: &'static str,
+    /// Real path of the file, or of the listed directory.
+    pub path: PathBuf,
+    pub kind: JobKind,
+}
+
+/// Direction and content of a transfer.
+pub(crate) enum JobKind {
+    /// Server → client.
+    Send(Source),
+    /// Client → server into `file`; `truncate` = cut the file at the end of
+    /// the written data (a resumed STOR must not keep a stale tail).
+    Receive {
+        file: Box<dyn FileHandle>,
+        ascii: bool,
+        truncate: bool,
+    },
+}
+
+/// What a download reads from.
+pub(crate) enum Source {
+    /// A file, from its current position.
+    File {
+        file: Box<dyn FileHandle>,
+        ascii: bool,
+        /// File offset for sendfile(2); `None` = plain reads.
+        sendfile_offset: Option<i64>,
+    },
+    /// A directory listing.
+    Listing(Listing),
+}
+
+/// How a transfer ended.
+pub(crate) struct Outcome {
+    pub cmd: &'static str,
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub elapsed: f64,
+    pub kind: OutcomeKind,
+}
+
+/// The reason a transfer ended.
+pub(crate) enum OutcomeKind {
+    /// Every byte moved.
+    Complete,
+    /// Stopped by ABOR.
+    Aborted,
+    /// The data connection failed (reset, EOF mid-download...).
+    ClientGone(io::Error),
+    /// A local error: reading or writing the file failed.
+    LocalError(io::Error),
+    /// No byte moved for `DtpHandler::timeout`.
+    Stalled,
+}
+
+/// The three listing formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ListFormat {
+    /// `ls -l` lines (LIST).
+    List,
+    /// Bare names (NLST).
+    Nlst,
+    /// Machine-readable facts (MLSD).
+    Mlsd(Facts),
+}
+
+/// A directory listing produced a few entries per call, so a directory of
+/// 100,000 entries never holds the loop for long (pyftpdlib
+/// `BufferedIteratorProducer`).
+pub(crate) struct Listing {
+    fs: Box<dyn Filesystem>,
+    dir: PathBuf,
+    names: Vec<OsString>,
+    next: usize,
+    format: ListFormat,
+    now: i64,
+    utc: bool,
+    /// For the MLSD perm fact: the authorizer and user to ask.
+    perms: Option<(Rc<FtpHandler>, String)>,
+}
+
+impl Listing {
+    /// A listing of `names` inside `dir`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        fs: Box<dyn Filesystem>,
+        dir: PathBuf,
+        names: Vec<OsString>,
+        format: ListFormat,
+        utc: bool,
+        perms: Option<(Rc<FtpHandler>, String)>,
+    ) -> Listing {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        Listing {
+            fs,
+            dir,
+            names,
+            next: 0,
+            format,
+            now,
+            utc,
+            perms,
+        }
+    }
+
+    /// Append entries to `out` until it holds at least `limit` bytes or the
+    /// listing ends; returns false when nothing is left.
+    pub fn fill(&mut self, out: &mut Vec<u8>, limit: usize) -> bool {
+        while out.len() < limit {
+            let Some(name) = self.names.get(self.next) else {
+                return false;
+            };
+            self.next += 1;
+            let path = self.dir.join(name);
+            let shown = name.as_encoded_bytes();
+            // Entries that vanish or cannot be stat'ed mid-listing are skipped,
+            // as pyftpdlib does (ignore_err=True).
+            let _ = match self.format {
+                ListFormat::Nlst => {
+                    out.extend_from_slice(shown);
+                    out.extend_from_slice(b"\r\n");
+                    Ok(())
+                }
+                ListFormat::List => {
+                    format_list_entry(&*self.fs, &path, shown, self.now, self.utc, out)
+                }
+                ListFormat::Mlsd(facts) => {
+                    let perms = self.perms_at(&path);
+                    format_mlsx_entry(&*self.fs, &path, shown, perms, facts, self.utc, out)
+                }
+            };
+        }
+        self.next < self.names.len()
+    }
+
+    fn perms_at(&self, path: &std::path::Path) -> Perms {
+        match &self.perms {
+            Some((cfg, user)) => perms_at(cfg, user, path),
+            None => Perms::default(),
+        }
+    }
+}
+
+/// The user's permissions at `path`, honouring per-directory overrides.
+pub(crate) fn perms_at(cfg: &FtpHandler, user: &str, path: &std::path::Path) -> Perms {
+    Perm::ALL
+        .into_iter()
+        .filter(|p| cfg.authorizer.has_perm(user, *p, Some(path)))
+        .fold(Perms::default(), Perms::with)
+}
+
+/// LF → CRLF for ASCII downloads (RFC 959 §3.1.1.1), remembering whether
+/// the previous chunk ended in CR.
+#[derive(Debug, Default)]
+pub(crate) struct ToCrlf {
+    last_cr: bool,
+}
+
+impl ToCrlf {
+    /// Append `input` translated to `out`.
+    pub fn push(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        for &b in input {
+            if b == b'\n' && !self.last_cr {
+                out.push(b'\r');
+            }
+            out.push(b);
+            self.last_cr = b == b'\r';
+        }
+    }
+}
+
+/// CRLF → LF for ASCII uploads, holding a trailing CR until the next chunk
+/// shows whether an LF follows.
+#[derive(Debug, Default)]
+pub(crate) struct FromCrlf {
+    held_cr: bool,
+}
+
+impl FromCrlf {
+    /// Append `input` translated to `out`.
+    pub fn push(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        for &b in input {
+            if self.held_cr {
+                self.held_cr = false;
+                if b != b'\n' {
+                    out.push(b'\r');
+                }
+            }
+            if b == b'\r' {
+                self.held_cr = true;
+            } else {
+                out.push(b);
+            }
+        }
+    }
+
+    /// Flush a CR held at the very end of the data.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if std::mem::take(&mut self.held_cr) {
+            out.push(b'\r');
+        }
+    }
+}
+
+/// Read up to `want` bytes of `file` into the end of `out`.
+pub(crate) fn read_chunk(
+    file: &mut dyn FileHandle,
+    out: &mut Vec<u8>,
+    want: usize,
+) -> io::Result<usize> {
+    let start = out.len();
+    out.resize(start + want, 0);
+    let n = loop {
+        match file.read(&mut out[start..]) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                out.truncate(start);
+                return Err(e);
+            }
+        }
+    };
+    out.truncate(start + n);
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lf_becomes_crlf_across_chunks() {
+        let mut t = ToCrlf::default();
+        let mut out = Vec::new();
+        t.push(b"a\nb\r", &mut out);
+        t.push(b"\nc\n", &mut out);
+        assert_eq!(out, b"a\r\nb\r\nc\r\n");
+    }
+
+    #[test]
+    fn crlf_becomes_lf_across_chunks_and_lone_cr_survives() {
+        let mut t = FromCrlf::default();
+        let mut out = Vec::new();
+        t.push(b"a\r", &mut out);
+        t.push(b"\nb\rc\r", &mut out);
+        t.finish(&mut out);
+        assert_eq!(out, b"a\nb\rc\r");
+    }
+
+    #[test]
+    fn ascii_round_trip_of_a_unix_text() {
+        let text = b"line one\nline two\n\nend";
+        let mut wire = Vec::new();
+        let mut back = Vec::new();
+        let mut to = ToCrlf::default();
+        let mut from = FromCrlf::default();
+        for chunk in text.chunks(3) {
+            to.push(chunk, &mut wire);
+        }
+        for chunk in wire.chunks(2) {
+            from.push(chunk, &mut back);
+        }
+        from.finish(&mut back);
+        assert_eq!(wire, b"line one\r\nline two\r\n\r\nend");
+        assert_eq!(back, text);
+    }
+}

@@ -1,0 +1,536 @@
+//! The protocol interpreter of one control connection, without sockets.
+//!
+//! A `Session` takes complete command lines and answers with reply bytes (in
+//! `out`) and [`Effect`]s that the control channel carries out on sockets
+//! (open a passive listener, connect, start or abort a transfer, close).
+//! The control channel reports back what happened on the data side through
+//! the `on_*` methods. Everything pyftpdlib's `FTPHandler` knows about a
+//! client lives here; nothing here blocks on the network.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use super::commands::{self, ArgRule, CommandSpec, PathRule};
+use super::producers::{Job, Outcome};
+use super::FtpHandler;
+use crate::filesystems::{Facts, Filesystem};
+use crate::log::{LOG, LOGLINE};
+use crate::reply::{self, Code};
+
+/// Where the session's data connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DataState {
+    /// No PASV/PORT issued.
+    None,
+    /// A passive listener waits for the client.
+    Listening,
+    /// An active connect is in progress.
+    Connecting,
+    /// Connected, no transfer running.
+    Connected,
+    /// A transfer is running.
+    Transferring,
+}
+
+/// What the control channel must do for the session.
+pub(crate) enum Effect {
+    /// Replace any data connection by a passive listener.
+    OpenPassive { extended: bool },
+    /// Replace any data connection by a connect to this address.
+    ConnectActive(SocketAddr),
+    /// Drop the data connection or listener, no transfer running.
+    CloseData,
+    /// Abort the running transfer (ABOR); the outcome comes back through
+    /// [`Session::on_transfer_done`].
+    AbortTransfer,
+    /// Hand this transfer to the connected data channel.
+    StartJob(Job),
+    /// Stop reading input for `auth_failed_timeout`, then call
+    /// [`Session::on_auth_delay_over`].
+    AuthDelay,
+    /// Close the control connection once the replies are sent.
+    Close,
+}
+
+/// A failed-login reply held back for `auth_failed_timeout`.
+pub(crate) struct DelayedReply {
+    pub text: String,
+    pub disconnect: bool,
+}
+
+/// Transfer progress shown by STAT while a transfer runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TransferStats {
+    pub bytes: u64,
+    pub receiving: bool,
+    pub elapsed: f64,
+}
+
+/// One client's protocol state (the per-connection part of pyftpdlib's
+/// `FTPHandler`).
+pub(crate) struct Session {
+    pub cfg: Rc<FtpHandler>,
+    pub remote: SocketAddr,
+    pub local: SocketAddr,
+    pub username: String,
+    pub password: String,
+    pub authenticated: bool,
+    pub attempted_logins: u32,
+    pub fs: Option<Box<dyn Filesystem>>,
+    pub binary: bool,
+    pub restart_position: u64,
+    pub rnfr: Option<PathBuf>,
+    pub epsv_all: bool,
+    pub facts: Facts,
+    pub data: DataState,
+    pub queued: Option<(Job, bool)>,
+    pub out: Vec<u8>,
+    pub effects: Vec<Effect>,
+    pub quitting: bool,
+    pub delayed: Option<DelayedReply>,
+    pub prefix: String,
+    pub stats: Option<TransferStats>,
+}
+
+impl Session {
+    /// A session for a client at `remote` that reached us at `local`.
+    pub fn new(cfg: Rc<FtpHandler>, remote: SocketAddr, local: SocketAddr) -> Session {
+        let remote = SocketAddr::new(remote.ip().to_canonical(), remote.port());
+        let local = SocketAddr::new(local.ip().to_canonical(), local.port());
+        let mut s = Session {
+            cfg,
+            remote,
+            local,
+            username: String::new(),
+            password: String::new(),
+            authenticated: false,
+            attempted_logins: 0,
+            fs: None,
+            binary: false,
+            restart_position: 0,
+            rnfr: None,
+            epsv_all: false,
+            facts: Facts::DEFAULT,
+            data: DataState::None,
+            queued: None,
+            out: Vec::new(),
+            effects: Vec::new(),
+            quitting: false,
+            delayed: None,
+            prefix: String::new(),
+            stats: None,
+        };
+        s.update_prefix();
+        s
+    }
+
+    /// Recompute the log prefix (after USER changes the name).
+    pub fn update_prefix(&mut self) {
+        self.prefix = crate::log::session_prefix(
+            &self.cfg.log_prefix,
+            &self.remote.ip().to_string(),
+            self.remote.port(),
+            &self.username,
+        );
+    }
+
+    /// The 220 greeting (pyftpdlib `handle()`).
+    pub fn greet(&mut self) {
+        let banner = self.cfg.banner.clone();
+        self.reply_long(reply::READY, &banner);
+    }
+
+    /// Interpret one command line (without its line terminator).
+    pub fn handle_line(&mut self, raw: &[u8]) {
+        let line = String::from_utf8_lossy(raw);
+        let line = line.as_ref();
+        let (mut cmd, mut arg) = match line.find(' ') {
+            Some(i) => (line[..i].to_ascii_uppercase(), &line[i + 1..]),
+            None => (line.to_ascii_uppercase(), ""),
+        };
+        if cmd == "SITE" && !arg.is_empty() {
+            let (sub, rest) = match arg.find(' ') {
+                Some(i) => (&arg[..i], &arg[i + 1..]),
+                None => (arg, ""),
+            };
+            cmd = format!("SITE {}", sub.to_ascii_uppercase());
+            arg = rest;
+        }
+        self.log_received(&cmd, line);
+        let spec = match commands::lookup(&cmd) {
+            Some(spec) => spec,
+            None => match telnet_fallback(&cmd) {
+                Some(spec) => spec,
+                None => {
+                    let text = format!("Command \"{}\" not understood.", printable(&cmd));
+                    return self.reply(reply::UNKNOWN_COMMAND, &text);
+                }
+            },
+        };
+        self.dispatch(spec, arg);
+    }
+
+    /// Steps 5 to 9 of pyftpdlib's dispatch: argument, login, path,
+    /// confinement and permission checks, then the command.
+    fn dispatch(&mut self, spec: &'static CommandSpec, arg: &str) {
+        match spec.arg {
+            ArgRule::Required if arg.is_empty() => {
+                return self.reply(
+                    reply::BAD_ARGUMENT,
+                    "Syntax error: command needs an argument.",
+                )
+            }
+            ArgRule::Forbidden if !arg.is_empty() => {
+                return self.reply(
+                    reply::BAD_ARGUMENT,
+                    "Syntax error: command does not accept arguments.",
+                )
+            }
+            _ => {}
+        }
+        let needs_login = spec.auth || (spec.name == "STAT" && !arg.is_empty());
+        if needs_login && !self.authenticated {
+            return self.reply(reply::NOT_LOGGED_IN, "Log in with USER and PASS first.");
+        }
+        let path = match self.resolve_path(spec, arg) {
+            Ok(p) => p,
+            Err((code, text)) => return self.reply(code, &text),
+        };
+        if let (Some(perm), Some(p)) = (spec.perm, path.as_ref()) {
+            if !self.cfg.authorizer.has_perm(&self.username, perm, Some(p)) {
+                return self.reply(reply::ACTION_NOT_TAKEN, "Not enough privileges.");
+            }
+        }
+        // Every command of a logged-in user runs as that user (pyftpdlib wraps
+        // the file-system calls; a no-op for virtual users).
+        let impersonated = self.authenticated;
+        if impersonated {
+            if let Err(e) = self
+                .cfg
+                .authorizer
+                .impersonate_user(&self.username, &self.password)
+            {
+                log::error!(target: crate::log::LOGERROR, "{} impersonation failed: {e}", self.prefix);
+                return self.reply(
+                    reply::ACTION_NOT_TAKEN,
+                    "Can't switch to the user's identity.",
+                );
+            }
+        }
+        (spec.run)(self, arg, path);
+        if impersonated {
+            if let Err(e) = self.cfg.authorizer.terminate_impersonation(&self.username) {
+                log::error!(target: crate::log::LOGERROR, "{} terminate_impersonation failed: {e}", self.prefix);
+                self.reply(
+                    reply::NOT_AVAILABLE,
+                    "Internal error: cannot restore server identity.",
+                );
+                self.effects.push(Effect::Close);
+            }
+        }
+    }
+
+    /// Translate the argument of a path-taking command into a real path and
+    /// check that it stays inside the user's home (step 7).
+    fn resolve_path(
+        &self,
+        spec: &CommandSpec,
+        arg: &str,
+    ) -> Result<Option<PathBuf>, (Code, String)> {
+        let Some(fs) = self.fs.as_deref() else {
+            return Ok(None);
+        };
+        let virt: &str = match spec.path {
+            PathRule::None => return Ok(None),
+            PathRule::Arg => arg,
+            PathRule::ArgOrRoot => {
+                if arg.is_empty() {
+                    "/"
+                } else {
+                    arg
+                }
+            }
+            PathRule::Parent => "..",
+            PathRule::ArgOrCwd => listing_target(arg),
+            PathRule::SecondWord => match arg.split_once(' ') {
+                Some((_, rest)) if !rest.is_empty() => rest,
+                _ => {
+                    return Err((
+                        reply::BAD_ARGUMENT,
+                        "Syntax error: command needs two arguments.".into(),
+                    ))
+                }
+            },
+        };
+        self.check_path(fs, virt).map(Some)
+    }
+
+    /// Map a virtual path to a real one inside the user's home.
+    fn check_path(&self, fs: &dyn Filesystem, virt: &str) -> Result<PathBuf, (Code, String)> {
+        if virt.contains('\0') {
+            return Err((reply::BAD_ARGUMENT, "Path contains a NUL byte.".into()));
+        }
+        if virt.len() > 4096 {
+            return Err((reply::BAD_ARGUMENT, "Path too long.".into()));
+        }
+        let real = fs.ftp2fs(virt);
+        if !fs.validpath(&real) {
+            let shown = fs.ftpnorm(virt);
+            return Err((
+                reply::ACTION_NOT_TAKEN,
+                format!(
+                    "'{}' points to a path which is outside the user's root directory.",
+                    printable(&shown)
+                ),
+            ));
+        }
+        Ok(real)
+    }
+
+    /// Map `virt` to a confined real path and check `perm` there, replying
+    /// the error when either check fails (for commands that resolve their
+    /// path themselves: STAT, STOU).
+    pub fn checked_path(&mut self, virt: &str, perm: crate::authorizers::Perm) -> Option<PathBuf> {
+        let fs = self.fs.as_deref()?;
+        match self.check_path(fs, virt) {
+            Ok(real) => {
+                if self
+                    .cfg
+                    .authorizer
+                    .has_perm(&self.username, perm, Some(&real))
+                {
+                    Some(real)
+                } else {
+                    self.reply(reply::ACTION_NOT_TAKEN, "Not enough privileges.");
+                    None
+                }
+            }
+            Err((code, text)) => {
+                self.reply(code, &text);
+                None
+            }
+        }
+    }
+
+    /// Append a reply and log it on the command-line stream.
+    pub fn reply(&mut self, code: Code, text: &str) {
+        reply::push(&mut self.out, code, text);
+        self.log_sent(code, text);
+    }
+
+    /// Append a banner-style reply (split when over 75 characters).
+    pub fn reply_long(&mut self, code: Code, text: &str) {
+        reply::push_long(&mut self.out, code, text);
+        self.log_sent(code, text);
+    }
+
+    /// Append pre-formatted reply lines (multi-line replies built by hand).
+    pub fn reply_raw(&mut self, code: Code, lines: &str) {
+        self.out.extend_from_slice(lines.as_bytes());
+        self.log_sent(code, lines.trim_end());
+    }
+
+    /// Log a user-facing session message.
+    pub fn log(&self, msg: &str) {
+        log::info!(target: LOG, "{} {}", self.prefix, msg);
+    }
+
+    fn log_received(&self, cmd: &str, line: &str) {
+        if log::log_enabled!(target: LOGLINE, log::Level::Debug) {
+            if cmd == "PASS" {
+                log::debug!(target: LOGLINE, "{} <- PASS ******", self.prefix);
+            } else {
+                log::debug!(target: LOGLINE, "{} <- {}", self.prefix, printable(line));
+            }
+        }
+    }
+
+    fn log_sent(&self, code: Code, text: &str) {
+        if log::log_enabled!(target: LOGLINE, log::Level::Debug) {
+            log::debug!(target: LOGLINE, "{} -> {} {}", self.prefix, code, text);
+        }
+    }
+
+    /// Log a command of `log_cmds_list` with its outcome (pyftpdlib
+    /// `log_cmd`): `CMD arg code` plus the quoted text on errors.
+    pub fn log_cmd(&self, cmd: &str, arg: &str, code: Code, text: &str) {
+        if log::log_enabled!(target: LOGLINE, log::Level::Debug) {
+            return;
+        }
+        if code >= 400 {
+            log::info!(target: LOGLINE, "{} {} {} {} '{}'", self.prefix, cmd, printable(arg), code, text);
+        } else {
+            log::info!(target: LOGLINE, "{} {} {} {}", self.prefix, cmd, printable(arg), code);
+        }
+    }
+
+    /// The user's file system; `None` (with a 530 sent) before login.
+    pub fn fs_or_reply(&mut self) -> Option<&mut Box<dyn Filesystem>> {
+        if self.fs.is_none() {
+            self.reply(reply::NOT_LOGGED_IN, "Log in with USER and PASS first.");
+        }
+        self.fs.as_mut()
+    }
+
+    /// Start `job` now if the data connection is up, or queue it until it
+    /// is (pyftpdlib `push_dtp_data`). `unique` = STOU's 150/125 text.
+    pub fn start_or_queue(&mut self, job: Job, stou_name: Option<&str>) {
+        let (open_text, pending_text) = match stou_name {
+            Some(n) => (format!("FILE: {n}"), format!("FILE: {n}")),
+            None => (
+                "Data connection already open. Transfer starting.".to_string(),
+                "File status okay. About to open data connection.".to_string(),
+            ),
+        };
+        match self.data {
+            DataState::Connected => {
+                self.reply(reply::DATA_ALREADY_OPEN, &open_text);
+                self.data = DataState::Transferring;
+                self.effects.push(Effect::StartJob(job));
+            }
+            DataState::Listening | DataState::Connecting => {
+                self.reply(reply::ABOUT_TO_OPEN, &pending_text);
+                self.queued = Some((job, true));
+            }
+            DataState::None => self.reply(
+                reply::CANT_OPEN_DATA,
+                "No data connection: use PASV, EPSV, PORT or EPRT first.",
+            ),
+            DataState::Transferring => {
+                self.reply(reply::CANT_OPEN_DATA, "A transfer is already in progress.")
+            }
+        }
+    }
+
+    /// The passive listener is up at `addr`.
+    pub fn on_passive_open(&mut self, addr: SocketAddr, extended: bool) {
+        self.data = DataState::Listening;
+        if extended {
+            let text = format!("Entering extended passive mode (|||{}|).", addr.port());
+            self.reply(reply::EXTENDED_PASSIVE, &text);
+        } else {
+            let ip = self.announced_ip(addr);
+            let o = ip.octets();
+            let (p1, p2) = (addr.port() >> 8, addr.port() & 0xff);
+            let text = format!(
+                "Entering passive mode ({},{},{},{},{p1},{p2}).",
+                o[0], o[1], o[2], o[3]
+            );
+            self.reply(reply::PASSIVE, &text);
+        }
+    }
+
+    fn announced_ip(&self, addr: SocketAddr) -> std::net::Ipv4Addr {
+        let local = addr.ip().to_canonical();
+        let chosen = self
+            .cfg
+            .masquerade_address_map
+            .get(&local)
+            .copied()
+            .or(self.cfg.masquerade_address)
+            .unwrap_or(local);
+        match chosen.to_canonical() {
+            std::net::IpAddr::V4(v4) => v4,
+            std::net::IpAddr::V6(_) => std::net::Ipv4Addr::UNSPECIFIED,
+        }
+    }
+
+    /// The data connection is established (passive accept or active
+    /// connect); a queued transfer starts.
+    pub fn on_data_connected(&mut self, active: bool) {
+        if active {
+            self.reply(reply::OK, "Active data connection established.");
+        }
+        self.data = DataState::Connected;
+        if let Some((job, _)) = self.queued.take() {
+            self.data = DataState::Transferring;
+            self.effects.push(Effect::StartJob(job));
+        }
+    }
+
+    /// A reply about the data connection that the data side produced.
+    pub fn on_data_reply(&mut self, code: Code, text: &str, fatal: bool) {
+        if fatal {
+            self.data = DataState::None;
+            self.queued = None;
+        }
+        self.reply(code, text);
+    }
+
+    /// The transfer ended: reply 226 or 426/451/452, log it.
+    pub fn on_transfer_done(&mut self, outcome: Outcome, via_abor: bool) {
+        self.data = DataState::None;
+        self.stats = None;
+        super::cmd_transfer::finish(self, outcome, via_abor);
+    }
+
+    /// The failed-login delay is over: send the held reply.
+    pub fn on_auth_delay_over(&mut self) {
+        if let Some(d) = self.delayed.take() {
+            self.reply(reply::NOT_LOGGED_IN, &d.text);
+            if d.disconnect {
+                self.effects.push(Effect::Close);
+            }
+        }
+    }
+}
+
+/// LIST/NLST/MLSD/STAT path argument: `ls` flags mean the cwd.
+pub(crate) fn listing_target(arg: &str) -> &str {
+    let trimmed = arg.trim();
+    if trimmed.is_empty() {
+        return "";
+    }
+    if let Some(rest) = trimmed.strip_prefix('-') {
+        // "-a", "-l", "-la", "-al" and friends, optionally followed by a path.
+        let (flags, path) = match rest.split_once(' ') {
+            Some((f, p)) => (f, p.trim_start()),
+            None => (rest, ""),
+        };
+        if !flags.is_empty() && flags.chars().all(|c| "alFRtrhn1".contains(c)) {
+            return path;
+        }
+    }
+    arg
+}
+
+/// pyftpdlib's Telnet fallback: a line ending in ABOR/STAT/QUIT after
+/// garbage (IAC IP, Synch) is that command.
+fn telnet_fallback(cmd: &str) -> Option<&'static CommandSpec> {
+    let tail = cmd.get(cmd.len().checked_sub(4)?..)?;
+    match tail {
+        "ABOR" | "STAT" | "QUIT" => commands::lookup(tail),
+        _ => None,
+    }
+}
+
+/// `text` with control characters escaped, for replies and logs.
+pub(crate) fn printable(text: &str) -> String {
+    let mut s = String::with_capacity(text.len());
+    crate::log::push_escaped(&mut s, text);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ls_flags_mean_the_current_directory() {
+        assert_eq!(listing_target("-la"), "");
+        assert_eq!(listing_target("-l sub"), "sub");
+        assert_eq!(listing_target("sub"), "sub");
+        assert_eq!(listing_target("-weird"), "-weird");
+    }
+
+    #[test]
+    fn telnet_garbage_before_abor_is_tolerated() {
+        assert_eq!(
+            telnet_fallback("\u{fffd}\u{fffd}ABOR").map(|s| s.name),
+            Some("ABOR")
+        );
+        assert!(telnet_fallback("XYZ").is_none());
+        assert!(telnet_fallback("FOOBAR").is_none());
+    }
+}

@@ -1,0 +1,4 @@
+//! Protocol handlers (pyftpdlib `handlers`): the plain FTP handler; the TLS
+//! one joins here behind the `tls` feature.
+
+pub mod ftp;

@@ -1,0 +1,351 @@
+//! The listening server (pyftpdlib `servers.py`).
+//!
+//! [`FtpServer`] binds (or adopts) a listening socket, owns the [`IoLoop`]
+//! and enforces `max_cons` / `max_cons_per_ip`. The private [`Acceptor`] is
+//! its dispatcher inside the loop.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
+use std::time::Duration;
+
+use mio::net::TcpListener;
+use mio::{Interest, Token};
+
+use crate::error::Error;
+use crate::handlers::ftp::control::ControlChannel;
+use crate::handlers::ftp::FtpHandler;
+use crate::ioloop::{Core, Dispatcher, IoLoop, Notice, Status, StopHandle};
+use crate::log::{LOG, LOGERROR};
+
+/// Reply to a client over `max_cons` (pyftpdlib `handle_max_cons`).
+pub(crate) const TOO_MANY_CONNECTIONS: &str =
+    "Too many connections. Service temporarily unavailable.";
+/// Reply to a client over `max_cons_per_ip` (pyftpdlib `handle_max_cons_per_ip`).
+pub(crate) const TOO_MANY_FROM_IP: &str = "Too many connections from the same IP address.";
+
+/// An FTP server: a listening socket served by an [`IoLoop`] (pyftpdlib
+/// `FTPServer`).
+///
+/// ```no_run
+/// use ftpdlib::{DummyAuthorizer, FtpHandler, FtpServer};
+/// let mut auth = DummyAuthorizer::new();
+/// auth.add_user("user", "12345", ".", "elradfmwMT").unwrap();
+/// let mut server = FtpServer::bind(("127.0.0.1", 2121), FtpHandler::new(auth)).unwrap();
+/// server.max_cons = 256;
+/// server.max_cons_per_ip = 5;
+/// server.serve_forever().unwrap();
+/// ```
+#[doc(alias = "FTPServer")]
+pub struct FtpServer {
+    /// Maximum simultaneous control connections, 0 = unlimited (pyftpdlib
+    /// `max_cons`, 512). ftpdlib counts control connections only; each
+    /// session has at most one data socket besides.
+    pub max_cons: usize,
+    /// Maximum simultaneous control connections from one IP address,
+    /// 0 = unlimited (pyftpdlib `max_cons_per_ip`).
+    pub max_cons_per_ip: usize,
+    /// Handle SIGINT and SIGTERM in [`serve_forever`](Self::serve_forever):
+    /// log "received interrupt signal" and shut down cleanly (pyftpdlib's
+    /// `handle_exit`, true).
+    pub handle_exit: bool,
+    ioloop: IoLoop,
+    token: Token,
+    address: SocketAddr,
+}
+
+/// Addresses an [`FtpServer`] can bind: `("host", port)` where an empty host
+/// means all interfaces (IPv6 and IPv4), a `SocketAddr`, or `"host:port"`.
+pub trait BindAddress {
+    /// The candidate socket addresses, tried in order.
+    fn bind_addrs(&self) -> io::Result<Vec<SocketAddr>>;
+}
+
+impl BindAddress for (&str, u16) {
+    fn bind_addrs(&self) -> io::Result<Vec<SocketAddr>> {
+        if self.0.is_empty() {
+            return Ok(vec![
+                SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), self.1),
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), self.1),
+            ]);
+        }
+        Ok(self.to_socket_addrs()?.collect())
+    }
+}
+
+impl BindAddress for (String, u16) {
+    fn bind_addrs(&self) -> io::Result<Vec<SocketAddr>> {
+        (self.0.as_str(), self.1).bind_addrs()
+    }
+}
+
+impl BindAddress for (IpAddr, u16) {
+    fn bind_addrs(&self) -> io::Result<Vec<SocketAddr>> {
+        Ok(vec![SocketAddr::new(self.0, self.1)])
+    }
+}
+
+impl BindAddress for SocketAddr {
+    fn bind_addrs(&self) -> io::Result<Vec<SocketAddr>> {
+        Ok(vec![*self])
+    }
+}
+
+impl BindAddress for &str {
+    fn bind_addrs(&self) -> io::Result<Vec<SocketAddr>> {
+        Ok(self.to_socket_addrs()?.collect())
+    }
+}
+
+impl FtpServer {
+    /// Bind `address` with pyftpdlib's backlog of 100 and serve it with
+    /// `handler` (pyftpdlib `FTPServer(address, handler)`).
+    pub fn bind(address: impl BindAddress, handler: FtpHandler) -> Result<FtpServer, Error> {
+        FtpServer::bind_with_backlog(address, handler, 100)
+    }
+
+    /// Bind with an explicit listen() `backlog` (pyftpdlib's `backlog`
+    /// constructor argument).
+    pub fn bind_with_backlog(
+        address: impl BindAddress,
+        handler: FtpHandler,
+        backlog: i32,
+    ) -> Result<FtpServer, Error> {
+        let mut last = None;
+        for addr in address.bind_addrs()? {
+            match std::net::TcpListener::bind(addr) {
+                Ok(l) => {
+                    crate::sys::listen(&l, backlog)?;
+                    return FtpServer::from_listener(l, handler);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last
+            .unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))
+            .into())
+    }
+
+    /// Serve an already listening socket (pyftpdlib accepts a socket in
+    /// place of an address).
+    pub fn from_listener(
+        listener: std::net::TcpListener,
+        handler: FtpHandler,
+    ) -> Result<FtpServer, Error> {
+        check_handler(&handler)?;
+        listener.set_nonblocking(true)?;
+        let address = listener.local_addr()?;
+        let mut ioloop = IoLoop::new()?;
+        let mut listener = TcpListener::from_std(listener);
+        let handler = Rc::new(handler);
+        let token = ioloop.core.insert_with(|token, core| {
+            core.registry
+                .register(&mut listener, token, Interest::READABLE)?;
+            let gen = core.next_gen();
+            Ok(Dispatcher::Acceptor(Box::new(Acceptor {
+                listener,
+                gen,
+                handler,
+                max_cons: 512,
+                max_cons_per_ip: 0,
+                count: 0,
+                per_ip: HashMap::new(),
+            })))
+        })?;
+        Ok(FtpServer {
+            max_cons: 512,
+            max_cons_per_ip: 0,
+            handle_exit: true,
+            ioloop,
+            token,
+            address,
+        })
+    }
+
+    /// The bound address (pyftpdlib `address`).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The loop, to schedule delayed calls (pyftpdlib `ioloop`).
+    pub fn ioloop(&mut self) -> &mut IoLoop {
+        &mut self.ioloop
+    }
+
+    /// A handle that stops `serve_forever` from another thread.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.ioloop.stop_handle()
+    }
+
+    /// Number of connected control channels.
+    pub fn connection_count(&self) -> usize {
+        match self.ioloop.core.slab.get(self.token.0) {
+            Some(Dispatcher::Acceptor(a)) => a.count,
+            _ => 0,
+        }
+    }
+
+    /// Serve until stopped by a [`StopHandle`] or, with `handle_exit`, by
+    /// SIGINT/SIGTERM; then close every connection (pyftpdlib
+    /// `serve_forever`).
+    pub fn serve_forever(&mut self) -> Result<(), Error> {
+        self.apply_limits();
+        if self.handle_exit {
+            self.ioloop.watch_signals()?;
+        }
+        log::info!(target: LOG, "concurrency model: async");
+        log::info!(
+            target: LOG,
+            ">>> starting FTP server on {}, pid={} <<<",
+            self.address,
+            std::process::id()
+        );
+        let result = self.run_until_stopped();
+        if self.ioloop.unwatch_signals() {
+            log::info!(target: LOG, "received interrupt signal");
+        }
+        log::info!(
+            target: LOG,
+            ">>> shutting down FTP server, pid={}, {} open socket(s) <<<",
+            std::process::id(),
+            self.ioloop.socket_count()
+        );
+        self.close_all();
+        result
+    }
+
+    /// Serve one round of events and timers, waiting at most `timeout`;
+    /// returns the delay until the next timer (pyftpdlib
+    /// `serve_forever(blocking=False)`), to embed the server in another loop.
+    pub fn poll(&mut self, timeout: Option<Duration>) -> Result<Option<Duration>, Error> {
+        self.apply_limits();
+        Ok(self.ioloop.poll_once(timeout)?)
+    }
+
+    /// Close the listener and every connection, cancel every scheduled call
+    /// (pyftpdlib `close_all`).
+    pub fn close_all(&mut self) {
+        self.ioloop.close_all();
+    }
+
+    fn run_until_stopped(&mut self) -> Result<(), Error> {
+        while !self.ioloop.stop_requested() {
+            self.ioloop.poll_once(None)?;
+        }
+        self.ioloop.clear_stop();
+        Ok(())
+    }
+
+    fn apply_limits(&mut self) {
+        if let Some(Dispatcher::Acceptor(a)) = self.ioloop.core.slab.get_mut(self.token.0) {
+            a.max_cons = self.max_cons;
+            a.max_cons_per_ip = self.max_cons_per_ip;
+        }
+    }
+}
+
+impl Drop for FtpServer {
+    fn drop(&mut self) {
+        self.ioloop.close_all();
+    }
+}
+
+fn check_handler(handler: &FtpHandler) -> Result<(), Error> {
+    let enc = handler.encoding.to_ascii_lowercase();
+    if enc != "utf8" && enc != "utf-8" {
+        return Err(Error::Config(format!(
+            "unsupported encoding {:?}: ftpdlib speaks UTF-8 only",
+            handler.encoding
+        )));
+    }
+    if let Some(r) = &handler.passive_ports {
+        if r.is_empty() || *r.start() == 0 {
+            return Err(Error::Config(
+                "passive_ports must be a non-empty range of ports 1-65535".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The server's dispatcher in the loop (pyftpdlib `Acceptor` part of
+/// `FTPServer`).
+pub(crate) struct Acceptor {
+    listener: TcpListener,
+    pub gen: u64,
+    handler: Rc<FtpHandler>,
+    max_cons: usize,
+    max_cons_per_ip: usize,
+    count: usize,
+    per_ip: HashMap<IpAddr, u32>,
+}
+
+impl Acceptor {
+    /// Accept every pending connection.
+    pub fn on_ready(&mut self, token: Token, core: &mut Core) -> Status {
+        loop {
+            match self.listener.accept() {
+                Ok((stream, peer)) => self.accepted(stream, peer, token, core),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Status::Keep,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EMFILE and friends: try again at the next connection.
+                    log::error!(target: LOGERROR, "accept() failed: {e}");
+                    return Status::Keep;
+                }
+            }
+        }
+    }
+
+    fn accepted(
+        &mut self,
+        stream: mio::net::TcpStream,
+        peer: SocketAddr,
+        me: Token,
+        core: &mut Core,
+    ) {
+        let ip = peer.ip().to_canonical();
+        let refusal = if self.max_cons != 0 && self.count >= self.max_cons {
+            Some(TOO_MANY_CONNECTIONS)
+        } else if self.max_cons_per_ip != 0
+            && self.per_ip.get(&ip).copied().unwrap_or(0) as usize >= self.max_cons_per_ip
+        {
+            Some(TOO_MANY_FROM_IP)
+        } else {
+            None
+        };
+        let handler = Rc::clone(&self.handler);
+        let acceptor = (me, self.gen);
+        let opened = core.insert_with(|token, core| {
+            ControlChannel::open(stream, peer, token, acceptor, handler, refusal, core)
+                .map(|c| Dispatcher::Control(Box::new(c)))
+        });
+        match opened {
+            Ok(_) => {
+                self.count += 1;
+                *self.per_ip.entry(ip).or_insert(0) += 1;
+            }
+            Err(e) => log::error!(target: LOGERROR, "cannot serve {peer}: {e}"),
+        }
+    }
+
+    /// A control connection of this server closed.
+    pub fn on_notice(&mut self, notice: Notice) -> Status {
+        if let Notice::ControlClosed(ip) = notice {
+            self.count = self.count.saturating_sub(1);
+            if let Some(n) = self.per_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_ip.remove(&ip);
+                }
+            }
+        }
+        Status::Keep
+    }
+
+    /// Deregister the listening socket.
+    pub fn close(&mut self, core: &mut Core) {
+        let _ = core.registry.deregister(&mut self.listener);
+    }
+}
