@@ -40,6 +40,8 @@ pub(crate) enum TimerKind {
     DataSetup,
     /// Data channel stall check (`DtpHandler::timeout`).
     DataStall,
+    /// A throttled data channel may move bytes again.
+    ThrottleWake,
 }
 
 struct TimerState {

@@ -90,11 +90,7 @@ pub(super) fn eprt(s: &mut Session, arg: &str, _: Option<PathBuf>) {
     let proto = proto_of(s);
     match parse_eprt(arg) {
         Ok(addr) => {
-            let wanted = if addr.ip().to_canonical().is_ipv4() {
-                1
-            } else {
-                2
-            };
+            let wanted = if addr.is_ipv4() { 1 } else { 2 };
             if wanted != proto {
                 let text = format!("Network protocol not supported (use {proto}).");
                 return s.reply(reply::BAD_NETWORK_PROTOCOL, &text);
@@ -177,14 +173,15 @@ fn open_passive(s: &mut Session, extended: bool) {
     s.effects.push(Effect::OpenPassive { extended });
 }
 
-/// A new PASV/PORT replaces the previous data connection.
+/// A new PASV/PORT replaces the previous data connection. A transfer
+/// queued on the old one (150 sent, client not yet connected) stays queued
+/// and runs on the new connection, as in pyftpdlib.
 fn drop_transfer_state(s: &mut Session) {
     match s.data {
         DataState::Transferring => s.effects.push(Effect::AbortTransfer),
         DataState::None => {}
         _ => s.effects.push(Effect::CloseData),
     }
-    s.queued = None;
     s.data = DataState::None;
 }
 

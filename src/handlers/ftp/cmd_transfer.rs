@@ -15,6 +15,9 @@ use crate::reply;
 
 /// RETR: send a file, from the REST offset if one is pending.
 pub(super) fn retr(s: &mut Session, _: &str, path: Option<PathBuf>) {
+    if !s.data_channel_ready() {
+        return;
+    }
     let Some(path) = path else { return };
     let rest = std::mem::take(&mut s.restart_position);
     let binary = s.binary;
@@ -72,6 +75,9 @@ fn seek_within(s: &mut Session, file: &mut dyn FileHandle, rest: u64) -> bool {
 /// STOR: receive a file; with a pending REST, write from that offset and
 /// cut the file where the upload ends.
 pub(super) fn stor(s: &mut Session, _: &str, path: Option<PathBuf>) {
+    if !s.data_channel_ready() {
+        return;
+    }
     let Some(path) = path else { return };
     let rest = std::mem::take(&mut s.restart_position);
     let mode = if rest > 0 {
@@ -90,6 +96,9 @@ pub(super) fn appe(s: &mut Session, _: &str, path: Option<PathBuf>) {
             reply::FILE_UNAVAILABLE,
             "Can't APPE while REST request is pending.",
         );
+    }
+    if !s.data_channel_ready() {
+        return;
     }
     receive(s, "APPE", path, OpenMode::Append, 0);
 }
@@ -124,6 +133,9 @@ pub(super) fn stou(s: &mut Session, arg: &str, _: Option<PathBuf>) {
             reply::FILE_UNAVAILABLE,
             "Can't STOU while REST request is pending.",
         );
+    }
+    if !s.data_channel_ready() {
+        return;
     }
     let (virt_dir, prefix) = if arg.is_empty() {
         (String::new(), "ftpd.".to_string())
@@ -181,16 +193,25 @@ pub(super) fn stou(s: &mut Session, arg: &str, _: Option<PathBuf>) {
 
 /// LIST [path]: `ls -l` lines on the data channel.
 pub(super) fn list(s: &mut Session, _: &str, path: Option<PathBuf>) {
+    if !s.data_channel_ready() {
+        return;
+    }
     listing(s, "LIST", path, ListFormat::List);
 }
 
 /// NLST [path]: bare names on the data channel.
 pub(super) fn nlst(s: &mut Session, _: &str, path: Option<PathBuf>) {
+    if !s.data_channel_ready() {
+        return;
+    }
     listing(s, "NLST", path, ListFormat::Nlst);
 }
 
 /// MLSD [path]: RFC 3659 facts of a directory's entries.
 pub(super) fn mlsd(s: &mut Session, _: &str, path: Option<PathBuf>) {
+    if !s.data_channel_ready() {
+        return;
+    }
     let Some(path) = path else { return };
     let is_dir = s.fs.as_deref().is_some_and(|fs| fs.isdir(&path));
     if !is_dir {

@@ -136,7 +136,7 @@ impl ControlChannel {
     /// A timer fired or the data side reported.
     pub fn on_notice(&mut self, notice: Notice, core: &mut Core) -> Status {
         match notice {
-            Notice::Timer(TimerKind::Idle) => self.idle_timeout(),
+            Notice::Timer(TimerKind::Idle) => self.idle_timeout(core),
             Notice::Timer(TimerKind::AuthDelay) => {
                 self.auth_timer = None;
                 self.wait = Wait::No;
@@ -170,9 +170,12 @@ impl ControlChannel {
         self.pump(core)
     }
 
-    fn idle_timeout(&mut self) {
+    fn idle_timeout(&mut self, core: &mut Core) {
         if self.session.data == DataState::Transferring {
-            self.touch();
+            // Suspended during transfers: arm a fresh timer (a fired one
+            // cannot be reset).
+            let timeout = self.session.cfg.timeout;
+            self.idle = Some(core.timer(timeout, self.token, self.gen, TimerKind::Idle));
             return;
         }
         self.session.log("Control connection timed out.");
@@ -338,7 +341,13 @@ impl ControlChannel {
             if let Some(stripped) = line.strip_suffix(b"\r") {
                 line = stripped;
             }
-            self.session.handle_line(&strip_telnet(line));
+            if line.len() > MAX_LINE {
+                log::warn!(target: LOG, "{} Command too long.", self.session.prefix);
+                self.session
+                    .reply(reply::UNKNOWN_COMMAND, "Command too long.");
+            } else {
+                self.session.handle_line(&strip_telnet(line));
+            }
             start = end + 1;
             *lines += 1;
             self.run_effects(core);

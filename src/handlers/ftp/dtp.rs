@@ -303,6 +303,8 @@ enum Step {
     Blocked,
     /// The round's budget is spent; serve again next round.
     Yield,
+    /// The rate limit is reached; sleep on a timer.
+    Throttled,
     /// The transfer ended.
     Done(OutcomeKind),
 }
@@ -327,6 +329,10 @@ pub(crate) struct DataChannel {
     started: Instant,
     stall: Option<CallLater>,
     bytes_at_check: u64,
+    /// Bytes per second allowed for this transfer, 0 = unlimited
+    /// (`read_limit` / `write_limit`).
+    limit: u64,
+    wake: Option<CallLater>,
 }
 
 impl DataChannel {
@@ -356,6 +362,8 @@ impl DataChannel {
             started: Instant::now(),
             stall: None,
             bytes_at_check: 0,
+            limit: 0,
+            wake: None,
         }
     }
 
@@ -383,6 +391,10 @@ impl DataChannel {
                 self.pump(core)
             }
             Notice::Resume => self.pump(core),
+            Notice::Timer(TimerKind::ThrottleWake) => {
+                self.wake = None;
+                self.pump(core)
+            }
             Notice::Timer(TimerKind::DataStall) => {
                 if self.job.is_some() && self.bytes == self.bytes_at_check {
                     self.finish(OutcomeKind::Stalled, core);
@@ -398,10 +410,12 @@ impl DataChannel {
 
     fn start(&mut self, job: Job, core: &mut Core) {
         self.started = Instant::now();
-        let size = match &job.kind {
-            JobKind::Receive { .. } => self.cfg.dtp_handler.ac_in_buffer_size,
-            JobKind::Send(_) => self.cfg.dtp_handler.ac_out_buffer_size,
+        let dtp = &self.cfg.dtp_handler;
+        let (size, limit) = match &job.kind {
+            JobKind::Receive { .. } => (dtp.ac_in_buffer_size, dtp.read_limit),
+            JobKind::Send(_) => (dtp.ac_out_buffer_size, dtp.write_limit),
         };
+        self.limit = limit;
         self.buf = Vec::with_capacity(size.max(512));
         self.job = Some(job);
         self.arm_stall(core);
@@ -412,6 +426,31 @@ impl DataChannel {
         if !timeout.is_zero() {
             self.stall = Some(core.timer(timeout, self.token, self.gen, TimerKind::DataStall));
         }
+    }
+
+    /// Bytes the rate limit lets this channel move now; `u64::MAX` when
+    /// unlimited. The allowance grows by `limit` bytes per second since the
+    /// transfer started, plus a small burst (ThrottledDTPHandler, but
+    /// computed continuously rather than per one-second window).
+    fn allowance(&self) -> u64 {
+        if self.limit == 0 {
+            return u64::MAX;
+        }
+        let burst = (self.limit / 32).max(512);
+        let earned = self.started.elapsed().as_secs_f64() * self.limit as f64;
+        (earned as u64 + burst).saturating_sub(self.bytes)
+    }
+
+    /// Sleep until the limit allows a small chunk again.
+    fn throttle(&mut self, core: &mut Core) {
+        if self.wake.is_some() {
+            return;
+        }
+        let chunk = (self.limit / 20).clamp(1, 65536) as f64;
+        let due = (self.bytes as f64 + chunk) / self.limit as f64;
+        let wait = (due - self.started.elapsed().as_secs_f64()).max(0.001);
+        let delay = std::time::Duration::from_secs_f64(wait);
+        self.wake = Some(core.timer(delay, self.token, self.gen, TimerKind::ThrottleWake));
     }
 
     fn pump(&mut self, core: &mut Core) -> Status {
@@ -425,6 +464,10 @@ impl DataChannel {
             Some(false) => self.receive(),
         };
         match step {
+            Step::Throttled => {
+                self.throttle(core);
+                Status::Keep
+            }
             Step::Blocked => Status::Keep,
             Step::Yield => {
                 core.defer(self.token, self.gen);
@@ -444,7 +487,11 @@ impl DataChannel {
             if moved >= ROUND_BUDGET {
                 return Step::Yield;
             }
-            if let Some(step) = self.sendfile_step(&mut moved) {
+            let allowed = self.allowance();
+            if allowed == 0 {
+                return Step::Throttled;
+            }
+            if let Some(step) = self.sendfile_step(&mut moved, allowed) {
                 match step {
                     Step::Blocked if !self.writable => return Step::Blocked,
                     Step::Blocked => continue,
@@ -460,7 +507,11 @@ impl DataChannel {
                 }
                 continue;
             }
-            match self.sock.write(&self.buf[self.pos..]) {
+            let end = self.buf.len().min(
+                self.pos
+                    .saturating_add(allowed.min(usize::MAX as u64) as usize),
+            );
+            match self.sock.write(&self.buf[self.pos..end]) {
                 Ok(0) => {
                     return Step::Done(OutcomeKind::ClientGone(io::ErrorKind::WriteZero.into()))
                 }
@@ -479,8 +530,9 @@ impl DataChannel {
 
     /// One sendfile(2) call when the job uses it; `None` when it does not.
     /// Falls back to plain reads if the kernel refuses sendfile for this file.
-    fn sendfile_step(&mut self, moved: &mut u64) -> Option<Step> {
-        let chunk = self.cfg.dtp_handler.ac_out_buffer_size.max(65536) * 4;
+    fn sendfile_step(&mut self, moved: &mut u64, allowed: u64) -> Option<Step> {
+        let chunk = (self.cfg.dtp_handler.ac_out_buffer_size.max(65536) * 4)
+            .min(allowed.min(usize::MAX as u64) as usize);
         let Some(Job {
             kind:
                 JobKind::Send(Source::File {
@@ -582,7 +634,12 @@ impl DataChannel {
             if moved >= ROUND_BUDGET {
                 return Step::Yield;
             }
-            match self.sock.read(&mut self.buf) {
+            let allowed = self.allowance();
+            if allowed == 0 {
+                return Step::Throttled;
+            }
+            let want = size.min(allowed.min(usize::MAX as u64) as usize);
+            match self.sock.read(&mut self.buf[..want]) {
                 Ok(0) => return Step::Done(OutcomeKind::Complete),
                 Ok(n) => {
                     self.bytes += n as u64;
@@ -652,7 +709,7 @@ impl DataChannel {
                 }
             }
         }
-        if let Some(t) = self.stall.take() {
+        for t in [self.stall.take(), self.wake.take()].into_iter().flatten() {
             t.cancel();
         }
         Outcome {
@@ -666,7 +723,7 @@ impl DataChannel {
 
     /// Deregister the socket and cancel timers; the socket closes on drop.
     pub fn close(&mut self, core: &mut Core) {
-        if let Some(t) = self.stall.take() {
+        for t in [self.stall.take(), self.wake.take()].into_iter().flatten() {
             t.cancel();
         }
         let _ = core.registry.deregister(&mut self.sock);

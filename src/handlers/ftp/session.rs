@@ -403,6 +403,26 @@ impl Session {
         }
     }
 
+    /// Whether a transfer command may go ahead: a data connection exists or
+    /// is being set up, and no transfer runs. Replies 425 otherwise, before
+    /// the command touches any file.
+    pub fn data_channel_ready(&mut self) -> bool {
+        match self.data {
+            DataState::None => {
+                self.reply(
+                    reply::CANT_OPEN_DATA,
+                    "No data connection: use PASV, EPSV, PORT or EPRT first.",
+                );
+                false
+            }
+            DataState::Transferring => {
+                self.reply(reply::CANT_OPEN_DATA, "A transfer is already in progress.");
+                false
+            }
+            _ => true,
+        }
+    }
+
     /// The passive listener is up at `addr`.
     pub fn on_passive_open(&mut self, addr: SocketAddr, extended: bool) {
         self.data = DataState::Listening;

@@ -1,0 +1,222 @@
+//! Test harness: an ftpdlib server on 127.0.0.1 port 0 in a thread with a
+//! temp-dir home, and a tiny transcript-style FTP client over a real socket.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ftpdlib::{DummyAuthorizer, FtpHandler, FtpServer, StopHandle};
+
+/// The test user with every permission (as pyftpdlib's tests).
+pub const USER: &str = "user";
+/// Its password.
+pub const PASSWD: &str = "12345";
+
+/// A running server; stopped and joined on drop.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub home: tempfile::TempDir,
+    stop: StopHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// user/12345 with `elradfmwMT` and read-only anonymous on a temp home.
+    pub fn start() -> TestServer {
+        TestServer::start_with(|_, _| {}, |_| {})
+    }
+
+    /// Like `start`, letting the test adjust the authorizer's home-based
+    /// setup (`auth`, called with the home) and the handler / server
+    /// settings (`configure`) before serving.
+    pub fn start_with(
+        auth: impl FnOnce(&mut DummyAuthorizer, &Path) + Send + 'static,
+        configure: impl FnOnce(&mut FtpHandler) + Send + 'static,
+    ) -> TestServer {
+        TestServer::start_full(auth, configure, |_| {})
+    }
+
+    /// Full control, including `FtpServer` settings (limits).
+    pub fn start_full(
+        auth: impl FnOnce(&mut DummyAuthorizer, &Path) + Send + 'static,
+        configure: impl FnOnce(&mut FtpHandler) + Send + 'static,
+        server_cfg: impl FnOnce(&mut FtpServer) + Send + 'static,
+    ) -> TestServer {
+        let home = tempfile::tempdir().expect("temp home");
+        let root: PathBuf = home.path().to_path_buf();
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let mut a = DummyAuthorizer::new();
+            a.add_user(USER, PASSWD, &root, "elradfmwMT")
+                .expect("add_user");
+            a.add_anonymous(&root).expect("add_anonymous");
+            auth(&mut a, &root);
+            let mut h = FtpHandler::new(a);
+            h.auth_failed_timeout = Duration::from_millis(1);
+            configure(&mut h);
+            let mut server = FtpServer::bind(("127.0.0.1", 0), h).expect("bind");
+            server.handle_exit = false;
+            server_cfg(&mut server);
+            tx.send((server.address(), server.stop_handle()))
+                .expect("send addr");
+            server.serve_forever().expect("serve_forever");
+        });
+        let (addr, stop) = rx.recv().expect("server started");
+        TestServer {
+            addr,
+            home,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The home directory on disk.
+    pub fn root(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// A connected client that has read the greeting.
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// A client logged in as user/12345.
+    pub fn login(&self) -> Client {
+        let mut c = self.client();
+        c.login(USER, PASSWD);
+        c
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A transcript-style client: send a line, read one (possibly multi-line)
+/// reply.
+pub struct Client {
+    pub reader: BufReader<TcpStream>,
+    pub greeting: String,
+}
+
+impl Client {
+    /// Connect and read the 220 greeting.
+    pub fn connect(addr: SocketAddr) -> Client {
+        let sock = TcpStream::connect(addr).expect("connect");
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut c = Client {
+            reader: BufReader::new(sock),
+            greeting: String::new(),
+        };
+        c.greeting = c.read_reply();
+        c
+    }
+
+    /// Send raw bytes.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.reader.get_mut().write_all(bytes).expect("send");
+    }
+
+    /// Send one command line (CRLF added) and read the reply.
+    pub fn cmd(&mut self, line: &str) -> String {
+        self.send_raw(format!("{line}\r\n").as_bytes());
+        self.read_reply()
+    }
+
+    /// Send a command and assert the reply code; returns the whole reply.
+    pub fn expect(&mut self, line: &str, code: u16) -> String {
+        let reply = self.cmd(line);
+        assert_eq!(code_of(&reply), code, "{line:?} got {reply:?}");
+        reply
+    }
+
+    /// Read one reply, following RFC 959 multi-line form.
+    pub fn read_reply(&mut self) -> String {
+        let mut all = String::new();
+        let mut first = String::new();
+        self.reader.read_line(&mut first).expect("read reply");
+        all.push_str(&first);
+        if first.len() >= 4 && first.as_bytes()[3] == b'-' {
+            let end = format!("{} ", &first[..3]);
+            loop {
+                let mut line = String::new();
+                if self.reader.read_line(&mut line).expect("read reply") == 0 {
+                    break;
+                }
+                all.push_str(&line);
+                if line.starts_with(&end) {
+                    break;
+                }
+            }
+        }
+        all
+    }
+
+    /// USER + PASS, asserting 331 and 230.
+    pub fn login(&mut self, user: &str, password: &str) {
+        self.expect(&format!("USER {user}"), 331);
+        self.expect(&format!("PASS {password}"), 230);
+    }
+
+    /// PASV, then connect to the announced port.
+    pub fn pasv(&mut self) -> TcpStream {
+        let reply = self.expect("PASV", 227);
+        let inside = reply
+            .split('(')
+            .nth(1)
+            .and_then(|r| r.split(')').next())
+            .expect("227 format");
+        let n: Vec<u16> = inside
+            .split(',')
+            .map(|x| x.trim().parse().expect("number"))
+            .collect();
+        let addr = format!("{}.{}.{}.{}:{}", n[0], n[1], n[2], n[3], n[4] * 256 + n[5]);
+        let s = TcpStream::connect(addr).expect("data connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        s
+    }
+
+    /// Run a transfer command over PASV and return the data received and
+    /// the final reply.
+    pub fn retrieve(&mut self, line: &str) -> (Vec<u8>, String) {
+        let mut data = self.pasv();
+        let prelim = self.cmd(line);
+        assert!(
+            matches!(code_of(&prelim), 125 | 150),
+            "{line:?} got {prelim:?}"
+        );
+        let mut buf = Vec::new();
+        data.read_to_end(&mut buf).expect("read data");
+        (buf, self.read_reply())
+    }
+
+    /// Upload `bytes` with a transfer command over PASV; returns the final
+    /// reply.
+    pub fn store(&mut self, line: &str, bytes: &[u8]) -> String {
+        let mut data = self.pasv();
+        let prelim = self.cmd(line);
+        assert!(
+            matches!(code_of(&prelim), 125 | 150),
+            "{line:?} got {prelim:?}"
+        );
+        data.write_all(bytes).expect("send data");
+        drop(data);
+        self.read_reply()
+    }
+}
+
+/// The numeric code of a reply.
+pub fn code_of(reply: &str) -> u16 {
+    reply.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
