@@ -56,3 +56,46 @@ pub use servers::{BindAddress, FtpServer};
 
 /// The crate version, as pyftpdlib's `__ver__`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Entry points for the fuzz targets in `fuzz/`: the parsers and the
+/// session interpreter, reachable without sockets. Not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::net::SocketAddr;
+    use std::path::Path;
+    use std::rc::Rc;
+
+    pub use crate::handlers::ftp::cmd_data::{parse_eprt, parse_port, parse_rest};
+
+    /// Feed `input` to a logged-in-capable session (user `user` / `12345`,
+    /// all permissions, home `home`) as command lines; returns the reply
+    /// bytes. Effects on sockets are dropped.
+    pub fn interpret(input: &[u8], home: &Path) -> Vec<u8> {
+        let mut auth = crate::DummyAuthorizer::new();
+        if auth.add_user("user", "12345", home, "elradfmwMT").is_err() {
+            return Vec::new();
+        }
+        let mut handler = crate::FtpHandler::new(auth);
+        handler.auth_failed_timeout = std::time::Duration::ZERO;
+        let peer: SocketAddr = ([127, 0, 0, 1], 40000).into();
+        let local: SocketAddr = ([127, 0, 0, 1], 21).into();
+        let mut s = crate::handlers::ftp::session::Session::new(Rc::new(handler), peer, local);
+        for line in input.split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            s.handle_line(line);
+            s.effects.clear();
+        }
+        std::mem::take(&mut s.out)
+    }
+
+    /// Normalise and confine a virtual path the way every command does;
+    /// returns the real path if it stays inside `home`.
+    pub fn confine(home: &Path, cwd: &str, virt: &str) -> Option<std::path::PathBuf> {
+        use crate::Filesystem;
+        let mut fs = crate::AbstractedFs::new(home.to_path_buf());
+        let dir = fs.ftp2fs(cwd);
+        let _ = fs.chdir(&dir);
+        let real = fs.ftp2fs(virt);
+        fs.validpath(&real).then_some(real)
+    }
+}

@@ -24,7 +24,7 @@ use std::time::Duration;
 use crate::authorizers::{Authorizer, DummyAuthorizer};
 use crate::filesystems::{AbstractedFs, Filesystem};
 
-mod cmd_data;
+pub(crate) mod cmd_data;
 mod cmd_fs;
 mod cmd_info;
 mod cmd_login;
