@@ -50,7 +50,10 @@ mod sys;
 pub use authorizers::{Authorizer, DummyAuthorizer, Perm, Perms};
 pub use error::{AuthenticationFailed, AuthorizerError, Error, FilesystemError};
 pub use filesystems::{AbstractedFs, FileHandle, Filesystem, OpenMode, Stat};
-pub use handlers::ftp::{ActiveDtp, DtpHandler, FtpHandler, PassiveDtp};
+pub use handlers::ftp::{
+    ActiveDtp, ArgRule, Command, CommandContext, DtpHandler, FtpHandler, Hooks, NoHooks,
+    PassiveDtp, PathRule, SessionInfo,
+};
 pub use ioloop::{CallEvery, CallLater, IoLoop, StopHandle};
 pub use servers::{BindAddress, FtpServer};
 

@@ -1,8 +1,10 @@
 //! Thin, safe wrappers over the few libc calls std does not offer: broken-down
 //! time (pyftpdlib's `time.gmtime`/`time.localtime`), user and group names
 //! (`pwd`/`grp`), `sendfile(2)` (`os.sendfile`), `SO_OOBINLINE` and
-//! `utimensat(2)` (`os.utime`). This is the only module allowed to use
-//! `unsafe`.
+//! `utimensat(2)` (`os.utime`); for system users, the passwd and shadow
+//! databases (`pwd.getpwnam`, `spwd.getspnam`), crypt(3) from libcrypt
+//! (`crypt.crypt`) and the effective ids (`os.seteuid`/`os.setegid`). This is
+//! the only module allowed to use `unsafe`.
 
 use std::ffi::{CStr, CString};
 use std::io;
@@ -216,12 +218,15 @@ pub(crate) fn set_mtime(path: &Path, mtime: i64) -> io::Result<()> {
     Ok(())
 }
 
-/// Whether the process may search (enter) directory `path`: `access(X_OK)`,
-/// the check behind pyftpdlib's `os.chdir` succeeding.
+/// Whether the calling thread may search (enter) directory `path`, checked
+/// with its *effective* ids (`faccessat(X_OK, AT_EACCESS)`), so the answer
+/// is the impersonated user's: the check behind pyftpdlib's `os.chdir`
+/// succeeding.
 pub(crate) fn can_search(path: &Path) -> io::Result<()> {
     let cpath = c_path(path)?;
     // SAFETY: `cpath` is a NUL-terminated string that outlives the call.
-    let rc = unsafe { libc::access(cpath.as_ptr(), libc::X_OK) };
+    let rc =
+        unsafe { libc::faccessat(libc::AT_FDCWD, cpath.as_ptr(), libc::X_OK, libc::AT_EACCESS) };
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }

@@ -955,6 +955,9 @@ fn ranged_download_of_large_file_aborts_cleanly() {
     assert!(
         after_retr.len() >= 2
             && ((after_retr[0].starts_with("426") && after_retr[1].starts_with("226"))
+                // The server noticed the closed data connection first: the
+                // transfer already ended with 426, so ABOR finds nothing.
+                || (after_retr[0].starts_with("426") && after_retr[1].starts_with("225"))
                 || (after_retr[0].starts_with("226") && after_retr[1].starts_with("225"))),
         "{r:?}"
     );

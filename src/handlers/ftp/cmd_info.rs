@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use super::commands::{self, COMMANDS};
 use super::session::{printable, Session};
 use crate::filesystems::Facts;
 use crate::reply;
@@ -10,18 +9,20 @@ use crate::reply;
 /// FEAT (RFC 2389): the extensions, sorted, one per line with a leading
 /// space; derived from the command table.
 pub(super) fn feat(s: &mut Session, _: &str, _: Option<PathBuf>) {
+    let table = &s.cfg.commands;
     let mut feats: Vec<String> = vec!["TVFS".into(), "UTF8".into()];
     for name in ["EPRT", "EPSV", "MDTM", "MFMT", "SIZE"] {
-        if commands::has(name) {
+        if table.has(name) {
             feats.push(name.into());
         }
     }
-    if commands::has("MLST") || commands::has("MLSD") {
+    if table.has("MLST") || table.has("MLSD") {
         feats.push(format!("MLST {}", Facts::feat_line(s.facts)));
     }
-    if commands::has("REST") {
+    if table.has("REST") {
         feats.push("REST STREAM".into());
     }
+    feats.extend(table.iter().filter_map(|c| c.feat.clone()));
     feats.sort();
     let mut text = String::from("211-Features supported:\r\n");
     for f in &feats {
@@ -68,14 +69,17 @@ pub(super) fn opts(s: &mut Session, arg: &str, _: Option<PathBuf>) {
 pub(super) fn help(s: &mut Session, arg: &str, _: Option<PathBuf>) {
     if !arg.is_empty() {
         let name = arg.trim().to_ascii_uppercase();
-        return match commands::lookup(&name) {
-            Some(spec) => s.reply(reply::HELP, spec.help),
+        let help = s.cfg.commands.lookup(&name).map(|spec| spec.help.clone());
+        return match help {
+            Some(help) => s.reply(reply::HELP, &help),
             None => s.reply(reply::BAD_ARGUMENT, "Unrecognized command."),
         };
     }
-    let names: Vec<&str> = COMMANDS
+    let cfg = std::rc::Rc::clone(&s.cfg);
+    let names: Vec<&str> = cfg
+        .commands
         .iter()
-        .map(|c| c.name)
+        .map(|c| c.name.as_str())
         .filter(|n| !n.starts_with("SITE "))
         .collect();
     let mut text = String::from("214-The following commands are recognized:\r\n");
@@ -93,13 +97,19 @@ pub(super) fn help(s: &mut Session, arg: &str, _: Option<PathBuf>) {
 pub(super) fn site_help(s: &mut Session, arg: &str, _: Option<PathBuf>) {
     if !arg.is_empty() {
         let name = format!("SITE {}", arg.trim().to_ascii_uppercase());
-        return match commands::lookup(&name) {
-            Some(spec) => s.reply(reply::HELP, spec.help),
+        let help = s.cfg.commands.lookup(&name).map(|spec| spec.help.clone());
+        return match help {
+            Some(help) => s.reply(reply::HELP, &help),
             None => s.reply(reply::BAD_ARGUMENT, "Unrecognized SITE command."),
         };
     }
     let mut text = String::from("214-The following SITE commands are recognized:\r\n");
-    for spec in COMMANDS.iter().filter(|c| c.name.starts_with("SITE ")) {
+    for spec in s
+        .cfg
+        .commands
+        .iter()
+        .filter(|c| c.name.starts_with("SITE "))
+    {
         text.push(' ');
         text.push_str(&spec.name[5..]);
         text.push_str("\r\n");

@@ -10,6 +10,7 @@ use crate::reply;
 /// (RFC 959 allows changing user). Always 331, known user or not (RFC 2577).
 pub(super) fn user(s: &mut Session, arg: &str, _: Option<PathBuf>) {
     if s.authenticated {
+        logout(s);
         flush_account(s);
         s.username = arg.to_string();
         s.update_prefix();
@@ -53,12 +54,13 @@ pub(super) fn pass(s: &mut Session, arg: &str, _: Option<PathBuf>) {
                 "USER '{}' logged in.",
                 super::session::printable(&user)
             ));
+            s.hook("on_login", |h, info| h.on_login(info, &user));
         }
-        Err(why) => auth_failed(s, &user, &why),
+        Err(why) => auth_failed(s, &user, arg, &why),
     }
 }
 
-fn auth_failed(s: &mut Session, user: &str, why: &str) {
+fn auth_failed(s: &mut Session, user: &str, password: &str, why: &str) {
     s.attempted_logins += 1;
     s.log(&format!(
         "USER '{}' failed login.",
@@ -72,13 +74,15 @@ fn auth_failed(s: &mut Session, user: &str, why: &str) {
     }
     s.username.clear();
     s.update_prefix();
+    s.delayed = Some(DelayedReply {
+        text,
+        disconnect,
+        username: user.to_string(),
+        password: password.to_string(),
+    });
     if s.cfg.auth_failed_timeout.is_zero() {
-        s.reply(reply::NOT_LOGGED_IN, &text);
-        if disconnect {
-            s.effects.push(Effect::Close);
-        }
+        s.on_auth_delay_over();
     } else {
-        s.delayed = Some(DelayedReply { text, disconnect });
         s.effects.push(Effect::AuthDelay);
     }
 }
@@ -92,6 +96,9 @@ pub(super) fn quit(s: &mut Session, _: &str, _: Option<PathBuf>) {
         "Goodbye.".to_string()
     };
     s.reply_long(reply::CLOSING, &msg);
+    if s.authenticated {
+        logout(s);
+    }
     if s.data == DataState::Transferring {
         s.quitting = true;
     } else {
@@ -101,10 +108,19 @@ pub(super) fn quit(s: &mut Session, _: &str, _: Option<PathBuf>) {
 
 /// REIN: forget the user, keep the connection (RFC 959 §4.1.1).
 pub(super) fn rein(s: &mut Session, _: &str, _: Option<PathBuf>) {
+    if s.authenticated {
+        logout(s);
+    }
     flush_account(s);
     s.username.clear();
     s.update_prefix();
     s.reply(reply::LOGGED_IN, "Ready for new user.");
+    s.log_cmd("REIN", "", reply::LOGGED_IN, "Ready for new user.");
+}
+
+fn logout(s: &mut Session) {
+    let user = s.username.clone();
+    s.hook("on_logout", |h, info| h.on_logout(info, &user));
 }
 
 /// Log the user out and reset the session's state (pyftpdlib

@@ -9,8 +9,7 @@ use std::rc::Rc;
 use super::producers::{perms_at, Job, JobKind, ListFormat, Listing, Outcome, OutcomeKind, Source};
 use super::session::{DataState, Effect, Session};
 use crate::authorizers::Perm;
-use crate::filesystems::{format_list_entry, format_mlsx_entry, FileHandle, OpenMode};
-use crate::log::LOG;
+use crate::filesystems::{format_mlsx_entry, FileHandle, OpenMode};
 use crate::reply;
 
 /// RETR: send a file, from the REST offset if one is pending.
@@ -380,53 +379,9 @@ pub(super) fn finish(s: &mut Session, outcome: Outcome, via_abor: bool) {
         ),
     }
     if matches!(outcome.cmd, "RETR" | "STOR" | "APPE" | "STOU") {
-        log::info!(
-            target: LOG,
-            "{} {} {} completed={} bytes={} seconds={}",
-            s.prefix,
-            outcome.cmd,
-            outcome.path.display(),
-            u8::from(completed),
-            outcome.bytes,
-            seconds(outcome.elapsed)
-        );
+        super::transfer_log::record(s, &outcome, completed);
     }
     if s.quitting {
         s.effects.push(Effect::Close);
-    }
-}
-
-/// Seconds rounded to 3 decimals, printed as Python prints a float.
-fn seconds(elapsed: f64) -> String {
-    let r = (elapsed * 1000.0).round() / 1000.0;
-    if r.fract() == 0.0 {
-        format!("{r:.1}")
-    } else {
-        format!("{r}")
-    }
-}
-
-/// Used by the listing of a single entry with `LIST file`.
-#[allow(dead_code)]
-fn single_line(s: &Session, path: &Path, out: &mut Vec<u8>) -> std::io::Result<()> {
-    let fs =
-        s.fs.as_deref()
-            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EPERM))?;
-    let name = path
-        .file_name()
-        .map(|n| n.as_encoded_bytes())
-        .unwrap_or(b"");
-    format_list_entry(fs, path, name, 0, s.cfg.use_gmt_times, out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::seconds;
-
-    #[test]
-    fn seconds_print_like_python_round() {
-        assert_eq!(seconds(0.0), "0.0");
-        assert_eq!(seconds(0.01234), "0.012");
-        assert_eq!(seconds(2.0), "2.0");
     }
 }

@@ -5,19 +5,24 @@
 //! function that runs it. The session's dispatcher reads the row to do the
 //! checks in pyftpdlib's order (501 argument, 530 login, 550 outside home,
 //! 550 permission) before calling the function; HELP, SITE HELP and FEAT
-//! are derived from the same rows.
+//! are derived from the same rows. Library users add or replace rows with
+//! [`FtpHandler::add_command`](super::FtpHandler::add_command); their
+//! commands go through exactly the same checks.
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use super::session::Session;
 use super::{
     cmd_data as data, cmd_fs as fs, cmd_info as info, cmd_login as login, cmd_transfer as xfer,
 };
 use crate::authorizers::Perm;
+use crate::filesystems::Filesystem;
 
-/// Whether a command takes an argument.
+/// Whether a command takes an argument (pyftpdlib's `arg` of `proto_cmds`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ArgRule {
+pub enum ArgRule {
     /// Missing argument → 501 "Syntax error: command needs an argument."
     Required,
     /// Present argument → 501 "Syntax error: command does not accept arguments."
@@ -27,9 +32,9 @@ pub(crate) enum ArgRule {
 }
 
 /// How the argument becomes the path that confinement and permission
-/// checks look at.
+/// checks look at (pyftpdlib's step "translate the argument to a real path").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PathRule {
+pub enum PathRule {
     /// No path involved.
     None,
     /// The argument is the path.
@@ -44,18 +49,232 @@ pub(crate) enum PathRule {
     SecondWord,
 }
 
-/// The function running a command: `(session, argument, checked real path)`.
-pub(crate) type Run = fn(&mut Session, &str, Option<PathBuf>);
+/// A built-in command's function: `(session, argument, checked real path)`.
+pub(crate) type Builtin = fn(&mut Session, &str, Option<PathBuf>);
+
+/// A library user's command function.
+pub type Handler = Rc<dyn Fn(&mut CommandContext<'_>)>;
+
+/// What runs a row.
+#[derive(Clone)]
+pub(crate) enum Run {
+    Builtin(Builtin),
+    Custom(Handler),
+}
 
 /// One row of the command table.
+#[derive(Clone)]
 pub(crate) struct CommandSpec {
-    pub name: &'static str,
+    pub name: String,
     pub perm: Option<Perm>,
     pub auth: bool,
     pub arg: ArgRule,
     pub path: PathRule,
-    pub help: &'static str,
+    pub help: String,
+    /// A FEAT line this command adds (RFC 2389), if any.
+    pub feat: Option<String>,
     pub run: Run,
+}
+
+/// A command added by a library user (pyftpdlib: a `proto_cmds` entry plus
+/// an `ftp_<CMD>` method on a handler subclass).
+///
+/// ```
+/// use ftpdlib::{Command, DummyAuthorizer, FtpHandler, Perm};
+/// let mut handler = FtpHandler::new(DummyAuthorizer::new());
+/// handler.add_command(
+///     Command::new("SITE MD5", "Syntax: SITE MD5 <SP> path (checksum of a file).", |ctx| {
+///         let size = ctx.path().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len());
+///         match size {
+///             Some(n) => ctx.reply(200, &format!("{n} bytes")),
+///             None => ctx.reply(550, "No such file."),
+///         }
+///     })
+///     .perm(Perm::Retrieve)
+///     .path(ftpdlib::PathRule::Arg),
+/// );
+/// ```
+#[derive(Clone)]
+pub struct Command {
+    spec: CommandSpec,
+}
+
+impl Command {
+    /// A command `name` (upper case; `"SITE X"` for a SITE command) with its
+    /// HELP text and handler. Defaults: login required, argument required,
+    /// no path, no permission letter, no FEAT line.
+    pub fn new(
+        name: &str,
+        help: &str,
+        handler: impl Fn(&mut CommandContext<'_>) + 'static,
+    ) -> Command {
+        Command {
+            spec: CommandSpec {
+                name: name.to_ascii_uppercase(),
+                perm: None,
+                auth: true,
+                arg: ArgRule::Required,
+                path: PathRule::None,
+                help: help.to_string(),
+                feat: None,
+                run: Run::Custom(Rc::new(handler)),
+            },
+        }
+    }
+
+    /// The permission letter checked on the command's path.
+    pub fn perm(mut self, perm: Perm) -> Command {
+        self.spec.perm = Some(perm);
+        self
+    }
+
+    /// Whether a login is required (default true).
+    pub fn auth(mut self, required: bool) -> Command {
+        self.spec.auth = required;
+        self
+    }
+
+    /// The argument rule (default [`ArgRule::Required`]).
+    pub fn arg(mut self, rule: ArgRule) -> Command {
+        self.spec.arg = rule;
+        self
+    }
+
+    /// How the argument maps to a checked path (default [`PathRule::None`]).
+    pub fn path(mut self, rule: PathRule) -> Command {
+        self.spec.path = rule;
+        self
+    }
+
+    /// A line to list in FEAT.
+    pub fn feat(mut self, line: &str) -> Command {
+        self.spec.feat = Some(line.to_string());
+        self
+    }
+}
+
+/// What a library user's command sees of the session.
+pub struct CommandContext<'a> {
+    pub(crate) session: &'a mut Session,
+    pub(crate) arg: &'a str,
+    pub(crate) path: Option<PathBuf>,
+}
+
+impl CommandContext<'_> {
+    /// The argument after the command name (after `SITE X` for SITE commands).
+    pub fn arg(&self) -> &str {
+        self.arg
+    }
+
+    /// The real path the argument maps to, already confined to the user's
+    /// home and checked against the command's permission letter.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The user name (empty before USER).
+    pub fn username(&self) -> &str {
+        &self.session.username
+    }
+
+    /// Whether the user is logged in.
+    pub fn authenticated(&self) -> bool {
+        self.session.authenticated
+    }
+
+    /// The client's address.
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.session.remote
+    }
+
+    /// The user's file system (after login).
+    pub fn fs(&mut self) -> Option<&mut (dyn Filesystem + 'static)> {
+        self.session.fs.as_deref_mut()
+    }
+
+    /// Send a reply; a text with newlines becomes a multi-line reply.
+    pub fn reply(&mut self, code: u16, text: &str) {
+        self.session.reply(code, text);
+    }
+
+    /// Log a user-facing message with the session prefix.
+    pub fn log(&self, msg: &str) {
+        self.session.log(msg);
+    }
+}
+
+/// The commands of one handler, sorted by name (pyftpdlib `proto_cmds`).
+#[derive(Clone)]
+pub(crate) struct CommandTable {
+    specs: Vec<CommandSpec>,
+}
+
+impl CommandTable {
+    /// The built-in commands.
+    pub fn builtin() -> CommandTable {
+        let specs = BUILTINS
+            .iter()
+            .map(|b| CommandSpec {
+                name: b.name.to_string(),
+                perm: b.perm,
+                auth: b.auth,
+                arg: b.arg,
+                path: b.path,
+                help: b.help.to_string(),
+                feat: None,
+                run: Run::Builtin(b.run),
+            })
+            .collect();
+        CommandTable { specs }
+    }
+
+    /// The row for `name` (upper-case, `SITE X` for SITE commands).
+    pub fn lookup(&self, name: &str) -> Option<&CommandSpec> {
+        self.specs
+            .binary_search_by(|spec| spec.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.specs[i])
+    }
+
+    /// Whether the table has `name` (FEAT lists only what exists).
+    pub fn has(&self, name: &str) -> bool {
+        self.lookup(name).is_some()
+    }
+
+    /// Every row, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = &CommandSpec> {
+        self.specs.iter()
+    }
+
+    /// Add a row, replacing a row of the same name.
+    pub fn insert(&mut self, cmd: Command) {
+        match self.specs.binary_search_by(|s| s.name.cmp(&cmd.spec.name)) {
+            Ok(i) => self.specs[i] = cmd.spec,
+            Err(i) => self.specs.insert(i, cmd.spec),
+        }
+    }
+
+    /// Remove a row; true if it existed.
+    pub fn remove(&mut self, name: &str) -> bool {
+        match self.specs.binary_search_by(|s| s.name.as_str().cmp(name)) {
+            Ok(i) => {
+                self.specs.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// A static row of the built-in table.
+struct BuiltinRow {
+    name: &'static str,
+    perm: Option<Perm>,
+    auth: bool,
+    arg: ArgRule,
+    path: PathRule,
+    help: &'static str,
+    run: Builtin,
 }
 
 use ArgRule::{Forbidden as NO, Optional as OPT, Required as REQ};
@@ -68,9 +287,9 @@ const fn c(
     arg: ArgRule,
     path: PathRule,
     help: &'static str,
-    run: Run,
-) -> CommandSpec {
-    CommandSpec {
+    run: Builtin,
+) -> BuiltinRow {
+    BuiltinRow {
         name,
         perm,
         auth,
@@ -81,8 +300,8 @@ const fn c(
     }
 }
 
-/// The built-in commands, sorted by name (binary-searched).
-pub(crate) static COMMANDS: &[CommandSpec] = &[
+/// The built-in commands, sorted by name.
+static BUILTINS: &[BuiltinRow] = &[
     c(
         "ABOR",
         None,
@@ -508,37 +727,48 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-/// The row for `name` (upper-case, `SITE X` for SITE commands).
-pub(crate) fn lookup(name: &str) -> Option<&'static CommandSpec> {
-    COMMANDS
-        .binary_search_by(|spec| spec.name.cmp(name))
-        .ok()
-        .map(|i| &COMMANDS[i])
-}
-
-/// Whether the table has `name` (FEAT lists only what exists).
-pub(crate) fn has(name: &str) -> bool {
-    lookup(name).is_some()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn table_is_sorted_so_lookup_finds_every_row() {
-        for w in COMMANDS.windows(2) {
+        for w in BUILTINS.windows(2) {
             assert!(w[0].name < w[1].name, "{} before {}", w[0].name, w[1].name);
         }
-        for spec in COMMANDS {
-            assert_eq!(lookup(spec.name).map(|s| s.name), Some(spec.name));
+        let table = CommandTable::builtin();
+        for spec in BUILTINS {
+            assert_eq!(
+                table.lookup(spec.name).map(|s| s.name.as_str()),
+                Some(spec.name)
+            );
         }
-        assert!(lookup("XYZZY").is_none());
+        assert!(table.lookup("XYZZY").is_none());
+    }
+
+    #[test]
+    fn a_custom_command_replaces_or_extends_the_table() {
+        let mut table = CommandTable::builtin();
+        let n = table.iter().count();
+        table.insert(Command::new(
+            "SITE MD5",
+            "Syntax: SITE MD5 <SP> path.",
+            |_| {},
+        ));
+        table.insert(Command::new("noop", "Syntax: NOOP (replaced).", |_| {}).auth(false));
+        assert_eq!(table.iter().count(), n + 1);
+        assert_eq!(
+            table.lookup("NOOP").map(|s| s.help.as_str()),
+            Some("Syntax: NOOP (replaced).")
+        );
+        assert!(table.has("SITE MD5"));
+        assert!(table.remove("SITE MD5"));
+        assert!(!table.has("SITE MD5"));
     }
 
     #[test]
     fn every_help_text_starts_with_its_syntax() {
-        for spec in COMMANDS {
+        for spec in BUILTINS {
             assert!(
                 spec.help.starts_with(&format!("Syntax: {}", spec.name)),
                 "{}",

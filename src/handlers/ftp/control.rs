@@ -63,6 +63,8 @@ pub(crate) struct ControlChannel {
     data: Option<Owner>,
     idle: Option<CallLater>,
     auth_timer: Option<CallLater>,
+    /// Refused at connect (connection limits): no session, no hooks.
+    refused: bool,
 }
 
 impl ControlChannel {
@@ -96,6 +98,7 @@ impl ControlChannel {
             }
             None => {
                 session.log("FTP session opened (connect)");
+                session.hook("on_connect", |h, info| h.on_connect(info));
                 session.greet();
                 if !cfg.timeout.is_zero() {
                     idle = Some(core.timer(cfg.timeout, token, gen, TimerKind::Idle));
@@ -120,6 +123,7 @@ impl ControlChannel {
             data: None,
             idle,
             auth_timer: None,
+            refused: refusal.is_some(),
         })
     }
 
@@ -479,8 +483,10 @@ impl ControlChannel {
             t.cancel();
         }
         let _ = core.registry.deregister(&mut self.sock);
-        if !self.session.prefix.is_empty() {
+        if !self.refused {
             self.session.log("FTP session closed (disconnect).");
+            self.session
+                .hook("on_disconnect", |h, info| h.on_disconnect(info));
         }
         core.notify(
             self.acceptor.0,

@@ -693,6 +693,11 @@ impl DataChannel {
             Some(j) => (j.cmd, j.path.clone()),
             None => ("", PathBuf::new()),
         };
+        let ascii = match job.as_ref().map(|j| &j.kind) {
+            Some(JobKind::Receive { ascii, .. }) => *ascii,
+            Some(JobKind::Send(Source::File { ascii, .. })) => *ascii,
+            _ => true,
+        };
         if let Some(Job {
             kind:
                 JobKind::Receive {
@@ -715,6 +720,7 @@ impl DataChannel {
         Outcome {
             cmd,
             path,
+            ascii,
             bytes: self.bytes,
             elapsed: self.started.elapsed().as_secs_f64(),
             kind,

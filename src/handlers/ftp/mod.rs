@@ -23,6 +23,9 @@ use std::time::Duration;
 
 use crate::authorizers::{Authorizer, DummyAuthorizer};
 use crate::filesystems::{AbstractedFs, Filesystem};
+use commands::CommandTable;
+pub use commands::{ArgRule, Command, CommandContext, Handler, PathRule};
+pub use hooks::{Hooks, NoHooks, SessionInfo};
 
 pub(crate) mod cmd_data;
 mod cmd_fs;
@@ -32,8 +35,10 @@ mod cmd_transfer;
 pub(crate) mod commands;
 pub(crate) mod control;
 pub(crate) mod dtp;
+pub mod hooks;
 pub(crate) mod producers;
 pub(crate) mod session;
+mod transfer_log;
 
 /// Builds a user's file system at login from the home directory
 /// (pyftpdlib's `abstracted_fs` class attribute, called as `(root, handler)`).
@@ -102,6 +107,18 @@ pub struct FtpHandler {
     /// Prefix of session log lines; `%(remote_ip)s`, `%(remote_port)s` and
     /// `%(username)s` are replaced (pyftpdlib `log_prefix`).
     pub log_prefix: String,
+    /// Commands whose outcome is logged at INFO on the command-line stream
+    /// as `CMD arg code` (pyftpdlib `log_cmds_list`).
+    pub log_cmds_list: Vec<String>,
+    /// Event callbacks (pyftpdlib's `on_*` methods), [`NoHooks`] by default.
+    pub hooks: Box<dyn Hooks>,
+    /// Append one line per finished or aborted transfer to this file, in the
+    /// xferlog format of wu-ftpd / vsftpd / ProFTPD that log analysers read.
+    /// Open it with [`set_xferlog`](Self::set_xferlog).
+    pub xferlog: Option<std::fs::File>,
+    /// The command table (pyftpdlib `proto_cmds`); change it with
+    /// [`add_command`](Self::add_command) / [`remove_command`](Self::remove_command).
+    pub(crate) commands: CommandTable,
 }
 
 impl FtpHandler {
@@ -127,7 +144,57 @@ impl FtpHandler {
             encoding: "utf8".to_string(),
             auth_failed_timeout: Duration::from_secs(3),
             log_prefix: "%(remote_ip)s:%(remote_port)s-[%(username)s]".to_string(),
+            log_cmds_list: [
+                "DELE",
+                "RNFR",
+                "RNTO",
+                "MKD",
+                "RMD",
+                "CWD",
+                "XMKD",
+                "XRMD",
+                "XCWD",
+                "REIN",
+                "SITE CHMOD",
+                "MFMT",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            hooks: Box::new(NoHooks),
+            xferlog: None,
+            commands: CommandTable::builtin(),
         }
+    }
+
+    /// Open (append, create) the xferlog file.
+    pub fn set_xferlog(&mut self, path: impl AsRef<std::path::Path>) -> std::io::Result<()> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        self.xferlog = Some(file);
+        Ok(())
+    }
+
+    /// Add a command, or replace the built-in of the same name, in this
+    /// handler's table (pyftpdlib: extend `proto_cmds` and define
+    /// `ftp_<CMD>` in a subclass). It appears in HELP (or SITE HELP) and,
+    /// with [`Command::feat`], in FEAT.
+    pub fn add_command(&mut self, command: Command) {
+        self.commands.insert(command);
+    }
+
+    /// Remove a command from the table; true if it was there. A removed
+    /// command answers 500 like any unknown one.
+    pub fn remove_command(&mut self, name: &str) -> bool {
+        self.commands.remove(&name.to_ascii_uppercase())
+    }
+
+    /// The names of the commands in the table, sorted (pyftpdlib
+    /// `proto_cmds.keys()`).
+    pub fn proto_cmds(&self) -> Vec<&str> {
+        self.commands.iter().map(|c| c.name.as_str()).collect()
     }
 }
 

@@ -51,6 +51,8 @@ pub(crate) enum Source {
 pub(crate) struct Outcome {
     pub cmd: &'static str,
     pub path: PathBuf,
+    /// ASCII type (for the xferlog).
+    pub ascii: bool,
     pub bytes: u64,
     pub elapsed: f64,
     pub kind: OutcomeKind,

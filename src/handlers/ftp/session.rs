@@ -11,7 +11,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use super::commands::{self, ArgRule, CommandSpec, PathRule};
+use super::commands::{ArgRule, CommandContext, CommandSpec, PathRule, Run};
+use super::hooks::{Hooks, SessionInfo};
 use super::producers::{Job, Outcome};
 use super::FtpHandler;
 use crate::filesystems::{Facts, Filesystem};
@@ -57,6 +58,8 @@ pub(crate) enum Effect {
 pub(crate) struct DelayedReply {
     pub text: String,
     pub disconnect: bool,
+    pub username: String,
+    pub password: String,
 }
 
 /// Transfer progress shown by STAT while a transfer runs.
@@ -158,9 +161,10 @@ impl Session {
             arg = rest;
         }
         self.log_received(&cmd, line);
-        let spec = match commands::lookup(&cmd) {
+        let cfg = Rc::clone(&self.cfg);
+        let spec = match cfg.commands.lookup(&cmd) {
             Some(spec) => spec,
-            None => match telnet_fallback(&cmd) {
+            None => match telnet_fallback(&cfg, &cmd) {
                 Some(spec) => spec,
                 None => {
                     let text = format!("Command \"{}\" not understood.", printable(&cmd));
@@ -173,7 +177,7 @@ impl Session {
 
     /// Steps 5 to 9 of pyftpdlib's dispatch: argument, login, path,
     /// confinement and permission checks, then the command.
-    fn dispatch(&mut self, spec: &'static CommandSpec, arg: &str) {
+    fn dispatch(&mut self, spec: &CommandSpec, arg: &str) {
         match spec.arg {
             ArgRule::Required if arg.is_empty() => {
                 return self.reply(
@@ -218,7 +222,14 @@ impl Session {
                 );
             }
         }
-        (spec.run)(self, arg, path);
+        match &spec.run {
+            Run::Builtin(run) => run(self, arg, path),
+            Run::Custom(run) => run(&mut CommandContext {
+                session: self,
+                arg,
+                path,
+            }),
+        }
         if impersonated {
             if let Err(e) = self.cfg.authorizer.terminate_impersonation(&self.username) {
                 log::error!(target: crate::log::LOGERROR, "{} terminate_impersonation failed: {e}", self.prefix);
@@ -355,7 +366,9 @@ impl Session {
     /// Log a command of `log_cmds_list` with its outcome (pyftpdlib
     /// `log_cmd`): `CMD arg code` plus the quoted text on errors.
     pub fn log_cmd(&self, cmd: &str, arg: &str, code: Code, text: &str) {
-        if log::log_enabled!(target: LOGLINE, log::Level::Debug) {
+        if log::log_enabled!(target: LOGLINE, log::Level::Debug)
+            || !self.cfg.log_cmds_list.iter().any(|c| c == cmd)
+        {
             return;
         }
         if code >= 400 {
@@ -492,7 +505,26 @@ impl Session {
             if d.disconnect {
                 self.effects.push(Effect::Close);
             }
+            self.hook("on_login_failed", |h, info| {
+                h.on_login_failed(info, &d.username, &d.password)
+            });
         }
+    }
+
+    /// What hooks see of this session.
+    pub fn info(&self) -> SessionInfo<'_> {
+        SessionInfo {
+            remote: self.remote,
+            local: self.local,
+            username: &self.username,
+            authenticated: self.authenticated,
+        }
+    }
+
+    /// Call a hook of the handler, containing its panics.
+    pub fn hook(&self, name: &str, f: impl FnOnce(&dyn Hooks, &SessionInfo<'_>)) {
+        let info = self.info();
+        super::hooks::call(name, &self.prefix, || f(&*self.cfg.hooks, &info));
     }
 }
 
@@ -517,10 +549,10 @@ pub(crate) fn listing_target(arg: &str) -> &str {
 
 /// pyftpdlib's Telnet fallback: a line ending in ABOR/STAT/QUIT after
 /// garbage (IAC IP, Synch) is that command.
-fn telnet_fallback(cmd: &str) -> Option<&'static CommandSpec> {
+fn telnet_fallback<'a>(cfg: &'a FtpHandler, cmd: &str) -> Option<&'a CommandSpec> {
     let tail = cmd.get(cmd.len().checked_sub(4)?..)?;
     match tail {
-        "ABOR" | "STAT" | "QUIT" => commands::lookup(tail),
+        "ABOR" | "STAT" | "QUIT" => cfg.commands.lookup(tail),
         _ => None,
     }
 }
@@ -546,11 +578,10 @@ mod tests {
 
     #[test]
     fn telnet_garbage_before_abor_is_tolerated() {
-        assert_eq!(
-            telnet_fallback("\u{fffd}\u{fffd}ABOR").map(|s| s.name),
-            Some("ABOR")
-        );
-        assert!(telnet_fallback("XYZ").is_none());
-        assert!(telnet_fallback("FOOBAR").is_none());
+        let cfg = FtpHandler::default();
+        let found = telnet_fallback(&cfg, "\u{fffd}\u{fffd}ABOR").map(|s| s.name.as_str());
+        assert_eq!(found, Some("ABOR"));
+        assert!(telnet_fallback(&cfg, "XYZ").is_none());
+        assert!(telnet_fallback(&cfg, "FOOBAR").is_none());
     }
 }

@@ -1,0 +1,282 @@
+//! A minimal blocking FTP client over raw sockets: just what the scenarios
+//! need (login, TYPE, PASV, RETR/STOR/LIST/MLSD, a few file commands).
+//! Every socket gets a connect, read and write timeout.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+/// A reply: its three-digit code and the text of its last line.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub code: u16,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn class(&self) -> u16 {
+        self.code / 100
+    }
+}
+
+pub fn err(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::Other, msg.into())
+}
+
+fn unexpected(cmd: &str, r: &Reply) -> io::Error {
+    err(format!("{cmd}: unexpected reply {} {}", r.code, r.text.trim_end()))
+}
+
+pub struct Ftp {
+    rd: BufReader<TcpStream>,
+    peer: IpAddr,
+    timeout: Duration,
+    line: String,
+}
+
+pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
+    (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| err(format!("cannot resolve {host}")))
+}
+
+fn connect_stream(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    let s = TcpStream::connect_timeout(&addr, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    s.set_nodelay(true)?;
+    Ok(s)
+}
+
+impl Ftp {
+    /// Connect and read the 220 greeting.
+    pub fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<Ftp> {
+        let s = connect_stream(addr, timeout)?;
+        let mut f = Ftp {
+            rd: BufReader::with_capacity(4096, s),
+            peer: addr.ip(),
+            timeout,
+            line: String::with_capacity(256),
+        };
+        let r = f.reply()?;
+        if r.code != 220 {
+            return Err(unexpected("greeting", &r));
+        }
+        Ok(f)
+    }
+
+    /// Connect, USER, PASS.
+    pub fn login(addr: SocketAddr, timeout: Duration, user: &str, pass: &str) -> io::Result<Ftp> {
+        let mut f = Ftp::connect(addr, timeout)?;
+        f.do_login(user, pass)?;
+        Ok(f)
+    }
+
+    pub fn do_login(&mut self, user: &str, pass: &str) -> io::Result<()> {
+        let r = self.cmd(&format!("USER {user}"))?;
+        if r.code == 230 {
+            return Ok(());
+        }
+        if r.code != 331 {
+            return Err(unexpected("USER", &r));
+        }
+        let r = self.cmd(&format!("PASS {pass}"))?;
+        if r.code != 230 {
+            return Err(unexpected("PASS", &r));
+        }
+        Ok(())
+    }
+
+    /// Read one (possibly multi-line) reply.
+    pub fn reply(&mut self) -> io::Result<Reply> {
+        let mut code: Option<u16> = None;
+        // Bounded: a reply of more than 10,000 lines is an error.
+        for _ in 0..10_000 {
+            self.line.clear();
+            let n = self.rd.read_line(&mut self.line)?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "control connection closed",
+                ));
+            }
+            let b = self.line.as_bytes();
+            let is_code = b.len() >= 4 && b[..3].iter().all(u8::is_ascii_digit);
+            match code {
+                None => {
+                    if !is_code {
+                        return Err(err(format!("bad reply line {:?}", self.line)));
+                    }
+                    let c: u16 = self.line[..3].parse().unwrap();
+                    if b[3] == b'-' {
+                        code = Some(c);
+                        continue;
+                    }
+                    return Ok(Reply {
+                        code: c,
+                        text: self.line[4..].trim_end().to_string(),
+                    });
+                }
+                Some(c) => {
+                    if is_code && b[3] == b' ' && self.line[..3].parse::<u16>().ok() == Some(c) {
+                        return Ok(Reply {
+                            code: c,
+                            text: self.line[4..].trim_end().to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        Err(err("reply too long"))
+    }
+
+    pub fn send(&mut self, line: &str) -> io::Result<()> {
+        let mut buf = Vec::with_capacity(line.len() + 2);
+        buf.extend_from_slice(line.as_bytes());
+        buf.extend_from_slice(b"\r\n");
+        self.rd.get_mut().write_all(&buf)
+    }
+
+    pub fn cmd(&mut self, line: &str) -> io::Result<Reply> {
+        self.send(line)?;
+        self.reply()
+    }
+
+    /// Send a command and require a reply of class 2.
+    pub fn cmd_ok(&mut self, line: &str) -> io::Result<Reply> {
+        let r = self.cmd(line)?;
+        if r.class() != 2 {
+            return Err(unexpected(line, &r));
+        }
+        Ok(r)
+    }
+
+    pub fn quit(mut self) {
+        let _ = self.cmd("QUIT");
+    }
+
+    /// PASV, then connect the data channel (to the control peer's address:
+    /// the address in the reply is ignored, as most clients do).
+    pub fn pasv_connect(&mut self) -> io::Result<TcpStream> {
+        let r = self.cmd("PASV")?;
+        if r.code != 227 {
+            return Err(unexpected("PASV", &r));
+        }
+        let port = parse_pasv(&r.text).ok_or_else(|| err(format!("bad PASV reply {}", r.text)))?;
+        connect_stream(SocketAddr::new(self.peer, port), self.timeout)
+    }
+
+    /// Start a transfer command on an open data connection: require a
+    /// preliminary (1xx) reply, or fail with the reply.
+    fn start(&mut self, line: &str) -> io::Result<()> {
+        let r = self.cmd(line)?;
+        if r.class() != 1 {
+            return Err(unexpected(line, &r));
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, line: &str) -> io::Result<()> {
+        let r = self.reply()?;
+        if r.class() != 2 {
+            return Err(unexpected(line, &r));
+        }
+        Ok(())
+    }
+
+    /// Download command (`RETR x`, `LIST x`, `MLSD x`…) read to the end into
+    /// `buf` chunks; `sink` sees every chunk and may stop the transfer by
+    /// returning false (then the data socket is closed and the final reply
+    /// is still read). Returns the byte count.
+    pub fn download(
+        &mut self,
+        line: &str,
+        buf: &mut [u8],
+        mut sink: impl FnMut(&[u8]) -> bool,
+    ) -> io::Result<u64> {
+        let mut data = self.pasv_connect()?;
+        self.start(line)?;
+        let mut total = 0u64;
+        let mut aborted = false;
+        loop {
+            let n = match data.read(buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            total += n as u64;
+            if !sink(&buf[..n]) {
+                aborted = true;
+                break;
+            }
+        }
+        if aborted {
+            let _ = data.shutdown(Shutdown::Both);
+            drop(data);
+            // The server answers 426 (transfer aborted) or 226; either is fine.
+            let r = self.reply()?;
+            if r.class() != 2 && r.class() != 4 {
+                return Err(unexpected(line, &r));
+            }
+            return Ok(total);
+        }
+        drop(data);
+        self.finish(line)?;
+        Ok(total)
+    }
+
+    /// Upload: STOR `path` with `total` bytes taken from `chunk` repeatedly;
+    /// `keep_going` may end the upload early. Returns the bytes sent.
+    pub fn upload(
+        &mut self,
+        line: &str,
+        chunk: &[u8],
+        total: u64,
+        mut keep_going: impl FnMut(u64) -> bool,
+    ) -> io::Result<u64> {
+        let mut data = self.pasv_connect()?;
+        self.start(line)?;
+        let mut sent = 0u64;
+        while sent < total && keep_going(sent) {
+            let n = chunk.len().min((total - sent) as usize);
+            data.write_all(&chunk[..n])?;
+            sent += n as u64;
+        }
+        data.shutdown(Shutdown::Write)?;
+        drop(data);
+        self.finish(line)?;
+        Ok(sent)
+    }
+}
+
+/// Port of a `227 Entering Passive Mode (h1,h2,h3,h4,p1,p2)` reply.
+pub fn parse_pasv(text: &str) -> Option<u16> {
+    let start = text.find(|c: char| c.is_ascii_digit())?;
+    let nums: Vec<u32> = text[start..]
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .take(6)
+        .map(|s| s.parse().ok())
+        .collect::<Option<Vec<u32>>>()?;
+    if nums.len() != 6 || nums[4] > 255 || nums[5] > 255 {
+        return None;
+    }
+    Some((nums[4] * 256 + nums[5]) as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_pasv;
+
+    #[test]
+    fn pasv() {
+        assert_eq!(
+            parse_pasv("Entering Passive Mode (127,0,0,1,117,49)."),
+            Some(30001)
+        );
+        assert_eq!(parse_pasv("Entering passive mode (127,0,0,1,4,1)"), Some(1025));
+        assert_eq!(parse_pasv("nope"), None);
+    }
+}

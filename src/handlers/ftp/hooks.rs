@@ -1,0 +1,65 @@
+//! Event callbacks (pyftpdlib's `on_*` methods of `FTPHandler`).
+//!
+//! pyftpdlib users subclass `FTPHandler` and override `on_login`,
+//! `on_file_received`... ftpdlib users implement [`Hooks`] and set
+//! [`FtpHandler::hooks`](super::FtpHandler::hooks). Every method has an
+//! empty default, so an implementation overrides only what it needs. The
+//! hooks run inside the event loop, like pyftpdlib's: they must not block.
+//! A hook that panics is logged on the error stream and the server goes on.
+
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+use crate::log::LOGERROR;
+
+/// The session a hook is called for (what pyftpdlib's `self` offers).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionInfo<'a> {
+    /// The client's address (pyftpdlib `remote_ip`, `remote_port`).
+    pub remote: SocketAddr,
+    /// The server address the client connected to.
+    pub local: SocketAddr,
+    /// The user name given with USER (pyftpdlib `username`).
+    pub username: &'a str,
+    /// Whether the user is logged in (pyftpdlib `authenticated`).
+    pub authenticated: bool,
+}
+
+/// pyftpdlib's event callbacks. `file` arguments are absolute real paths.
+#[doc(alias = "on_file_received")]
+pub trait Hooks {
+    /// A client connected; called before the 220 greeting.
+    fn on_connect(&self, _session: &SessionInfo<'_>) {}
+    /// The control connection closed.
+    fn on_disconnect(&self, _session: &SessionInfo<'_>) {}
+    /// A user logged in (after the 230 reply).
+    fn on_login(&self, _session: &SessionInfo<'_>, _username: &str) {}
+    /// A login failed (after the failed-login delay and the 530 reply).
+    fn on_login_failed(&self, _session: &SessionInfo<'_>, _username: &str, _password: &str) {}
+    /// A user logged out with QUIT, REIN or a new USER (not on a plain
+    /// disconnect).
+    fn on_logout(&self, _session: &SessionInfo<'_>, _username: &str) {}
+    /// A RETR completed.
+    fn on_file_sent(&self, _session: &SessionInfo<'_>, _file: &Path) {}
+    /// A STOR, APPE or STOU completed.
+    fn on_file_received(&self, _session: &SessionInfo<'_>, _file: &Path) {}
+    /// A RETR ended early (ABOR, client gone, timeout, error).
+    fn on_incomplete_file_sent(&self, _session: &SessionInfo<'_>, _file: &Path) {}
+    /// An upload ended early (ABOR, client gone, timeout, error).
+    fn on_incomplete_file_received(&self, _session: &SessionInfo<'_>, _file: &Path) {}
+}
+
+/// The default: no callbacks.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoHooks;
+
+impl Hooks for NoHooks {}
+
+/// Run a hook, containing a panic: it is logged with the session and the
+/// hook's name, and the server goes on.
+pub(crate) fn call(name: &str, prefix: &str, f: impl FnOnce()) {
+    if catch_unwind(AssertUnwindSafe(f)).is_err() {
+        log::error!(target: LOGERROR, "{prefix} hook {name} panicked; the session goes on");
+    }
+}
