@@ -53,6 +53,7 @@ pub struct FtpServer {
     ioloop: IoLoop,
     token: Token,
     address: SocketAddr,
+    handler: Rc<FtpHandler>,
 }
 
 /// Addresses an [`FtpServer`] can bind: `("host", port)` where an empty host
@@ -139,6 +140,7 @@ impl FtpServer {
         let mut ioloop = IoLoop::new()?;
         let mut listener = TcpListener::from_std(listener);
         let handler = Rc::new(handler);
+        let shared = Rc::clone(&handler);
         let token = ioloop.core.insert_with(|token, core| {
             core.registry
                 .register(&mut listener, token, Interest::READABLE)?;
@@ -160,6 +162,7 @@ impl FtpServer {
             ioloop,
             token,
             address,
+            handler: shared,
         })
     }
 
@@ -194,7 +197,7 @@ impl FtpServer {
         if self.handle_exit {
             self.ioloop.watch_signals()?;
         }
-        log::info!(target: LOG, "concurrency model: async");
+        self.log_settings();
         log::info!(
             target: LOG,
             ">>> starting FTP server on {}, pid={} <<<",
@@ -227,6 +230,35 @@ impl FtpServer {
     /// (pyftpdlib `close_all`).
     pub fn close_all(&mut self) {
         self.ioloop.close_all();
+    }
+
+    /// pyftpdlib's startup lines: the model and NAT settings at INFO, the
+    /// rest at DEBUG.
+    fn log_settings(&self) {
+        let h = &self.handler;
+        log::info!(target: LOG, "concurrency model: async");
+        match h.masquerade_address {
+            Some(ip) => log::info!(target: LOG, "masquerade (NAT) address: {ip}"),
+            None => log::info!(target: LOG, "masquerade (NAT) address: None"),
+        }
+        match &h.passive_ports {
+            Some(r) => log::info!(target: LOG, "passive ports: {}->{}", r.start(), r.end()),
+            None => log::info!(target: LOG, "passive ports: None"),
+        }
+        log::debug!(target: LOG, "poller: mio (epoll)");
+        log::debug!(target: LOG, "use sendfile(): {}", h.use_sendfile);
+        let limit = |n: usize| {
+            if n == 0 {
+                "unlimited".to_string()
+            } else {
+                n.to_string()
+            }
+        };
+        log::debug!(target: LOG, "max connections: {}", limit(self.max_cons));
+        log::debug!(target: LOG, "max connections per ip: {}", limit(self.max_cons_per_ip));
+        log::debug!(target: LOG, "timeout: {}", h.timeout.as_secs_f64());
+        log::debug!(target: LOG, "banner: {:?}", h.banner);
+        log::debug!(target: LOG, "max login attempts: {}", h.max_login_attempts);
     }
 
     fn run_until_stopped(&mut self) -> Result<(), Error> {

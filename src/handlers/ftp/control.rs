@@ -350,7 +350,25 @@ impl ControlChannel {
                 self.session
                     .reply(reply::UNKNOWN_COMMAND, "Command too long.");
             } else {
-                self.session.handle_line(&strip_telnet(line));
+                let line = strip_telnet(line);
+                let session = &mut self.session;
+                let run = std::panic::AssertUnwindSafe(|| session.handle_line(&line));
+                if std::panic::catch_unwind(run).is_err() {
+                    // A bug in a command (or a custom command) must not take
+                    // the server down: log it, end this session cleanly.
+                    log::error!(
+                        target: crate::log::LOGERROR,
+                        "{} command {:?} panicked; closing the session",
+                        self.session.prefix,
+                        String::from_utf8_lossy(line.get(..line.len().min(64)).unwrap_or(&[]))
+                    );
+                    self.session.effects.clear();
+                    self.session.reply(
+                        reply::NOT_AVAILABLE,
+                        "Internal error; closing control connection.",
+                    );
+                    self.closing = true;
+                }
             }
             start = end + 1;
             *lines += 1;

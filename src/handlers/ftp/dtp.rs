@@ -454,15 +454,18 @@ impl DataChannel {
     }
 
     fn pump(&mut self, core: &mut Core) -> Status {
-        let step = match self
-            .job
-            .as_ref()
-            .map(|j| matches!(j.kind, JobKind::Send(_)))
-        {
+        let sending = match self.job.as_ref() {
             None => return Status::Keep,
-            Some(true) => self.send(),
-            Some(false) => self.receive(),
+            Some(j) => matches!(j.kind, JobKind::Send(_)),
         };
+        let this = &mut *self;
+        let run =
+            std::panic::AssertUnwindSafe(|| if sending { this.send() } else { this.receive() });
+        let step = std::panic::catch_unwind(run).unwrap_or_else(|_| {
+            // A failing file system or listing producer: 426, the loop goes on.
+            log::error!(target: crate::log::LOGERROR, "data channel of {:?} panicked; transfer aborted", self.owner.0);
+            Step::Done(OutcomeKind::LocalError(io::Error::other("Internal error")))
+        });
         match step {
             Step::Throttled => {
                 self.throttle(core);
