@@ -20,11 +20,15 @@ impl Reply {
 }
 
 pub fn err(msg: impl Into<String>) -> io::Error {
-    io::Error::new(io::ErrorKind::Other, msg.into())
+    io::Error::other(msg.into())
 }
 
 fn unexpected(cmd: &str, r: &Reply) -> io::Error {
-    err(format!("{cmd}: unexpected reply {} {}", r.code, r.text.trim_end()))
+    err(format!(
+        "{cmd}: unexpected reply {} {}",
+        r.code,
+        r.text.trim_end()
+    ))
 }
 
 pub struct Ftp {
@@ -152,6 +156,11 @@ impl Ftp {
         Ok(r)
     }
 
+    /// The control socket (buffered input is dropped).
+    pub fn into_stream(self) -> TcpStream {
+        self.rd.into_inner()
+    }
+
     pub fn quit(mut self) {
         let _ = self.cmd("QUIT");
     }
@@ -276,7 +285,10 @@ mod tests {
             parse_pasv("Entering Passive Mode (127,0,0,1,117,49)."),
             Some(30001)
         );
-        assert_eq!(parse_pasv("Entering passive mode (127,0,0,1,4,1)"), Some(1025));
+        assert_eq!(
+            parse_pasv("Entering passive mode (127,0,0,1,4,1)"),
+            Some(1025)
+        );
         assert_eq!(parse_pasv("nope"), None);
     }
 }
