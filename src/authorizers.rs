@@ -1,6 +1,12 @@
 //! Authorizers (pyftpdlib's `pyftpdlib.authorizers`): the [`Authorizer`]
-//! interface, the in-memory [`DummyAuthorizer`] with per-directory overrides,
-//! and the permission letters `elradfmwMT` ([`Perm`], [`Perms`]).
+//! interface, the in-memory [`DummyAuthorizer`] with per-directory overrides
+//! and crypt(3)-hashed passwords ([`hash_password`]), the system-account
+//! [`UnixAuthorizer`], and the permission letters `elradfmwMT` ([`Perm`],
+//! [`Perms`]).
+//!
+//! Files: this one (the trait, the permission letters, `DummyAuthorizer`),
+//! `authorizers/hashed.rs` (crypt(3) hashes) and `authorizers/unix.rs`
+//! (`UnixAuthorizer`). See `docs/authorizers.md` for a guide.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -8,6 +14,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::error::{AuthenticationFailed, AuthorizerError};
+
+mod hashed;
+mod unix;
+
+pub use hashed::{hash_password, is_password_hash};
+pub use unix::{UnixAuthorizer, UnixAuthorizerOptions};
 
 /// Default login message (pyftpdlib `msg_login="Login successful."`).
 const DEFAULT_MSG_LOGIN: &str = "Login successful.";
@@ -152,8 +164,18 @@ impl fmt::Display for Perms {
 }
 
 /// pyftpdlib's authorizer interface (the duck-typed API of
-/// `DummyAuthorizer`/`UnixAuthorizer`). All methods take `&self`: one
-/// authorizer is shared by every session of the single-threaded server.
+/// `DummyAuthorizer`/`UnixAuthorizer`/`WindowsAuthorizer`). All methods take
+/// `&self`: one authorizer is shared by every session of the
+/// single-threaded server; state that changes (a cache of logon tokens, say)
+/// lives behind a `RefCell` inside the implementation.
+///
+/// What a platform authorizer needs is here: a logon check
+/// ([`validate_authentication`](Self::validate_authentication)), a switch
+/// of identity around every command with the session's own credentials
+/// ([`impersonate_user`](Self::impersonate_user) /
+/// [`terminate_impersonation`](Self::terminate_impersonation)) and a home
+/// lookup ([`get_home_dir`](Self::get_home_dir)). `docs/authorizers.md`
+/// shows how a Windows authorizer would map onto it.
 pub trait Authorizer {
     /// Accepts or refuses a login; the error text becomes the `530` reply
     /// (pyftpdlib `validate_authentication(username, password, handler)`).
@@ -184,15 +206,24 @@ pub trait Authorizer {
     /// The message sent with `221` on QUIT (pyftpdlib `get_msg_quit`).
     fn get_msg_quit(&self, username: &str) -> String;
 
-    /// Called before every file-system operation of a logged-in session
-    /// (pyftpdlib `impersonate_user`). Default: no-op.
+    /// Called before every command of a logged-in session, with the
+    /// session's user name and the password it logged in with (pyftpdlib
+    /// `impersonate_user`, which wraps every file-system call). The
+    /// session keeps the password for this call only: an authorizer that
+    /// needs a logon token (Windows' `LogonUser`) makes it from these, or
+    /// finds it in a cache keyed by user name.
+    ///
+    /// An error means the command must not run: the session answers
+    /// `550` and goes on. It must never leave the thread acting with more
+    /// rights than the user's. Default: no-op (virtual users).
     fn impersonate_user(&self, username: &str, password: &str) -> io::Result<()> {
         let _ = (username, password);
         Ok(())
     }
 
-    /// Called after every file-system operation of a logged-in session
-    /// (pyftpdlib `terminate_impersonation`). Default: no-op.
+    /// Called after every command of a logged-in session to take back the
+    /// server's own identity (pyftpdlib `terminate_impersonation`). An
+    /// error closes the session. Default: no-op.
     fn terminate_impersonation(&self, username: &str) -> io::Result<()> {
         let _ = username;
         Ok(())
@@ -219,6 +250,12 @@ struct User {
 }
 
 /// Virtual users in memory (pyftpdlib `DummyAuthorizer`).
+///
+/// A password given to [`add_user`](Self::add_user) is stored as it is:
+/// clear text, or, when it starts with `$`, a crypt(3) hash made by
+/// [`hash_password`] (or `ftpdlib --hash-password`, `mkpasswd`, `openssl
+/// passwd -6`), which is then checked through libcrypt. This is the
+/// tutorial's `DummyMD5Authorizer` (§3.3) built in.
 #[derive(Debug, Default, Clone)]
 pub struct DummyAuthorizer {
     users: HashMap<String, User>,
@@ -246,9 +283,26 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-/// The one place where a stored password is checked against a given one.
-fn password_matches(stored: &str, given: &str) -> bool {
-    constant_time_eq(stored.as_bytes(), given.as_bytes())
+/// The one place where a stored password is checked against a given one:
+/// a crypt(3) hash (`$` first) through libcrypt, clear text byte for byte;
+/// both comparisons in constant time.
+pub(crate) fn password_matches(stored: &str, given: &str) -> bool {
+    if hashed::is_password_hash(stored) {
+        hashed::verify_hash(stored, given)
+    } else {
+        constant_time_eq(stored.as_bytes(), given.as_bytes())
+    }
+}
+
+/// Refuses a stored password that looks like a crypt(3) hash (`$` first)
+/// but that libcrypt cannot use: it would match nothing, silently.
+fn check_password_hash(password: &str) -> Result<(), AuthorizerError> {
+    if hashed::is_password_hash(password) && !hashed::is_valid_hash(password) {
+        return Err(AuthorizerError(
+            "a password starting with '$' must be a crypt(3) hash this system supports".into(),
+        ));
+    }
+    Ok(())
 }
 
 impl DummyAuthorizer {
@@ -261,8 +315,10 @@ impl DummyAuthorizer {
     /// Adds a virtual user with messages "Login successful." / "Goodbye."
     /// (pyftpdlib `add_user(username, password, homedir, perm)`).
     ///
-    /// Fails if the user exists, `homedir` is not an existing directory or
-    /// `perm` holds an unknown letter. The home is stored as its real path.
+    /// `password` is clear text or a crypt(3) hash (see the type's docs).
+    /// Fails if the user exists, `homedir` is not an existing directory,
+    /// `perm` holds an unknown letter or `password` starts with `$` without
+    /// being a usable hash. The home is stored as its real path.
     pub fn add_user(
         &mut self,
         username: &str,
@@ -301,6 +357,7 @@ impl DummyAuthorizer {
             _ => return Err(AuthorizerError(format!("no such directory: {homedir:?}"))),
         };
         let perms = check_permissions(username, perm)?;
+        check_password_hash(password)?;
         self.users.insert(
             username.to_owned(),
             User {
@@ -619,6 +676,29 @@ mod tests {
         assert!(e.0.contains("no such user"), "{e}");
         assert_eq!(a.get_msg_login("nobody"), "Login successful.");
         assert_eq!(a.get_msg_quit("nobody"), "Goodbye.");
+    }
+
+    #[test]
+    fn hashed_passwords() {
+        let t = TempDir::new();
+        let mut a = DummyAuthorizer::new();
+        let hash = hash_password("s3cret").unwrap();
+        a.add_user("bob", &hash, &t.0, "elr").unwrap();
+        let sha256 = "$5$saltsalt$4HgQlEGCG4QnAFeYPNl.BdEarRevRfJzyLDAbZMoCbC";
+        a.add_user("eve", sha256, &t.0, "elr").unwrap();
+        assert_eq!(a.validate_authentication("bob", "s3cret"), Ok(()));
+        assert_eq!(a.validate_authentication("eve", "12345"), Ok(()));
+        let failed = Err(AuthenticationFailed("Authentication failed.".into()));
+        for (user, pw) in [("bob", "s3cret "), ("bob", ""), ("bob", hash.as_str())] {
+            assert_eq!(a.validate_authentication(user, pw), failed, "{pw:?}");
+        }
+        assert_eq!(a.validate_authentication("eve", sha256), failed);
+        // A `$` password that libcrypt cannot use is refused up front.
+        for bad in ["$ecret", "$zz$salt$hash", "$"] {
+            let e = a.add_user("x", bad, &t.0, "elr").unwrap_err();
+            assert!(e.0.contains("crypt(3)"), "{e}");
+        }
+        assert!(password_matches(sha256, "12345") && !password_matches(sha256, "1234"));
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! [`Filesystem`] is pyftpdlib's `AbstractedFS` interface: virtual (FTP) paths
 //! are `&str` with `/` separators, real paths are [`Path`]s. [`AbstractedFs`]
 //! is the default implementation, confining a user to a home directory
-//! (symlinks resolved, see [`Filesystem::validpath`]). The free functions
-//! render `LIST` and `MLSD`/`MLST` lines and `MDTM` times.
+//! (symlinks resolved, see [`Filesystem::validpath`]); [`UnixFilesystem`]
+//! (in `filesystems/unix.rs`) shows the whole machine, unconfined. The free
+//! functions render `LIST` and `MLSD`/`MLST` lines and `MDTM` times.
 
 use std::cell::RefCell;
 use std::collections::hash_map::RandomState;
@@ -20,6 +21,10 @@ use std::path::{Component, Path, PathBuf};
 use crate::authorizers::{Perm, Perms};
 use crate::error::FilesystemError;
 use crate::sys;
+
+mod unix;
+
+pub use unix::UnixFilesystem;
 
 const S_IFMT: u32 = 0o170_000;
 const S_IFDIR: u32 = 0o040_000;

@@ -56,6 +56,10 @@ pub use handlers::ftp::{
 };
 pub use ioloop::{CallEvery, CallLater, IoLoop, StopHandle};
 pub use servers::{BindAddress, FtpServer};
+pub use {
+    authorizers::{hash_password, UnixAuthorizer, UnixAuthorizerOptions},
+    filesystems::UnixFilesystem,
+};
 
 /// The crate version, as pyftpdlib's `__ver__`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

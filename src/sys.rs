@@ -6,11 +6,11 @@
 //! (`crypt.crypt`) and the effective ids (`os.seteuid`/`os.setegid`). This is
 //! the only module allowed to use `unsafe`.
 
-use std::ffi::{CStr, CString};
+use std::ffi::{CStr, CString, OsString};
 use std::io;
 use std::os::fd::RawFd;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
 
 /// Broken-down calendar time (Python's `time.struct_time`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,6 +319,389 @@ impl Drop for SignalFd {
     }
 }
 
+// --- System accounts: passwd, shadow, groups ------------------------------
+
+/// One entry of the passwd database (pyftpdlib's `pwd.struct_passwd`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Account {
+    /// `pw_name`.
+    pub name: String,
+    /// `pw_uid`.
+    pub uid: u32,
+    /// `pw_gid`, the primary group.
+    pub gid: u32,
+    /// `pw_dir`, the home directory.
+    pub home: PathBuf,
+    /// `pw_shell`, the login shell.
+    pub shell: PathBuf,
+}
+
+/// Whether a `get*nam_r` error code means "no such entry" (getpwnam_r(3)
+/// lists these besides 0).
+fn is_not_found(rc: libc::c_int) -> bool {
+    matches!(
+        rc,
+        0 | libc::ENOENT | libc::ESRCH | libc::EBADF | libc::EPERM
+    )
+}
+
+/// The bytes of a C string returned by the C library; empty for null.
+///
+/// # Safety
+/// `p` is null or points to a NUL-terminated string alive for the call.
+unsafe fn c_bytes(p: *const libc::c_char) -> Vec<u8> {
+    if p.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: non-null and NUL-terminated, per this function's contract.
+    unsafe { CStr::from_ptr(p) }.to_bytes().to_vec()
+}
+
+/// The passwd entry of `name` (pyftpdlib `pwd.getpwnam`), via
+/// `getpwnam_r`; `Ok(None)` if there is none (or the name holds a NUL).
+pub(crate) fn account(name: &str) -> io::Result<Option<Account>> {
+    let Ok(cname) = CString::new(name) else {
+        return Ok(None);
+    };
+    let mut buf = vec![0 as libc::c_char; initial_buf_len(libc::_SC_GETPW_R_SIZE_MAX)];
+    loop {
+        // SAFETY: `passwd` is plain old data; all-zero is a valid value.
+        let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer refers to a live local, `buf.len()` is the
+        // true length of `buf`, and the strings written into `pw` point into
+        // `buf`, which outlives their use below.
+        let rc = unsafe {
+            libc::getpwnam_r(
+                cname.as_ptr(),
+                &mut pw,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut result,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < MAX_BUF_LEN {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if result.is_null() {
+            return if is_not_found(rc) {
+                Ok(None)
+            } else {
+                Err(io::Error::from_raw_os_error(rc))
+            };
+        }
+        // SAFETY: on success the string fields are null or NUL-terminated
+        // strings inside `buf`, which is alive here.
+        let (name, home, shell) = unsafe {
+            (
+                c_bytes(pw.pw_name),
+                c_bytes(pw.pw_dir),
+                c_bytes(pw.pw_shell),
+            )
+        };
+        return Ok(Some(Account {
+            name: String::from_utf8_lossy(&name).into_owned(),
+            uid: pw.pw_uid,
+            gid: pw.pw_gid,
+            home: PathBuf::from(OsString::from_vec(home)),
+            shell: PathBuf::from(OsString::from_vec(shell)),
+        }));
+    }
+}
+
+/// The hashed password of `name` in the shadow database (pyftpdlib
+/// `spwd.getspnam(name).sp_pwd`), via `getspnam_r`; `Ok(None)` if there is
+/// no entry. Reading the shadow database needs root.
+pub(crate) fn shadow_password(name: &str) -> io::Result<Option<String>> {
+    let Ok(cname) = CString::new(name) else {
+        return Ok(None);
+    };
+    let mut buf = vec![0 as libc::c_char; 1024];
+    loop {
+        // SAFETY: `spwd` is plain old data; all-zero is a valid value.
+        let mut sp: libc::spwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::spwd = std::ptr::null_mut();
+        // SAFETY: as in `account`: live locals, true buffer length, and the
+        // returned strings point into `buf`.
+        let rc = unsafe {
+            libc::getspnam_r(
+                cname.as_ptr(),
+                &mut sp,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut result,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < MAX_BUF_LEN {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if result.is_null() {
+            return if rc == 0 || rc == libc::ENOENT {
+                Ok(None)
+            } else {
+                Err(io::Error::from_raw_os_error(rc))
+            };
+        }
+        // SAFETY: on success `sp_pwdp` is null or a NUL-terminated string
+        // inside `buf`, which is alive here.
+        let pwd = unsafe { c_bytes(sp.sp_pwdp) };
+        return Ok(Some(String::from_utf8_lossy(&pwd).into_owned()));
+    }
+}
+
+/// Every group `name` belongs to, `gid` included (what `initgroups(3)`
+/// would install), via `getgrouplist`.
+pub(crate) fn group_list(name: &str, gid: u32) -> io::Result<Vec<u32>> {
+    let cname = CString::new(name)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "user name holds a NUL"))?;
+    let mut len: libc::c_int = 32;
+    loop {
+        let mut groups = vec![0 as libc::gid_t; usize::try_from(len).unwrap_or(0)];
+        let mut count = len;
+        // SAFETY: `groups` holds `count` writable entries; getgrouplist
+        // writes at most that many and stores the real count in `count`.
+        let rc =
+            unsafe { libc::getgrouplist(cname.as_ptr(), gid, groups.as_mut_ptr(), &mut count) };
+        if rc >= 0 {
+            groups.truncate(usize::try_from(count).unwrap_or(0));
+            return Ok(groups);
+        }
+        len = if count > len { count } else { len * 2 };
+        if len > 65_536 {
+            return Err(io::Error::other("too many supplementary groups"));
+        }
+    }
+}
+
+// --- Effective ids ----------------------------------------------------------
+
+/// Effective uid, effective gid and supplementary groups of a thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Ids {
+    /// Effective uid.
+    pub uid: u32,
+    /// Effective gid.
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+/// The calling thread's effective ids (`geteuid`, `getegid`, `getgroups`).
+pub(crate) fn effective_ids() -> io::Result<Ids> {
+    // SAFETY: geteuid and getegid have no preconditions and cannot fail.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    // SAFETY: with a size of 0 getgroups writes nothing and returns the count.
+    let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+    let mut groups =
+        vec![0 as libc::gid_t; usize::try_from(n).map_err(|_| io::Error::last_os_error())?];
+    // SAFETY: `groups` holds exactly `n` writable entries.
+    let m = unsafe { libc::getgroups(n, groups.as_mut_ptr()) };
+    groups.truncate(usize::try_from(m).map_err(|_| io::Error::last_os_error())?);
+    Ok(Ids { uid, gid, groups })
+}
+
+/// Switches the calling thread to `ids`: effective gid, then supplementary
+/// groups, then effective uid (pyftpdlib's `os.setegid` + `os.seteuid`, with
+/// `initgroups` in between): once the uid is not root the groups could no
+/// longer change. The real and saved uid stay, so [`restore_ids`] can come
+/// back.
+///
+/// The switch is per thread: these are the raw system calls, not glibc's
+/// wrappers, which would broadcast the change to every thread of the
+/// process. Only the event-loop thread changes identity.
+pub(crate) fn become_ids(ids: &Ids) -> io::Result<()> {
+    set_egid(ids.gid)?;
+    set_groups(&ids.groups)?;
+    set_euid(ids.uid)
+}
+
+/// Returns the calling thread to `ids` (the server's own, root) in the
+/// reverse order of [`become_ids`]: uid first, since only root may change
+/// groups and gid.
+pub(crate) fn restore_ids(ids: &Ids) -> io::Result<()> {
+    set_euid(ids.uid)?;
+    set_groups(&ids.groups)?;
+    set_egid(ids.gid)
+}
+
+/// `-1` for the ids `setres[ug]id` must leave unchanged.
+const UNCHANGED: libc::c_long = -1;
+
+/// The result of `syscall(2)`: -1 and errno on failure.
+fn syscall_result(rc: libc::c_long) -> io::Result<()> {
+    if rc == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// This thread's effective uid (`setresuid(-1, uid, -1)`).
+fn set_euid(uid: u32) -> io::Result<()> {
+    // SAFETY: setresuid takes integers only; on 64-bit Linux SYS_setresuid
+    // is the 32-bit-id call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_setresuid,
+            UNCHANGED,
+            libc::c_long::from(uid),
+            UNCHANGED,
+        )
+    };
+    syscall_result(rc)
+}
+
+/// This thread's effective gid (`setresgid(-1, gid, -1)`).
+fn set_egid(gid: u32) -> io::Result<()> {
+    // SAFETY: setresgid takes integers only.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_setresgid,
+            UNCHANGED,
+            libc::c_long::from(gid),
+            UNCHANGED,
+        )
+    };
+    syscall_result(rc)
+}
+
+/// This thread's supplementary groups (`setgroups`).
+fn set_groups(groups: &[u32]) -> io::Result<()> {
+    let len = libc::c_long::try_from(groups.len())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: the kernel reads `len` gids from the live slice `groups`.
+    let rc = unsafe { libc::syscall(libc::SYS_setgroups, len, groups.as_ptr()) };
+    syscall_result(rc)
+}
+
+// --- crypt(3) ---------------------------------------------------------------
+
+#[link(name = "crypt")]
+extern "C" {
+    fn crypt_rn(
+        phrase: *const libc::c_char,
+        setting: *const libc::c_char,
+        data: *mut libc::c_void,
+        size: libc::c_int,
+    ) -> *mut libc::c_char;
+    fn crypt_gensalt_rn(
+        prefix: *const libc::c_char,
+        count: libc::c_ulong,
+        rbytes: *const libc::c_char,
+        nrbytes: libc::c_int,
+        output: *mut libc::c_char,
+        output_size: libc::c_int,
+    ) -> *mut libc::c_char;
+}
+
+/// `sizeof(struct crypt_data)` in libxcrypt's `<crypt.h>`.
+const CRYPT_DATA_SIZE: usize = 32_768;
+/// `CRYPT_GENSALT_OUTPUT_SIZE` in `<crypt.h>`.
+const CRYPT_GENSALT_OUTPUT_SIZE: usize = 192;
+/// Random bytes handed to `crypt_gensalt_rn` (128 bits of salt).
+const SALT_BYTES: usize = 16;
+
+/// crypt(3) (pyftpdlib's `crypt.crypt(password, setting)`): hashes `phrase`
+/// with the method, cost and salt of `setting` (a full hash to check against,
+/// or a setting from [`crypt_gensalt`]), via the reentrant `crypt_rn`.
+/// `None` when libcrypt refuses: unknown method, malformed setting, a NUL
+/// byte, a phrase longer than 512 bytes.
+pub(crate) fn crypt(phrase: &str, setting: &str) -> Option<String> {
+    let phrase = CString::new(phrase).ok()?;
+    let setting = CString::new(setting).ok()?;
+    let size = libc::c_int::try_from(CRYPT_DATA_SIZE).ok()?;
+    // u128 words: zeroed, and aligned for any field libcrypt keeps in there.
+    let mut data = vec![0u128; CRYPT_DATA_SIZE / std::mem::size_of::<u128>()];
+    // SAFETY: both strings are NUL-terminated and alive; `data` is a zeroed,
+    // writable, 16-byte-aligned area of exactly `size` bytes, as crypt_rn
+    // requires of its `struct crypt_data`.
+    let out = unsafe {
+        crypt_rn(
+            phrase.as_ptr(),
+            setting.as_ptr(),
+            data.as_mut_ptr().cast(),
+            size,
+        )
+    };
+    let hash = if out.is_null() {
+        None
+    } else {
+        // SAFETY: on success crypt_rn returns a NUL-terminated string inside
+        // `data`, which is alive here.
+        Some(
+            unsafe { CStr::from_ptr(out) }
+                .to_string_lossy()
+                .into_owned(),
+        )
+    };
+    data.fill(0);
+    std::hint::black_box(&data);
+    // crypt_rn never returns the "*0"/"*1" failure tokens, but be sure.
+    hash.filter(|h| !h.starts_with('*'))
+}
+
+/// A new setting for `prefix` (`"$y$"`, `"$6$"`...) with the library's
+/// default cost and a random salt (`crypt_gensalt_rn`). `Unsupported` when
+/// this libcrypt does not offer the method.
+pub(crate) fn crypt_gensalt(prefix: &str) -> io::Result<String> {
+    let cprefix = CString::new(prefix).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let mut rbytes = [0u8; SALT_BYTES];
+    random_bytes(&mut rbytes)?;
+    let mut out = vec![0 as libc::c_char; CRYPT_GENSALT_OUTPUT_SIZE];
+    let (nrbytes, out_len) = (
+        SALT_BYTES as libc::c_int,
+        CRYPT_GENSALT_OUTPUT_SIZE as libc::c_int,
+    );
+    // SAFETY: `cprefix` is NUL-terminated, `rbytes` holds `nrbytes` bytes and
+    // `out` is writable for `out_len` bytes; all three outlive the call.
+    let p = unsafe {
+        crypt_gensalt_rn(
+            cprefix.as_ptr(),
+            0,
+            rbytes.as_ptr().cast(),
+            nrbytes,
+            out.as_mut_ptr(),
+            out_len,
+        )
+    };
+    if p.is_null() {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("libcrypt does not support {prefix}"),
+        ));
+    }
+    // SAFETY: on success `p` is a NUL-terminated string inside `out`.
+    Ok(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+}
+
+/// Fills `buf` from the kernel's random source (`getrandom(2)`, falling back
+/// to `/dev/urandom` on kernels without it).
+pub(crate) fn random_bytes(buf: &mut [u8]) -> io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let rest = &mut buf[filled..];
+        // SAFETY: `rest` is a writable buffer of `rest.len()` bytes.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        match usize::try_from(n) {
+            Ok(n) => filled += n,
+            Err(_) => {
+                let err = io::Error::last_os_error();
+                match err.raw_os_error() {
+                    Some(libc::EINTR) => {}
+                    Some(libc::ENOSYS) => {
+                        use std::io::Read;
+                        return std::fs::File::open("/dev/urandom")?.read_exact(rest);
+                    }
+                    _ => return Err(err),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,5 +808,85 @@ mod tests {
         assert!(can_search(Path::new("/nonexistent-ftpdlib")).is_err());
         assert!(can_search(Path::new("x\0")).is_err());
         std::fs::remove_file(&p).unwrap();
+    }
+    #[test]
+    fn passwd_and_groups() {
+        let root = account("root").unwrap().unwrap();
+        assert_eq!((root.uid, root.gid, root.name.as_str()), (0, 0, "root"));
+        assert!(root.home.is_absolute() && !root.shell.as_os_str().is_empty());
+        assert_eq!(account("ftpdlib-no-such-user").unwrap(), None);
+        assert_eq!(account("a\0b").unwrap(), None);
+        assert_eq!(account("").unwrap(), None);
+        assert!(group_list("root", 0).unwrap().contains(&0));
+        assert!(group_list("a\0b", 0).is_err());
+        let me = effective_ids().unwrap();
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(me.uid, unsafe { libc::geteuid() });
+        if me.uid == 0 {
+            let hash = shadow_password("root").unwrap();
+            assert!(hash.is_some());
+            assert_eq!(shadow_password("ftpdlib-no-such-user").unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn crypt_and_salts() {
+        let sha512 = "$6$saltsalt$bS8uFVRzMrb1ylbOyDWAlPhX./AH4Wgwbcp6PSOQdctbNq4.17j.43u4YKqn/mHb3zik88vMAwyrY4nYHaOFC/";
+        assert_eq!(crypt("12345", "$6$saltsalt$").as_deref(), Some(sha512));
+        assert_eq!(crypt("12345", sha512).as_deref(), Some(sha512));
+        assert_eq!(crypt("12345", "$zz$bogus"), None);
+        assert_eq!(crypt("a\0b", sha512), None);
+        assert_eq!(crypt(&"x".repeat(513), sha512), None);
+        let y = crypt_gensalt("$y$").unwrap();
+        assert!(y.starts_with("$y$"), "{y}");
+        assert_ne!(y, crypt_gensalt("$y$").unwrap());
+        assert!(crypt("pw", &y).unwrap().starts_with(&y));
+        assert!(crypt_gensalt("$6$").unwrap().starts_with("$6$"));
+        assert_eq!(
+            crypt_gensalt("$zz$").unwrap_err().kind(),
+            io::ErrorKind::Unsupported
+        );
+        let mut buf = [0u8; 64];
+        random_bytes(&mut buf).unwrap();
+        assert!(buf.iter().any(|&b| b != 0));
+        random_bytes(&mut []).unwrap();
+    }
+
+    #[test]
+    fn effective_ids_switch_per_thread() {
+        let server = effective_ids().unwrap();
+        if server.uid != 0 {
+            eprintln!("effective_ids_switch_per_thread: not root, skipped");
+            return;
+        }
+        let nobody = account("nobody").unwrap().expect("nobody exists");
+        let dir = std::env::temp_dir().join(format!("ftpdlib-sys-ids-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
+        let d = dir.clone();
+        let target = Ids {
+            uid: nobody.uid,
+            gid: nobody.gid,
+            groups: group_list(&nobody.name, nobody.gid).unwrap(),
+        };
+        let t = std::thread::spawn(move || {
+            become_ids(&target).unwrap();
+            let inside = effective_ids().unwrap();
+            let denied = can_search(&d).is_err();
+            // No way back to root but through the saved ids: not root now.
+            let regain = set_groups(&[]).is_err();
+            restore_ids(&server).unwrap();
+            (inside, denied, regain, effective_ids().unwrap(), server)
+        });
+        let (inside, denied, regain, after, server) = t.join().unwrap();
+        assert_eq!((inside.uid, inside.gid), (nobody.uid, nobody.gid));
+        assert!(denied && regain);
+        assert_eq!(after, server);
+        // The other threads never changed identity.
+        assert_eq!(effective_ids().unwrap().uid, 0);
+        can_search(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
