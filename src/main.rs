@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ftpdlib::{DummyAuthorizer, FtpHandler, FtpServer};
+use ftpdlib::{
+    DummyAuthorizer, FtpHandler, FtpServer, UnixAuthorizer, UnixAuthorizerOptions, UnixFilesystem,
+};
 
 const USAGE: &str = "\
 Usage: ftpdlib [options]
@@ -28,7 +30,10 @@ Options:
   -P, --password PASSWORD     password of -u
       --user NAME:PASSWORD:HOME:PERMS
                               add a virtual user (repeatable); PERMS are letters of
-                              elradfmwMT; anonymous stays on unless --no-anonymous
+                              elradfmwMT; anonymous stays on unless --no-anonymous;
+                              PASSWORD may be a crypt(3) hash ('$y$...', '$6$...')
+      --hash-password         read a password from standard input, print its
+                              crypt(3) hash (for --user) and exit
       --anonymous DIR         home directory of anonymous (default: -d)
       --no-anonymous          no anonymous access
       --timeout SECONDS       idle timeout of control and data connections (default: 300, 0 = off)
@@ -43,6 +48,15 @@ Options:
       --max-cons N            maximum simultaneous connections (default: 512, 0 = unlimited)
       --max-cons-per-ip N     maximum connections per IP address (default: 0 = unlimited)
       --max-login-attempts N  failed logins before disconnect (default: 3)
+
+System users (run as root):
+      --unix-users            serve the machine's accounts (shadow passwords), each
+                              in its own home, as that user; perms of -w or read-only
+      --allowed-users A,B     with --unix-users: only these accounts may log in
+      --rejected-users C,D    with --unix-users: these accounts may not log in
+      --anonymous-user NAME   with --unix-users: the account that serves anonymous
+      --unix-filesystem       with --unix-users: show the whole file system (real
+                              paths, start in the home) instead of confining to it
 ";
 
 /// Parsed command line.
@@ -70,11 +84,17 @@ struct Options {
     max_cons: usize,
     max_cons_per_ip: usize,
     max_login_attempts: u32,
+    unix_users: bool,
+    allowed_users: Vec<String>,
+    rejected_users: Vec<String>,
+    anonymous_user: Option<String>,
+    unix_filesystem: bool,
 }
 
 enum Parsed {
     Run(Box<Options>),
     Exit(&'static str),
+    HashPassword,
 }
 
 fn main() -> ExitCode {
@@ -85,6 +105,7 @@ fn main() -> ExitCode {
             print!("{text}");
             return ExitCode::SUCCESS;
         }
+        Ok(Parsed::HashPassword) => return hash_password_command(),
         Err(msg) => {
             eprintln!("ftpdlib: error: {msg}\n(see ftpdlib --help)");
             return ExitCode::from(2);
@@ -105,10 +126,85 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--hash-password`: one line from stdin (not echoed on a terminal) to a
+/// crypt(3) string on stdout.
+fn hash_password_command() -> ExitCode {
+    use std::io::IsTerminal;
+    let tty = std::io::stdin().is_terminal();
+    if tty {
+        eprint!("Password: ");
+        set_tty_echo(false);
+    }
+    let mut line = String::new();
+    let read = std::io::stdin().read_line(&mut line);
+    if tty {
+        set_tty_echo(true);
+        eprintln!();
+    }
+    if let Err(e) = read {
+        eprintln!("ftpdlib: error: cannot read the password: {e}");
+        return ExitCode::FAILURE;
+    }
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        eprintln!("ftpdlib: error: empty password");
+        return ExitCode::FAILURE;
+    }
+    match ftpdlib::hash_password(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ftpdlib: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Turns the terminal's echo on or off with stty(1), best effort.
+fn set_tty_echo(on: bool) {
+    let _ = std::process::Command::new("stty")
+        .arg(if on { "echo" } else { "-echo" })
+        .stdin(std::process::Stdio::inherit())
+        .status();
+}
+
 fn serve(o: &Options) -> Result<(), ftpdlib::Error> {
+    let perm = if o.write { "elradfmwMT" } else { "elr" };
+    let mut handler = if o.unix_users {
+        unix_handler(o, perm)?
+    } else {
+        FtpHandler::new(dummy_authorizer(o, perm)?)
+    };
+    configure(&mut handler, o);
+    let mut server = FtpServer::bind((o.interface.as_str(), o.port), handler)?;
+    server.max_cons = o.max_cons;
+    server.max_cons_per_ip = o.max_cons_per_ip;
+    server.serve_forever()
+}
+
+/// `--unix-users`: the machine's accounts (pyftpdlib `UnixAuthorizer`).
+fn unix_handler(o: &Options, perm: &str) -> Result<FtpHandler, ftpdlib::Error> {
+    let auth = UnixAuthorizer::with_options(UnixAuthorizerOptions {
+        global_perm: perm.to_string(),
+        allowed_users: o.allowed_users.clone(),
+        rejected_users: o.rejected_users.clone(),
+        anonymous_user: o.anonymous_user.clone(),
+        ..UnixAuthorizerOptions::default()
+    })?;
+    let mut handler = FtpHandler::new(auth);
+    if o.unix_filesystem {
+        handler.abstracted_fs = Box::new(|home| Box::new(UnixFilesystem::new(home)));
+    }
+    Ok(handler)
+}
+
+/// Virtual users: `-u`/`-P`, `--user`, anonymous.
+fn dummy_authorizer(o: &Options, perm: &str) -> Result<DummyAuthorizer, ftpdlib::Error> {
     let cwd = std::env::current_dir()?;
     let directory = o.directory.clone().unwrap_or(cwd);
-    let perm = if o.write { "elradfmwMT" } else { "elr" };
     let mut auth = DummyAuthorizer::new();
     if let Some(user) = &o.username {
         auth.add_user(user, o.password.as_deref().unwrap_or(""), &directory, perm)?;
@@ -119,7 +215,11 @@ fn serve(o: &Options) -> Result<(), ftpdlib::Error> {
     for (name, password, home, perms) in &o.users {
         auth.add_user(name, password, home, perms)?;
     }
-    let mut handler = FtpHandler::new(auth);
+    Ok(auth)
+}
+
+/// The handler settings common to every kind of user.
+fn configure(handler: &mut FtpHandler, o: &Options) {
     if let Some(b) = &o.banner {
         handler.banner = b.clone();
     }
@@ -137,10 +237,6 @@ fn serve(o: &Options) -> Result<(), ftpdlib::Error> {
     handler.use_gmt_times = !o.use_localtime;
     handler.use_sendfile = !o.disable_sendfile;
     handler.max_login_attempts = o.max_login_attempts;
-    let mut server = FtpServer::bind((o.interface.as_str(), o.port), handler)?;
-    server.max_cons = o.max_cons;
-    server.max_cons_per_ip = o.max_cons_per_ip;
-    server.serve_forever()
 }
 
 fn parse(args: &[String]) -> Result<Parsed, String> {
@@ -199,13 +295,61 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
             "--max-cons" => o.max_cons = number(name, &value(name)?)?,
             "--max-cons-per-ip" => o.max_cons_per_ip = number(name, &value(name)?)?,
             "--max-login-attempts" => o.max_login_attempts = number(name, &value(name)?)?,
+            "--hash-password" => return Ok(Parsed::HashPassword),
+            "--unix-users" => o.unix_users = true,
+            "--allowed-users" => o.allowed_users = name_list(&value(name)?),
+            "--rejected-users" => o.rejected_users = name_list(&value(name)?),
+            "--anonymous-user" => o.anonymous_user = Some(value(name)?),
+            "--unix-filesystem" => o.unix_filesystem = true,
             other => return Err(format!("unrecognized argument {other:?}")),
         }
     }
     if o.username.is_some() != o.password.is_some() {
         return Err("-u/--username and -P/--password go together".into());
     }
+    check_unix_options(&o)?;
     Ok(Parsed::Run(Box::new(o)))
+}
+
+/// The system-user options go with `--unix-users`, the virtual-user ones
+/// without it.
+fn check_unix_options(o: &Options) -> Result<(), String> {
+    if o.unix_users {
+        let virtual_users = [
+            (o.username.is_some(), "-u/--username"),
+            (!o.users.is_empty(), "--user"),
+            (o.anonymous_dir.is_some(), "--anonymous"),
+            (o.directory.is_some(), "-d/--directory"),
+        ];
+        if let Some((_, opt)) = virtual_users.iter().find(|(set, _)| *set) {
+            return Err(format!(
+                "{opt} does not apply to --unix-users (system users log in to their homes)"
+            ));
+        }
+        if !o.allowed_users.is_empty() && !o.rejected_users.is_empty() {
+            return Err("--allowed-users and --rejected-users are mutually exclusive".into());
+        }
+        return Ok(());
+    }
+    let unix_only = [
+        (!o.allowed_users.is_empty(), "--allowed-users"),
+        (!o.rejected_users.is_empty(), "--rejected-users"),
+        (o.anonymous_user.is_some(), "--anonymous-user"),
+        (o.unix_filesystem, "--unix-filesystem"),
+    ];
+    match unix_only.iter().find(|(set, _)| *set) {
+        Some((_, opt)) => Err(format!("{opt} needs --unix-users")),
+        None => Ok(()),
+    }
+}
+
+/// `A,B` (spaces and empty items ignored).
+fn name_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 fn number<T: std::str::FromStr>(name: &str, text: &str) -> Result<T, String> {
@@ -232,7 +376,8 @@ fn port_range(text: &str) -> Result<(u16, u16), String> {
 }
 
 /// `NAME:PASSWORD:HOME:PERMS`; the password may contain ':' (the home and
-/// perms are taken from the right).
+/// perms are taken from the right), so a crypt(3) hash (`$y$j9T$...`, whose
+/// alphabet is `./0-9A-Za-z$`) passes through as it is.
 fn user_spec(text: &str) -> Result<(String, String, PathBuf, String), String> {
     let (name, rest) = text
         .split_once(':')
@@ -252,4 +397,74 @@ fn user_spec(text: &str) -> Result<(String, String, PathBuf, String), String> {
         existing_dir(home)?,
         perms.into(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn run(list: &[&str]) -> Result<Box<Options>, String> {
+        match parse(&args(list))? {
+            Parsed::Run(o) => Ok(o),
+            _ => Err("not a run".into()),
+        }
+    }
+
+    #[test]
+    fn user_spec_takes_crypt_hashes() {
+        let hash = "$y$j9T$TP1hdKnyA0ymCTlcjV3Zb.$Kw.lM0envXJWkUQnmPYzqjXocVnFK/MBvDNUfvGqvH.";
+        let (name, pw, home, perms) = user_spec(&format!("bob:{hash}:/:elr")).unwrap();
+        assert_eq!((name.as_str(), pw.as_str()), ("bob", hash));
+        assert_eq!((home, perms.as_str()), (PathBuf::from("/"), "elr"));
+        let (_, pw, ..) = user_spec("bob:a:b:c:/:elr").unwrap();
+        assert_eq!(pw, "a:b:c");
+        assert!(user_spec(&format!("bob:{hash}")).is_err());
+        let o = run(&["--user", &format!("bob:{hash}:/:elrw")]).unwrap();
+        assert_eq!(o.users[0].1, hash);
+    }
+
+    #[test]
+    fn unix_options() {
+        let o = run(&[
+            "--unix-users",
+            "--rejected-users",
+            "root, daemon,",
+            "--anonymous-user=ftp",
+            "--unix-filesystem",
+            "-w",
+        ])
+        .unwrap();
+        assert!(o.unix_users && o.unix_filesystem && o.write);
+        assert_eq!(o.rejected_users, ["root", "daemon"]);
+        assert_eq!(o.anonymous_user.as_deref(), Some("ftp"));
+        let o = run(&["--unix-users", "--allowed-users", "a,b"]).unwrap();
+        assert_eq!(o.allowed_users, ["a", "b"]);
+        for bad in [
+            &["--allowed-users", "a"][..],
+            &["--rejected-users", "a"],
+            &["--anonymous-user", "nobody"],
+            &["--unix-filesystem"],
+            &[
+                "--unix-users",
+                "--allowed-users",
+                "a",
+                "--rejected-users",
+                "b",
+            ],
+            &["--unix-users", "--user", "a:b:/:elr"],
+            &["--unix-users", "-u", "a", "-P", "b"],
+            &["--unix-users", "-d", "/"],
+            &["--unix-users", "--anonymous", "/"],
+        ] {
+            assert!(run(bad).is_err(), "{bad:?}");
+        }
+        assert!(matches!(
+            parse(&args(&["--hash-password"])),
+            Ok(Parsed::HashPassword)
+        ));
+    }
 }
