@@ -83,12 +83,12 @@ impl Accounts {
         let home = self.base.path().join(&name);
         userdel(&name); // leftovers of a killed run with the same pid
         self.names.push(name.clone());
-        run(Command::new("useradd")
+        run(Command::new(sbin("useradd"))
             .args(["-m", "-U", "-s", shell, "-d"])
             .arg(&home)
             .arg(&name));
         let password = format!("pw-{tag}-{}", std::process::id());
-        let mut child = Command::new("chpasswd")
+        let mut child = Command::new(sbin("chpasswd"))
             .stdin(Stdio::piped())
             .spawn()
             .expect("run chpasswd");
@@ -121,8 +121,19 @@ impl Drop for Accounts {
     }
 }
 
+/// `/usr/sbin/<tool>` when it is there (root's PATH may lack sbin), else
+/// the bare name.
+fn sbin(tool: &str) -> PathBuf {
+    let p = Path::new("/usr/sbin").join(tool);
+    if p.exists() {
+        p
+    } else {
+        PathBuf::from(tool)
+    }
+}
+
 fn userdel(name: &str) {
-    let _ = Command::new("userdel")
+    let _ = Command::new(sbin("userdel"))
         .args(["-r", name])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
