@@ -156,11 +156,6 @@ impl Ftp {
         Ok(r)
     }
 
-    /// The control socket (buffered input is dropped).
-    pub fn into_stream(self) -> TcpStream {
-        self.rd.into_inner()
-    }
-
     pub fn quit(mut self) {
         let _ = self.cmd("QUIT");
     }

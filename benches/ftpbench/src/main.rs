@@ -4,6 +4,7 @@
 //! line and one JSON line (`{"server":…,"scenario":…,"metrics":{…}}`);
 //! `ftpbench --table FILE…` turns collected JSON lines into Markdown tables.
 
+mod evload;
 mod ftp;
 mod procfs;
 mod table;
@@ -46,6 +47,7 @@ Scenarios (-b, --bench LIST, comma-separated, default all):
 
 Sizes and bounds:
   -n, --clients N          concurrent clients for logins/small/idle (default 50)
+      --gen-threads T      event loops (threads) of the logins/small load (default 1)
   -k, --idle K             idle connections (default 1000)
       --duration SECS      time bound of logins and small (default 10)
       --max-logins N       count bound of logins (default 100000)
@@ -83,6 +85,7 @@ struct Cfg {
     label: String,
     benches: Vec<String>,
     clients: usize,
+    gen_threads: usize,
     idle: usize,
     duration: Duration,
     max_logins: u64,
@@ -166,6 +169,7 @@ fn parse_args() -> Result<Option<Cfg>, String> {
         label: String::new(),
         benches: vec!["all".into()],
         clients: 50,
+        gen_threads: 1,
         idle: 1000,
         duration: Duration::from_secs(10),
         max_logins: 100_000,
@@ -207,6 +211,7 @@ fn parse_args() -> Result<Option<Cfg>, String> {
                 c.benches = val()?.split(',').map(|s| s.trim().to_string()).collect()
             }
             "-n" | "--clients" => c.clients = num(val()?)?.max(1) as usize,
+            "--gen-threads" => c.gen_threads = num(val()?)?.max(1) as usize,
             "-k" | "--idle" => c.idle = num(val()?)? as usize,
             "--duration" => c.duration = secs(val()?)?,
             "--max-logins" => c.max_logins = num(val()?)?,
@@ -354,51 +359,53 @@ where
     (all, t0.elapsed().as_secs_f64())
 }
 
-/// Close a session politely: QUIT, its reply, then the server's EOF, so
-/// the server does the active close (TIME_WAIT stays on its side).
-fn quit_and_wait(mut f: Ftp) -> io::Result<()> {
-    let r = f.cmd("QUIT")?;
-    if r.code != 221 {
-        return Err(ftp::err(format!(
-            "QUIT: unexpected reply {} {}",
-            r.code, r.text
-        )));
-    }
-    let mut b = [0u8; 64];
-    let mut s = f.into_stream();
-    // Bounded by the socket timeout and by 16 reads.
-    for _ in 0..16 {
-        match io::Read::read(&mut s, &mut b) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-    }
-    Ok(())
-}
-
 // ---------------------------------------------------------------- scenarios
 
-fn bench_logins(c: &Cfg) -> io::Result<Outcome> {
+/// Run the event-driven load in `--gen-threads` loops sharing one budget.
+fn ev_load(c: &Cfg, mode: evload::Mode, budget_count: u64) -> (Tally, f64, u64) {
     let budget = Arc::new(Budget {
-        left: AtomicU64::new(c.max_logins),
+        left: AtomicU64::new(budget_count),
         deadline: Instant::now() + c.duration,
     });
-    let cc = c.clone();
-    let b = Arc::clone(&budget);
-    let (t, secs) = run_threads(c.clients, move |_| {
-        let mut t = Tally::default();
-        while b.take() {
-            let t0 = Instant::now();
-            match login(&cc).and_then(quit_and_wait) {
-                Ok(()) => t.lat_us.push(t0.elapsed().as_micros() as u64),
-                Err(e) => {
-                    t.error(e);
-                    thread::sleep(Duration::from_millis(10));
-                }
+    let threads = c.gen_threads.clamp(1, c.clients);
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let c = c.clone();
+            let budget = Arc::clone(&budget);
+            let clients = c.clients / threads + usize::from(t < c.clients % threads);
+            thread::spawn(move || {
+                let p = evload::Params {
+                    addr: c.addr,
+                    user: &c.user,
+                    pass: &c.pass,
+                    file: &c.small_file,
+                    clients,
+                    timeout: c.timeout,
+                    mode,
+                };
+                evload::run(&p, &budget)
+            })
+        })
+        .collect();
+    let mut all = Tally::default();
+    let mut secs: f64 = 0.0;
+    let mut bytes = 0;
+    for h in handles {
+        match h.join() {
+            Ok(Ok(r)) => {
+                all.merge(r.tally);
+                secs = secs.max(r.secs);
+                bytes += r.bytes;
             }
+            Ok(Err(e)) => all.error(e),
+            Err(_) => all.error("load thread panicked"),
         }
-        t
-    });
+    }
+    (all, secs, bytes)
+}
+
+fn bench_logins(c: &Cfg) -> io::Result<Outcome> {
+    let (t, secs, _) = ev_load(c, evload::Mode::Logins, c.max_logins);
     finish_rate(c, t, secs, "logins", "logins/s")
 }
 
@@ -453,53 +460,11 @@ fn bench_small(c: &Cfg) -> io::Result<Outcome> {
         }
         f.quit();
     }
-    let budget = Arc::new(Budget {
-        left: AtomicU64::new(c.max_transfers),
-        deadline: Instant::now() + c.duration,
-    });
-    let bytes = Arc::new(AtomicU64::new(0));
-    let cc = c.clone();
-    let b = Arc::clone(&budget);
-    let by = Arc::clone(&bytes);
-    let (t, secs) = run_threads(c.clients, move |_| {
-        let mut t = Tally::default();
-        let mut buf = vec![0u8; 64 << 10];
-        let cmd = format!("RETR {}", cc.small_file);
-        let mut sess: Option<Ftp> = None;
-        while b.take() {
-            if sess.is_none() {
-                match login(&cc).and_then(|mut f| f.cmd_ok("TYPE I").map(|_| f)) {
-                    Ok(f) => sess = Some(f),
-                    Err(e) => {
-                        t.error(e);
-                        thread::sleep(Duration::from_millis(10));
-                        continue;
-                    }
-                }
-            }
-            let f = sess.as_mut().unwrap();
-            let t0 = Instant::now();
-            match f.download(&cmd, &mut buf, |_| true) {
-                Ok(n) => {
-                    t.lat_us.push(t0.elapsed().as_micros() as u64);
-                    by.fetch_add(n, Ordering::Relaxed);
-                }
-                Err(e) => {
-                    t.error(e);
-                    sess = None;
-                    thread::sleep(Duration::from_millis(10));
-                }
-            }
-        }
-        if let Some(f) = sess {
-            f.quit();
-        }
-        t
-    });
+    let (t, secs, bytes) = ev_load(c, evload::Mode::Small, c.max_transfers);
     let mut o = finish_rate(c, t, secs, "transfers", "transfers/s")?;
     o.params.insert(
         "bytes_per_transfer".into(),
-        json!(bytes.load(Ordering::Relaxed) / o.metrics["count"].as_u64().unwrap_or(1).max(1)),
+        json!(bytes / o.metrics["count"].as_u64().unwrap_or(1).max(1)),
     );
     Ok(o)
 }
@@ -552,6 +517,10 @@ fn bench_idle(c: &Cfg) -> io::Result<Outcome> {
     if let (Some(b), Some(a)) = (base, after) {
         let rss = (a.rss_kib as f64 - b.rss_kib as f64) / opened as f64;
         let pss = (a.pss_kib as f64 - b.pss_kib as f64) / opened as f64;
+        let uss = (a.uss_kib as f64 - b.uss_kib as f64) / opened as f64;
+        m.insert("uss_per_conn_kib".into(), json!(r2(uss)));
+        m.insert("uss_before_kib".into(), json!(b.uss_kib));
+        m.insert("uss_after_kib".into(), json!(a.uss_kib));
         m.insert("rss_per_conn_kib".into(), json!(r2(rss)));
         m.insert("pss_per_conn_kib".into(), json!(r2(pss)));
         m.insert("rss_before_kib".into(), json!(b.rss_kib));
@@ -560,8 +529,8 @@ fn bench_idle(c: &Cfg) -> io::Result<Outcome> {
         m.insert("pss_after_kib".into(), json!(a.pss_kib));
         m.insert("procs_after".into(), json!(a.procs));
         human += &format!(
-            "; RSS {} → {} KiB ({rss:.2} KiB/conn), PSS {} → {} KiB ({pss:.2} KiB/conn), {} → {} processes",
-            b.rss_kib, a.rss_kib, b.pss_kib, a.pss_kib, b.procs, a.procs
+            "; RSS {} → {} KiB ({rss:.2} KiB/conn), PSS {} → {} KiB ({pss:.2} KiB/conn), USS {} → {} KiB ({uss:.2} KiB/conn), {} → {} processes",
+            b.rss_kib, a.rss_kib, b.pss_kib, a.pss_kib, b.uss_kib, a.uss_kib, b.procs, a.procs
         );
     } else {
         human += " (no --pid: memory not measured)";

@@ -102,6 +102,8 @@ pub struct Mem {
     /// Sum of Pss (proportional set size: shared pages split between the
     /// processes sharing them), KiB.
     pub pss_kib: u64,
+    /// Sum of Private_Clean + Private_Dirty (USS, "rss − shared"), KiB.
+    pub uss_kib: u64,
     pub procs: u64,
 }
 
@@ -127,6 +129,8 @@ pub fn tree_mem(root: u32) -> Mem {
         m.procs += 1;
         if let Ok(sm) = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
             m.pss_kib += kib_field(&sm, "Pss:").unwrap_or(0);
+            m.uss_kib += kib_field(&sm, "Private_Clean:").unwrap_or(0)
+                + kib_field(&sm, "Private_Dirty:").unwrap_or(0);
         }
     }
     m

@@ -99,6 +99,17 @@ const ROWS: &[Row] = &[
         },
     },
     Row {
+        scenario: "idle",
+        key: "uss_per_conn_kib",
+        higher_is_better: false,
+        label: |q| {
+            format!(
+                "Memory per idle logged-in connection, USS (private) sum, K={} (KiB)",
+                p(q, "idle")
+            )
+        },
+    },
+    Row {
         scenario: "list",
         key: "median_ms",
         higher_is_better: false,
@@ -127,12 +138,26 @@ fn fmt(v: f64) -> String {
     }
 }
 
-fn short(e: &str) -> String {
-    let e = e.replace('|', "/").replace('\n', " ");
-    if e.chars().count() > 70 {
-        format!("{}…", e.chars().take(70).collect::<String>())
-    } else {
-        e
+fn clean(e: &str) -> String {
+    e.replace('|', "/").replace('\n', " ")
+}
+
+/// Numbered notes for the failures, so a cell says "n/a [2]" and the
+/// reason is written once under the table.
+#[derive(Default)]
+struct Notes(Vec<(String, String)>);
+
+impl Notes {
+    fn mark(&mut self, server: &str, text: &str) -> String {
+        let key = (server.to_string(), clean(text));
+        let n = match self.0.iter().position(|k| *k == key) {
+            Some(i) => i + 1,
+            None => {
+                self.0.push(key);
+                self.0.len()
+            }
+        };
+        format!("n/a [{n}]")
     }
 }
 
@@ -168,6 +193,7 @@ pub fn print(files: &[PathBuf], base: Option<&str>) -> io::Result<()> {
         .map(str::to_string)
         .unwrap_or_else(|| servers[0].clone());
     let get = |s: &str, sc: &str| recs.get(&(s.to_string(), sc.to_string()));
+    let mut notes = Notes::default();
 
     println!(
         "| Scenario | {} |",
@@ -196,24 +222,34 @@ pub fn print(files: &[PathBuf], base: Option<&str>) -> io::Result<()> {
         let value = |s: &str| -> Result<f64, String> {
             match get(s, row.scenario) {
                 None => Err("not run".into()),
-                Some(r) if r.get("ok") != Some(&Value::Bool(true)) => Err(format!(
-                    "n/a: {}",
-                    short(r.get("error").and_then(Value::as_str).unwrap_or("failed"))
-                )),
+                Some(r) if r.get("ok") != Some(&Value::Bool(true)) => Err(r
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("failed")
+                    .to_string()),
                 Some(r) => r
                     .get("metrics")
                     .and_then(|m| m.get(row.key))
                     .and_then(Value::as_f64)
-                    .ok_or_else(|| "n/a (not measured)".into()),
+                    .ok_or_else(|| "not run".into()),
             }
         };
         let b = value(&base).ok();
         let cells: Vec<String> = servers
             .iter()
             .map(|s| match value(s) {
-                Err(e) => e,
+                Err(e) if e == "not run" => "—".to_string(),
+                Err(e) => notes.mark(s, &e),
                 Ok(v) => match b {
-                    Some(b) if b != 0.0 && *s != base => format!("{} ({:.2}×)", fmt(v), v / b),
+                    Some(b) if b != 0.0 && *s != base => {
+                        let r = v / b;
+                        let r = if r >= 10.0 {
+                            format!("{r:.0}")
+                        } else {
+                            format!("{r:.2}")
+                        };
+                        format!("{} ({r}×)", fmt(v))
+                    }
                     _ => fmt(v),
                 },
             })
@@ -227,6 +263,12 @@ pub fn print(files: &[PathBuf], base: Option<&str>) -> io::Result<()> {
     }
     println!();
     println!("↑ higher is better, ↓ lower is better; (r×) = value ÷ {base}'s value.");
+    if !notes.0.is_empty() {
+        println!();
+        for (i, (server, text)) in notes.0.iter().enumerate() {
+            println!("- [{}] {server}: {text}", i + 1);
+        }
+    }
     println!();
     println!("CPU seconds used during each scenario, server process tree / ftpbench itself (wall seconds):");
     println!();
@@ -239,7 +281,7 @@ pub fn print(files: &[PathBuf], base: Option<&str>) -> io::Result<()> {
         let cells: Vec<String> = servers
             .iter()
             .map(|s| match get(s, sc) {
-                None => "not run".into(),
+                None => "—".into(),
                 Some(r) => {
                     let f = |k: &str| r.get(k).and_then(Value::as_f64);
                     match (f("server_cpu_s"), f("gen_cpu_s"), f("wall_s")) {
@@ -247,7 +289,7 @@ pub fn print(files: &[PathBuf], base: Option<&str>) -> io::Result<()> {
                             format!("{} / {} ({})", fmt(a), fmt(g), fmt(w))
                         }
                         (None, Some(g), Some(w)) => format!("? / {} ({})", fmt(g), fmt(w)),
-                        _ => "?".into(),
+                        _ => "—".into(),
                     }
                 }
             })
