@@ -43,6 +43,7 @@ pub mod filesystems;
 pub mod handlers;
 pub mod ioloop;
 pub mod log;
+mod prefork;
 pub mod reply;
 pub mod servers;
 mod sys;

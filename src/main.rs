@@ -48,6 +48,11 @@ Options:
       --max-cons N            maximum simultaneous connections (default: 512, 0 = unlimited)
       --max-cons-per-ip N     maximum connections per IP address (default: 0 = unlimited)
       --max-login-attempts N  failed logins before disconnect (default: 3)
+      --workers N             pre-forked worker processes, each a single-threaded
+                              event loop on the shared port (default: 1)
+      --xferlog PATH          append a wu-ftpd/vsftpd-style xferlog line per transfer
+      --read-limit BYTES      upload limit per data channel in bytes/s (default: 0 = none)
+      --write-limit BYTES     download limit per data channel in bytes/s (default: 0 = none)
 
 System users (run as root):
       --unix-users            serve the machine's accounts (shadow passwords), each
@@ -84,6 +89,10 @@ struct Options {
     max_cons: usize,
     max_cons_per_ip: usize,
     max_login_attempts: u32,
+    workers: usize,
+    xferlog: Option<PathBuf>,
+    read_limit: u64,
+    write_limit: u64,
     unix_users: bool,
     allowed_users: Vec<String>,
     rejected_users: Vec<String>,
@@ -178,10 +187,11 @@ fn serve(o: &Options) -> Result<(), ftpdlib::Error> {
     } else {
         FtpHandler::new(dummy_authorizer(o, perm)?)
     };
-    configure(&mut handler, o);
+    configure(&mut handler, o)?;
     let mut server = FtpServer::bind((o.interface.as_str(), o.port), handler)?;
     server.max_cons = o.max_cons;
     server.max_cons_per_ip = o.max_cons_per_ip;
+    server.worker_processes = o.workers.max(1);
     server.serve_forever()
 }
 
@@ -219,7 +229,7 @@ fn dummy_authorizer(o: &Options, perm: &str) -> Result<DummyAuthorizer, ftpdlib:
 }
 
 /// The handler settings common to every kind of user.
-fn configure(handler: &mut FtpHandler, o: &Options) {
+fn configure(handler: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error> {
     if let Some(b) = &o.banner {
         handler.banner = b.clone();
     }
@@ -237,6 +247,12 @@ fn configure(handler: &mut FtpHandler, o: &Options) {
     handler.use_gmt_times = !o.use_localtime;
     handler.use_sendfile = !o.disable_sendfile;
     handler.max_login_attempts = o.max_login_attempts;
+    handler.dtp_handler.read_limit = o.read_limit;
+    handler.dtp_handler.write_limit = o.write_limit;
+    if let Some(path) = &o.xferlog {
+        handler.set_xferlog(path)?;
+    }
+    Ok(())
 }
 
 fn parse(args: &[String]) -> Result<Parsed, String> {
@@ -295,6 +311,10 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
             "--max-cons" => o.max_cons = number(name, &value(name)?)?,
             "--max-cons-per-ip" => o.max_cons_per_ip = number(name, &value(name)?)?,
             "--max-login-attempts" => o.max_login_attempts = number(name, &value(name)?)?,
+            "--workers" => o.workers = number(name, &value(name)?)?,
+            "--xferlog" => o.xferlog = Some(PathBuf::from(value(name)?)),
+            "--read-limit" => o.read_limit = number(name, &value(name)?)?,
+            "--write-limit" => o.write_limit = number(name, &value(name)?)?,
             "--hash-password" => return Ok(Parsed::HashPassword),
             "--unix-users" => o.unix_users = true,
             "--allowed-users" => o.allowed_users = name_list(&value(name)?),

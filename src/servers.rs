@@ -46,6 +46,11 @@ pub struct FtpServer {
     /// Maximum simultaneous control connections from one IP address,
     /// 0 = unlimited (pyftpdlib `max_cons_per_ip`).
     pub max_cons_per_ip: usize,
+    /// Serve with this many pre-forked worker processes, each a
+    /// single-threaded event loop on the shared listening socket (pyftpdlib
+    /// `serve_forever(worker_processes=N)`); 1 = no fork. Limits stay
+    /// server-wide. See the `prefork` module.
+    pub worker_processes: usize,
     /// Handle SIGINT and SIGTERM in [`serve_forever`](Self::serve_forever):
     /// log "received interrupt signal" and shut down cleanly (pyftpdlib's
     /// `handle_exit`, true).
@@ -153,11 +158,13 @@ impl FtpServer {
                 max_cons_per_ip: 0,
                 count: 0,
                 per_ip: HashMap::new(),
+                shared: None,
             })))
         })?;
         Ok(FtpServer {
             max_cons: 512,
             max_cons_per_ip: 0,
+            worker_processes: 1,
             handle_exit: true,
             ioloop,
             token,
@@ -194,6 +201,10 @@ impl FtpServer {
     /// `serve_forever`).
     pub fn serve_forever(&mut self) -> Result<(), Error> {
         self.apply_limits();
+        if self.worker_processes > 1 {
+            let workers = self.worker_processes;
+            return crate::prefork::serve(self, workers);
+        }
         if self.handle_exit {
             self.ioloop.watch_signals()?;
         }
@@ -269,6 +280,35 @@ impl FtpServer {
         Ok(())
     }
 
+    /// Count connections in `counters`, shared with the other workers.
+    pub(crate) fn share_counters(&mut self, counters: Rc<crate::sys::SharedCounters>) {
+        if let Some(Dispatcher::Acceptor(a)) = self.ioloop.core.slab.get_mut(self.token.0) {
+            a.shared = Some(counters);
+        }
+    }
+
+    /// In a forked worker: move the listener into a fresh event loop (the
+    /// inherited epoll instance is the parent's) and serve until stopped.
+    pub(crate) fn serve_as_worker(&mut self) -> Result<(), Error> {
+        let Some(Dispatcher::Acceptor(mut acceptor)) =
+            self.ioloop.core.slab.try_remove(self.token.0)
+        else {
+            return Err(Error::Config("no listener to serve".into()));
+        };
+        let mut ioloop = IoLoop::new()?;
+        self.token = ioloop.core.insert_with(|token, core| {
+            core.registry
+                .register(&mut acceptor.listener, token, Interest::READABLE)?;
+            acceptor.gen = core.next_gen();
+            Ok(Dispatcher::Acceptor(acceptor))
+        })?;
+        // Dropping the old loop closes this process's copy of the parent's
+        // epoll descriptor and nothing else.
+        self.ioloop = ioloop;
+        self.worker_processes = 1;
+        self.serve_forever()
+    }
+
     fn apply_limits(&mut self) {
         if let Some(Dispatcher::Acceptor(a)) = self.ioloop.core.slab.get_mut(self.token.0) {
             a.max_cons = self.max_cons;
@@ -301,6 +341,18 @@ fn check_handler(handler: &FtpHandler) -> Result<(), Error> {
     Ok(())
 }
 
+/// The shared-counter bucket of an IP address (FNV-1a of its bytes).
+fn ip_bucket(ip: IpAddr) -> usize {
+    let bytes: Vec<u8> = match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
+    };
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    });
+    (hash % crate::prefork::IP_BUCKETS as u64) as usize
+}
+
 /// The server's dispatcher in the loop (pyftpdlib `Acceptor` part of
 /// `FTPServer`).
 pub(crate) struct Acceptor {
@@ -311,6 +363,8 @@ pub(crate) struct Acceptor {
     max_cons_per_ip: usize,
     count: usize,
     per_ip: HashMap<IpAddr, u32>,
+    /// Counters shared with the other pre-forked workers, if any.
+    shared: Option<Rc<crate::sys::SharedCounters>>,
 }
 
 impl Acceptor {
@@ -338,40 +392,71 @@ impl Acceptor {
         core: &mut Core,
     ) {
         let ip = peer.ip().to_canonical();
-        let refusal = if self.max_cons != 0 && self.count >= self.max_cons {
-            Some(TOO_MANY_CONNECTIONS)
-        } else if self.max_cons_per_ip != 0
-            && self.per_ip.get(&ip).copied().unwrap_or(0) as usize >= self.max_cons_per_ip
-        {
-            Some(TOO_MANY_FROM_IP)
-        } else {
-            None
-        };
+        let refusal = self.admit(ip);
         let handler = Rc::clone(&self.handler);
         let acceptor = (me, self.gen);
         let opened = core.insert_with(|token, core| {
             ControlChannel::open(stream, peer, token, acceptor, handler, refusal, core)
                 .map(|c| Dispatcher::Control(Box::new(c)))
         });
-        match opened {
-            Ok(_) => {
-                self.count += 1;
-                *self.per_ip.entry(ip).or_insert(0) += 1;
+        if let Err(e) = opened {
+            log::error!(target: LOGERROR, "cannot serve {peer}: {e}");
+            if refusal.is_none() {
+                self.release(ip);
             }
-            Err(e) => log::error!(target: LOGERROR, "cannot serve {peer}: {e}"),
+        }
+    }
+
+    /// Count a new connection from `ip`, or say why it is refused (then it
+    /// is not counted).
+    fn admit(&mut self, ip: IpAddr) -> Option<&'static str> {
+        if let Some(shared) = &self.shared {
+            let bucket = 1 + ip_bucket(ip);
+            let total = shared.add(0, 1) as usize;
+            if self.max_cons != 0 && total > self.max_cons {
+                shared.add(0, -1);
+                return Some(TOO_MANY_CONNECTIONS);
+            }
+            let n = shared.add(bucket, 1) as usize;
+            if self.max_cons_per_ip != 0 && n > self.max_cons_per_ip {
+                shared.add(bucket, -1);
+                shared.add(0, -1);
+                return Some(TOO_MANY_FROM_IP);
+            }
+            return None;
+        }
+        if self.max_cons != 0 && self.count >= self.max_cons {
+            return Some(TOO_MANY_CONNECTIONS);
+        }
+        let n = self.per_ip.get(&ip).copied().unwrap_or(0) as usize;
+        if self.max_cons_per_ip != 0 && n >= self.max_cons_per_ip {
+            return Some(TOO_MANY_FROM_IP);
+        }
+        self.count += 1;
+        *self.per_ip.entry(ip).or_insert(0) += 1;
+        None
+    }
+
+    /// Forget a counted connection from `ip`.
+    fn release(&mut self, ip: IpAddr) {
+        if let Some(shared) = &self.shared {
+            shared.add(0, -1);
+            shared.add(1 + ip_bucket(ip), -1);
+            return;
+        }
+        self.count = self.count.saturating_sub(1);
+        if let Some(n) = self.per_ip.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_ip.remove(&ip);
+            }
         }
     }
 
     /// A control connection of this server closed.
     pub fn on_notice(&mut self, notice: Notice) -> Status {
         if let Notice::ControlClosed(ip) = notice {
-            self.count = self.count.saturating_sub(1);
-            if let Some(n) = self.per_ip.get_mut(&ip) {
-                *n -= 1;
-                if *n == 0 {
-                    self.per_ip.remove(&ip);
-                }
-            }
+            self.release(ip);
         }
         Status::Keep
     }

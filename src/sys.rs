@@ -702,6 +702,141 @@ pub(crate) fn random_bytes(buf: &mut [u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// A table of atomic counters in memory shared with forked children
+/// (mmap MAP_SHARED | MAP_ANONYMOUS), for server-wide connection limits
+/// across pre-forked workers.
+pub(crate) struct SharedCounters {
+    ptr: std::ptr::NonNull<std::sync::atomic::AtomicU32>,
+    len: usize,
+}
+
+impl SharedCounters {
+    /// `len` zeroed counters.
+    pub(crate) fn new(len: usize) -> io::Result<SharedCounters> {
+        let bytes = len.max(1) * std::mem::size_of::<u32>();
+        // SAFETY: an anonymous shared mapping with no address hint; the
+        // result is checked against MAP_FAILED before use.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr = std::ptr::NonNull::new(p.cast())
+            .ok_or_else(|| io::Error::other("mmap returned NULL"))?;
+        Ok(SharedCounters {
+            ptr,
+            len: len.max(1),
+        })
+    }
+
+    /// Add `delta` to counter `i` (out-of-range indexes use the last one);
+    /// returns the new value.
+    pub(crate) fn add(&self, i: usize, delta: i32) -> u32 {
+        use std::sync::atomic::Ordering;
+        let i = i.min(self.len - 1);
+        // SAFETY: `i < len`, the mapping holds `len` zero-initialised u32s
+        // (valid AtomicU32s) and lives as long as `self`.
+        let cell = unsafe { &*self.ptr.as_ptr().add(i) };
+        if delta >= 0 {
+            cell.fetch_add(delta.unsigned_abs(), Ordering::SeqCst)
+                .wrapping_add(delta.unsigned_abs())
+        } else {
+            let d = delta.unsigned_abs();
+            let prev = cell
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+                    Some(v.saturating_sub(d))
+                })
+                .unwrap_or(0);
+            prev.saturating_sub(d)
+        }
+    }
+}
+
+impl Drop for SharedCounters {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly the region mapped in `new`.
+        unsafe {
+            libc::munmap(
+                self.ptr.as_ptr().cast(),
+                self.len * std::mem::size_of::<u32>(),
+            )
+        };
+    }
+}
+
+/// A forked worker process.
+pub(crate) struct Child {
+    pid: libc::pid_t,
+}
+
+impl Child {
+    /// Its process id.
+    pub(crate) fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Ask it to stop (SIGTERM).
+    pub(crate) fn terminate(&self) {
+        // SAFETY: plain kill(2) on a pid we forked.
+        unsafe { libc::kill(self.pid, libc::SIGTERM) };
+    }
+
+    /// Wait until it exits.
+    pub(crate) fn wait(self) {
+        let mut status = 0;
+        // SAFETY: waitpid on our own child with a valid status pointer.
+        while unsafe { libc::waitpid(self.pid, &mut status, 0) } < 0
+            && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+        {}
+    }
+}
+
+/// fork(2): `Some(child)` in the parent, `None` in the child. Only called
+/// from a single-threaded process (the CLI, before any thread starts).
+pub(crate) fn fork() -> io::Result<Option<Child>> {
+    // SAFETY: the caller forks before spawning threads, so the child's
+    // copy of the process is consistent.
+    let pid = unsafe { libc::fork() };
+    match pid {
+        p if p < 0 => Err(io::Error::last_os_error()),
+        0 => Ok(None),
+        p => Ok(Some(Child { pid: p })),
+    }
+}
+
+/// Reap one exited child, waiting at most `timeout`: `(pid, exited
+/// cleanly)`.
+pub(crate) fn wait_any(timeout: std::time::Duration) -> io::Result<Option<(i32, bool)>> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let mut status = 0;
+        // SAFETY: non-blocking waitpid with a valid status pointer.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid > 0 {
+            let clean = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+            return Ok(Some((pid, clean)));
+        }
+        if pid < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,10 +62,6 @@ pub(super) fn pass(s: &mut Session, arg: &str, _: Option<PathBuf>) {
 
 fn auth_failed(s: &mut Session, user: &str, password: &str, why: &str) {
     s.attempted_logins += 1;
-    s.log(&format!(
-        "USER '{}' failed login.",
-        super::session::printable(user)
-    ));
     let mut text = capitalized(why);
     let disconnect =
         s.cfg.max_login_attempts != 0 && s.attempted_logins >= s.cfg.max_login_attempts;
@@ -74,6 +70,10 @@ fn auth_failed(s: &mut Session, user: &str, password: &str, why: &str) {
     }
     s.username.clear();
     s.update_prefix();
+    s.log(&format!(
+        "USER '{}' failed login.",
+        super::session::printable(user)
+    ));
     s.delayed = Some(DelayedReply {
         text,
         disconnect,

@@ -506,11 +506,13 @@ impl ControlChannel {
             self.session
                 .hook("on_disconnect", |h, info| h.on_disconnect(info));
         }
-        core.notify(
-            self.acceptor.0,
-            self.acceptor.1,
-            Notice::ControlClosed(self.peer_ip),
-        );
+        if !self.refused {
+            core.notify(
+                self.acceptor.0,
+                self.acceptor.1,
+                Notice::ControlClosed(self.peer_ip),
+            );
+        }
     }
 }
 

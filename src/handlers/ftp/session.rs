@@ -339,7 +339,9 @@ impl Session {
     /// Append pre-formatted reply lines (multi-line replies built by hand).
     pub fn reply_raw(&mut self, code: Code, lines: &str) {
         self.out.extend_from_slice(lines.as_bytes());
-        self.log_sent(code, lines.trim_end());
+        // Log the final line's text, as pyftpdlib logs a multi-line reply.
+        let last = lines.trim_end().rsplit("\r\n").next().unwrap_or("");
+        self.log_sent(code, last.get(4..).unwrap_or(last));
     }
 
     /// Log a user-facing session message.
@@ -371,10 +373,16 @@ impl Session {
         {
             return;
         }
-        if code >= 400 {
-            log::info!(target: LOGLINE, "{} {} {} {} '{}'", self.prefix, cmd, printable(arg), code, text);
+        // pyftpdlib joins "cmd arg" and strips it: no double space without an arg.
+        let what = if arg.is_empty() {
+            cmd.to_string()
         } else {
-            log::info!(target: LOGLINE, "{} {} {} {}", self.prefix, cmd, printable(arg), code);
+            format!("{cmd} {}", printable(arg))
+        };
+        if code >= 400 {
+            log::info!(target: LOGLINE, "{} {} {} '{}'", self.prefix, what, code, text);
+        } else {
+            log::info!(target: LOGLINE, "{} {} {}", self.prefix, what, code);
         }
     }
 
