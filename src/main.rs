@@ -53,6 +53,10 @@ Options:
       --xferlog PATH          append a wu-ftpd/vsftpd-style xferlog line per transfer
       --read-limit BYTES      upload limit per data channel in bytes/s (default: 0 = none)
       --write-limit BYTES     download limit per data channel in bytes/s (default: 0 = none)
+      --total-read-limit BYTES
+                              upload limit of the whole server in bytes/s (per worker)
+      --total-write-limit BYTES
+                              download limit of the whole server in bytes/s (per worker)
 
 System users (run as root):
       --unix-users            serve the machine's accounts (shadow passwords), each
@@ -93,6 +97,8 @@ struct Options {
     xferlog: Option<PathBuf>,
     read_limit: u64,
     write_limit: u64,
+    total_read_limit: u64,
+    total_write_limit: u64,
     unix_users: bool,
     allowed_users: Vec<String>,
     rejected_users: Vec<String>,
@@ -192,6 +198,8 @@ fn serve(o: &Options) -> Result<(), ftpdlib::Error> {
     server.max_cons = o.max_cons;
     server.max_cons_per_ip = o.max_cons_per_ip;
     server.worker_processes = o.workers.max(1);
+    server.read_limit = o.total_read_limit;
+    server.write_limit = o.total_write_limit;
     server.serve_forever()
 }
 
@@ -315,6 +323,8 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
             "--xferlog" => o.xferlog = Some(PathBuf::from(value(name)?)),
             "--read-limit" => o.read_limit = number(name, &value(name)?)?,
             "--write-limit" => o.write_limit = number(name, &value(name)?)?,
+            "--total-read-limit" => o.total_read_limit = number(name, &value(name)?)?,
+            "--total-write-limit" => o.total_write_limit = number(name, &value(name)?)?,
             "--hash-password" => return Ok(Parsed::HashPassword),
             "--unix-users" => o.unix_users = true,
             "--allowed-users" => o.allowed_users = name_list(&value(name)?),

@@ -46,6 +46,12 @@ pub struct FtpServer {
     /// Maximum simultaneous control connections from one IP address,
     /// 0 = unlimited (pyftpdlib `max_cons_per_ip`).
     pub max_cons_per_ip: usize,
+    /// Server-wide upload limit in bytes per second shared by every data
+    /// channel, 0 = unlimited (per worker process with `worker_processes`).
+    /// pyftpdlib only limits each data channel (`read_limit`).
+    pub read_limit: u64,
+    /// Server-wide download limit in bytes per second, 0 = unlimited.
+    pub write_limit: u64,
     /// Serve with this many pre-forked worker processes, each a
     /// single-threaded event loop on the shared listening socket (pyftpdlib
     /// `serve_forever(worker_processes=N)`); 1 = no fork. Limits stay
@@ -165,6 +171,8 @@ impl FtpServer {
             max_cons: 512,
             max_cons_per_ip: 0,
             worker_processes: 1,
+            read_limit: 0,
+            write_limit: 0,
             handle_exit: true,
             ioloop,
             token,
@@ -310,6 +318,10 @@ impl FtpServer {
     }
 
     fn apply_limits(&mut self) {
+        self.ioloop
+            .core
+            .bandwidth
+            .set_limits(self.read_limit, self.write_limit);
         if let Some(Dispatcher::Acceptor(a)) = self.ioloop.core.slab.get_mut(self.token.0) {
             a.max_cons = self.max_cons;
             a.max_cons_per_ip = self.max_cons_per_ip;

@@ -113,6 +113,8 @@ pub(crate) struct Core {
     pub slab: Slab<Dispatcher>,
     pub(crate) sched: Scheduler,
     notices: VecDeque<(Token, u64, Notice)>,
+    /// Server-wide rate limits shared by the data channels.
+    pub(crate) bandwidth: crate::handlers::ftp::dtp::Bandwidth,
     /// Dispatchers that stopped early to be fair to others and must be
     /// served again next round (their readiness edge will not come again).
     deferred: Vec<(Token, u64)>,
@@ -239,6 +241,7 @@ impl IoLoop {
                 sched: Scheduler::default(),
                 notices: VecDeque::new(),
                 deferred: Vec::new(),
+                bandwidth: crate::handlers::ftp::dtp::Bandwidth::new(0, 0),
                 next_gen: 0,
             },
             waker,

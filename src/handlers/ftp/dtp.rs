@@ -28,6 +28,71 @@ use crate::reply;
 /// Bytes a data channel may move per loop round before yielding to others.
 const ROUND_BUDGET: u64 = 4 << 20;
 
+/// Server-wide rate limits: one token bucket per direction shared by every
+/// data channel of the loop (pyftpdlib has only per-channel limits). A
+/// bucket holds at most a tenth of a second of traffic, so a burst after a
+/// quiet period stays small.
+#[derive(Debug)]
+pub(crate) struct Bandwidth {
+    buckets: [Bucket; 2],
+}
+
+#[derive(Debug)]
+struct Bucket {
+    limit: u64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bandwidth {
+    /// Limits in bytes per second for uploads and downloads; 0 = none.
+    pub fn new(read_limit: u64, write_limit: u64) -> Bandwidth {
+        let bucket = |limit| Bucket {
+            limit,
+            tokens: 0.0,
+            last: Instant::now(),
+        };
+        Bandwidth {
+            buckets: [bucket(read_limit), bucket(write_limit)],
+        }
+    }
+
+    /// Change the limits, keeping the current tokens.
+    pub fn set_limits(&mut self, read_limit: u64, write_limit: u64) {
+        self.buckets[0].limit = read_limit;
+        self.buckets[1].limit = write_limit;
+    }
+
+    /// Bytes available now in direction `receiving` (u64::MAX if unlimited).
+    fn available(&mut self, receiving: bool) -> u64 {
+        let b = &mut self.buckets[usize::from(!receiving)];
+        if b.limit == 0 {
+            return u64::MAX;
+        }
+        let now = Instant::now();
+        let cap = (b.limit as f64 / 10.0).max(16384.0);
+        b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * b.limit as f64).min(cap);
+        b.last = now;
+        b.tokens.max(0.0) as u64
+    }
+
+    fn consume(&mut self, receiving: bool, n: u64) {
+        let b = &mut self.buckets[usize::from(!receiving)];
+        if b.limit != 0 {
+            b.tokens -= n as f64;
+        }
+    }
+
+    /// Seconds until `want` bytes are available.
+    fn wait(&self, receiving: bool, want: u64) -> f64 {
+        let b = &self.buckets[usize::from(!receiving)];
+        if b.limit == 0 {
+            return 0.0;
+        }
+        ((want as f64 - b.tokens) / b.limit as f64).max(0.0)
+    }
+}
+
 /// The control channel a data-side dispatcher belongs to.
 pub(crate) type Owner = (Token, u64);
 
@@ -333,6 +398,10 @@ pub(crate) struct DataChannel {
     /// (`read_limit` / `write_limit`).
     limit: u64,
     wake: Option<CallLater>,
+    /// This round's share of the server-wide limit, and the byte count
+    /// when the round began.
+    grant: u64,
+    round_start: u64,
 }
 
 impl DataChannel {
@@ -364,7 +433,16 @@ impl DataChannel {
             bytes_at_check: 0,
             limit: 0,
             wake: None,
+            grant: u64::MAX,
+            round_start: 0,
         }
+    }
+
+    fn receiving(&self) -> bool {
+        matches!(
+            self.job.as_ref().map(|j| &j.kind),
+            Some(JobKind::Receive { .. })
+        )
     }
 
     /// Bytes moved, elapsed seconds and direction, for STAT.
@@ -433,12 +511,15 @@ impl DataChannel {
     /// transfer started, plus a small burst (ThrottledDTPHandler, but
     /// computed continuously rather than per one-second window).
     fn allowance(&self) -> u64 {
+        let server = self.grant.saturating_sub(self.bytes - self.round_start);
         if self.limit == 0 {
-            return u64::MAX;
+            return server;
         }
         let burst = (self.limit / 32).max(512);
         let earned = self.started.elapsed().as_secs_f64() * self.limit as f64;
-        (earned as u64 + burst).saturating_sub(self.bytes)
+        (earned as u64 + burst)
+            .saturating_sub(self.bytes)
+            .min(server)
     }
 
     /// Sleep until the limit allows a small chunk again.
@@ -446,9 +527,13 @@ impl DataChannel {
         if self.wake.is_some() {
             return;
         }
-        let chunk = (self.limit / 20).clamp(1, 65536) as f64;
-        let due = (self.bytes as f64 + chunk) / self.limit as f64;
-        let wait = (due - self.started.elapsed().as_secs_f64()).max(0.001);
+        let mut wait: f64 = 0.001;
+        if self.limit != 0 {
+            let chunk = (self.limit / 20).clamp(1, 65536) as f64;
+            let due = (self.bytes as f64 + chunk) / self.limit as f64;
+            wait = wait.max(due - self.started.elapsed().as_secs_f64());
+        }
+        wait = wait.max(core.bandwidth.wait(self.receiving(), 4096));
         let delay = std::time::Duration::from_secs_f64(wait);
         self.wake = Some(core.timer(delay, self.token, self.gen, TimerKind::ThrottleWake));
     }
@@ -458,6 +543,8 @@ impl DataChannel {
             None => return Status::Keep,
             Some(j) => matches!(j.kind, JobKind::Send(_)),
         };
+        self.grant = core.bandwidth.available(!sending);
+        self.round_start = self.bytes;
         let this = &mut *self;
         let run =
             std::panic::AssertUnwindSafe(|| if sending { this.send() } else { this.receive() });
@@ -466,6 +553,8 @@ impl DataChannel {
             log::error!(target: crate::log::LOGERROR, "data channel of {:?} panicked; transfer aborted", self.owner.0);
             Step::Done(OutcomeKind::LocalError(io::Error::other("Internal error")))
         });
+        core.bandwidth
+            .consume(!sending, self.bytes - self.round_start);
         match step {
             Step::Throttled => {
                 self.throttle(core);
