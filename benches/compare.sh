@@ -21,8 +21,9 @@
 #   --out DIR           results directory (default target/peers/results/DATE)
 #
 # Environment (defaults): RETR_SIZE=1G STOR_SIZE=512M CLIENTS=50 IDLE=1000
-# DURATION=10 REPS=3 LIST_REPS=5 LIST_ENTRIES=10000 SMALL_SIZE=4K
-# BASE_PORT=2310 PREFIX=target/peers PEER_HASH=MD5 (crypt method of the
+# DURATION=10 REPS=5 LIST_REPS=5 LIST_ENTRIES=10000 SMALL_SIZE=4K
+# BASE_PORT=2310 PASV_BASE=10000 PASV_SPAN=3000 (server i gets passive ports
+# PASV_BASE+i*PASV_SPAN and the PASV_SPAN-1 above) PREFIX=target/peers PEER_HASH=MD5 (crypt method of the
 # system user's password: see docs/benchmarks.md) GEN_THREADS=1.
 #
 # Needs root (it creates the system user `ftpbench`, and vsftpd, pure-ftpd
@@ -39,13 +40,15 @@ STOR_SIZE=${STOR_SIZE:-512M}
 CLIENTS=${CLIENTS:-50}
 IDLE=${IDLE:-1000}
 DURATION=${DURATION:-10}
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 LIST_REPS=${LIST_REPS:-5}
 LIST_ENTRIES=${LIST_ENTRIES:-10000}
 SMALL_SIZE=${SMALL_SIZE:-4K}
 BASE_PORT=${BASE_PORT:-2310}
 PEER_HASH=${PEER_HASH:-MD5}
 GEN_THREADS=${GEN_THREADS:-1}
+PASV_BASE=${PASV_BASE:-10000}
+PASV_SPAN=${PASV_SPAN:-3000}
 BENCH_USER=ftpbench
 SERVERS=ftpdlib,ftpdlib-w2,pyftpdlib,vsftpd,pure-ftpd,proftpd
 PYFTPDLIB_VERSION=2.2.0
@@ -219,7 +222,7 @@ start_ftpdlib() { # LOGNAME [extra args...]
     shift
     LABEL="ftpdlib $("$ftpdlib_bin" --version 2>/dev/null | awk '{print $NF}')${*:+ $*}"
     "${AS_USER[@]}" "$ftpdlib_bin" --user "$BENCH_USER:$PASS:$HOME_DIR:elradfmwMT" \
-        --no-anonymous --max-cons 0 -i 127.0.0.1 -p "$PORT" "$@" \
+        --no-anonymous --max-cons 0 -i 127.0.0.1 -p "$PORT" -r "$PASV_LO-$PASV_HI" "$@" \
         >"$RUN/$name.log" 2>&1 &
     SERVER_PID=$!
 }
@@ -234,18 +237,20 @@ from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.log import config_logging
 from pyftpdlib.servers import FTPServer
 
-user, password, home, port = sys.argv[1:5]
+user, password, home, port, lo, hi = sys.argv[1:7]
 config_logging(level=logging.INFO)  # the CLI's default
 authorizer = DummyAuthorizer()
 authorizer.add_user(user, password, home, perm="elradfmwMT")
 handler = FTPHandler
 handler.authorizer = authorizer
+handler.passive_ports = range(int(lo), int(hi) + 1)
 server = FTPServer(("127.0.0.1", int(port)), handler)
 server.max_cons = 0
 server.max_cons_per_ip = 0
 server.serve_forever()
 EOF
     "${AS_USER[@]}" "$VENV/bin/python" "$RUN/pyftpd.py" "$BENCH_USER" "$PASS" "$HOME_DIR" "$PORT" \
+        "$PASV_LO" "$PASV_HI" \
         >"$RUN/pyftpdlib.log" 2>&1 &
     SERVER_PID=$!
 }
@@ -278,6 +283,8 @@ dirmessage_enable=NO
 idle_session_timeout=600
 data_connection_timeout=300
 use_sendfile=YES
+pasv_min_port=$PASV_LO
+pasv_max_port=$PASV_HI
 EOF
     "$ROOTFS/usr/sbin/vsftpd" "$RUN/vsftpd.conf" >"$RUN/vsftpd.log" 2>&1 &
     SERVER_PID=$!
@@ -289,7 +296,7 @@ start_pure_ftpd() {
     # -l unix: system users; -E: no anonymous; -H: no DNS; -c/-C: limits;
     # -L: LIST/MLSD may return up to 20000 files; -u 1: allow system uids.
     "$ROOTFS/usr/sbin/pure-ftpd" -S "127.0.0.1,$PORT" -l unix -E -H -4 \
-        -c 5000 -C 5000 -L 20000:5 -u 1 -U 133:022 -I 15 \
+        -c 5000 -C 5000 -L 20000:5 -u 1 -U 133:022 -I 15 -p "$PASV_LO:$PASV_HI" \
         -O "clf:$RUN/pure-ftpd-xfer.log" >"$RUN/pure-ftpd.log" 2>&1 &
     SERVER_PID=$!
 }
@@ -309,6 +316,8 @@ User nobody
 Group nogroup
 Umask 022
 MaxInstances 5000
+TCPBacklog 255
+PassivePorts $PASV_LO $PASV_HI
 MaxClients 5000
 MaxClientsPerHost 5000
 MaxConnectionsPerHost 5000
@@ -363,10 +372,20 @@ results=$out/results.jsonl
 ftpdlib_workers=false
 if "$ftpdlib_bin" --help 2>&1 | grep -q -- '--workers'; then ftpdlib_workers=true; fi
 
+# All servers run at once, each on its own port and passive range, and the
+# scenarios are interleaved (every server does scenario 1, then every server
+# scenario 2…), so a change in the machine's background load during the run
+# does not land on one server only. An idle server costs nothing.
 IFS=, read -r -a server_list <<<"$SERVERS"
+declare -A S_PID S_PORT S_LABEL S_WHY
+order=()
+i=0
 for srv in "${server_list[@]}"; do
     WHY="" LABEL=$srv SERVER_PID=""
     pick_port
+    PASV_LO=$((PASV_BASE + i * PASV_SPAN))
+    PASV_HI=$((PASV_LO + PASV_SPAN - 1))
+    i=$((i + 1))
     # Servers need many descriptors for K idle connections plus data.
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     case "$srv" in
@@ -388,27 +407,37 @@ for srv in "${server_list[@]}"; do
             WHY="did not start: $(tail -n 3 "$RUN/$srv.log" 2>/dev/null | tr '\n' ' ' | cut -c1-200)"
         fi
     fi
+    order+=("$srv")
+    S_LABEL[$srv]=$LABEL S_PID[$srv]=$SERVER_PID S_PORT[$srv]=$PORT S_WHY[$srv]=$WHY
     if [ -n "$WHY" ]; then
-        log "$LABEL: skipped: $WHY"
-        for sc in idle logins small list mlsd retr stor; do
-            printf '{"server":"%s","scenario":"%s","ok":false,"error":"%s"}\n' \
-                "$LABEL" "$sc" "$(printf '%s' "$WHY" | tr -d '"\\')" >>"$results"
-        done
+        log "$LABEL: not run: $WHY"
     else
-        log "$LABEL: pid $SERVER_PID on 127.0.0.1:$PORT"
-        "$FTPBENCH" -H 127.0.0.1 -P "$PORT" -u "$BENCH_USER" -p "$PASS" \
-            --pid "$SERVER_PID" --label "$LABEL" -b all \
+        backlog=$(ss -Hltn "sport = :$PORT" | awk '{ print $3; exit }')
+        log "$LABEL: pid $SERVER_PID on 127.0.0.1:$PORT, passive ports $PASV_LO-$PASV_HI, listen backlog $backlog"
+        echo "- $LABEL: PID $SERVER_PID, port $PORT, passive ports $PASV_LO-$PASV_HI, listen backlog $backlog" >>"$out/machine.md"
+    fi
+done
+
+for sc in idle logins small list mlsd retr stor; do
+    for srv in "${order[@]}"; do
+        if [ -z "${S_WHY[$srv]}" ] && ! kill -0 "${S_PID[$srv]}" 2>/dev/null; then
+            S_WHY[$srv]="exited during the run (see $RUN/$srv.log)"
+        fi
+        if [ -n "${S_WHY[$srv]}" ]; then
+            printf '{"server":"%s","scenario":"%s","ok":false,"error":"%s"}\n' \
+                "${S_LABEL[$srv]}" "$sc" "$(printf '%s' "${S_WHY[$srv]}" | tr -d '"\\')" >>"$results"
+            continue
+        fi
+        "$FTPBENCH" -H 127.0.0.1 -P "${S_PORT[$srv]}" -u "$BENCH_USER" -p "$PASS" \
+            --pid "${S_PID[$srv]}" --label "${S_LABEL[$srv]}" -b "$sc" \
             -n "$CLIENTS" -k "$IDLE" --duration "$DURATION" --reps "$REPS" \
             --list-reps "$LIST_REPS" --list-entries "$LIST_ENTRIES" \
             --stor-size "$STOR_SIZE" --gen-threads "$GEN_THREADS" \
             --json "$results" | grep -v '^JSON ' >&2 || true
-    fi
-    if [ -n "$SERVER_PID" ]; then
-        stop_pid "$SERVER_PID"
-        PIDS=() # one server at a time
-    fi
-    rm -f "$data"/ftpbench-stor-*.tmp
+        rm -f "$data"/ftpbench-stor-*.tmp
+    done
 done
+cleanup
 
 {
     echo
@@ -416,7 +445,8 @@ done
         "DURATION=${DURATION}s REPS=$REPS LIST_REPS=$LIST_REPS LIST_ENTRIES=$LIST_ENTRIES" \
         "SMALL_SIZE=$SMALL_SIZE PEER_HASH=$PEER_HASH GEN_THREADS=$GEN_THREADS"
     echo
-    base=$(head -1 "$results" | sed -n 's/.*"server":"\([^"]*\)".*/\1/p')
+    base=${S_LABEL[ftpdlib]:-}
+    [ -n "$base" ] || base=$(head -1 "$results" | sed -n 's/.*"server":"\([^"]*\)".*/\1/p')
     "$FTPBENCH" --table "$results" --base "$base"
 } | tee "$out/table.md"
 log "results in $out (results.jsonl, table.md, machine.md); server logs in $RUN"

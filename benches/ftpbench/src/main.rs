@@ -868,6 +868,7 @@ fn main() {
     }
     for name in c.benches.clone() {
         let g0 = procfs::self_cpu();
+        let procs0 = c.pid.map(|p| procfs::tree(p).len());
         let s0 = c.pid.map(procfs::tree_cpu);
         let t0 = Instant::now();
         let res = match name.as_str() {
@@ -882,6 +883,15 @@ fn main() {
         };
         let wall = t0.elapsed().as_secs_f64();
         let gen = procfs::self_cpu() - g0;
+        if let (Some(p), Some(n0)) = (c.pid, procs0) {
+            // Let per-session processes exit and be reaped, so their CPU
+            // time lands in their parent's cutime/cstime before sampling
+            // (bounded: 5 s).
+            let until = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < until && procfs::tree(p).len() > n0 {
+                thread::sleep(Duration::from_millis(50));
+            }
+        }
         let srv = match (c.pid, s0) {
             (Some(p), Some(s0)) => Some(procfs::tree_cpu(p) - s0),
             _ => None,
