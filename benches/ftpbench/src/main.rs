@@ -870,6 +870,7 @@ fn main() {
         let g0 = procfs::self_cpu();
         let procs0 = c.pid.map(|p| procfs::tree(p).len());
         let s0 = c.pid.map(procfs::tree_cpu);
+        let sampler = c.pid.map(procfs::Sampler::start);
         let t0 = Instant::now();
         let res = match name.as_str() {
             "idle" => bench_idle(&c),
@@ -892,8 +893,9 @@ fn main() {
                 thread::sleep(Duration::from_millis(50));
             }
         }
+        let sampled = sampler.map(procfs::Sampler::finish);
         let srv = match (c.pid, s0) {
-            (Some(p), Some(s0)) => Some(procfs::tree_cpu(p) - s0),
+            (Some(p), Some(s0)) => Some((procfs::tree_cpu(p) - s0).max(sampled.unwrap_or(0.0))),
             _ => None,
         };
         emit(&c, &name, res, wall, gen, srv);

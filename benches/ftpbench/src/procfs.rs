@@ -44,6 +44,8 @@ struct Stat {
     ppid: u32,
     /// utime + stime + cutime + cstime, in clock ticks.
     ticks: u64,
+    /// utime + stime only.
+    own: u64,
 }
 
 fn read_stat(pid: u32) -> Option<Stat> {
@@ -56,6 +58,7 @@ fn read_stat(pid: u32) -> Option<Stat> {
     Some(Stat {
         ppid: num(1)? as u32,
         ticks: num(11)? + num(12)? + num(13)? + num(14)?,
+        own: num(11)? + num(12)?,
     })
 }
 
@@ -138,4 +141,54 @@ pub fn tree_mem(root: u32) -> Mem {
 
 pub fn alive(pid: u32) -> bool {
     fs::metadata(format!("/proc/{pid}")).is_ok()
+}
+
+/// Samples the own CPU time (utime + stime) of every process of the tree
+/// every 200 ms until stopped: catches the CPU of per-session processes that
+/// exit without being reaped by the tree (reparented to init), which the
+/// cutime/cstime of `tree_cpu` cannot see. Misses processes that live less
+/// than one interval, which `tree_cpu` does see: the caller takes the larger
+/// of the two, a lower bound of the real value either way.
+pub struct Sampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<f64>,
+}
+
+impl Sampler {
+    pub fn start(root: u32) -> Sampler {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let st = std::sync::Arc::clone(&stop);
+        let snap = move || -> HashMap<u32, u64> {
+            tree(root)
+                .into_iter()
+                .filter_map(|p| read_stat(p).map(|s| (p, s.own)))
+                .collect()
+        };
+        let first = snap();
+        let handle = std::thread::spawn(move || {
+            let mut last: HashMap<u32, u64> = first.clone();
+            loop {
+                let done = st.load(Ordering::Relaxed);
+                for (p, own) in snap() {
+                    last.insert(p, own);
+                }
+                if done {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            let ticks: u64 = last
+                .iter()
+                .map(|(p, own)| own.saturating_sub(*first.get(p).unwrap_or(&0)))
+                .sum();
+            ticks as f64 / clk_tck()
+        });
+        Sampler { stop, handle }
+    }
+
+    pub fn finish(self) -> f64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handle.join().unwrap_or(0.0)
+    }
 }
