@@ -55,6 +55,8 @@ pub use handlers::ftp::{
     ActiveDtp, ArgRule, Command, CommandContext, DtpHandler, FtpHandler, Hooks, NoHooks,
     PassiveDtp, PathRule, SessionInfo,
 };
+#[cfg(feature = "tls")]
+pub use handlers::ftps::TlsFtpHandler;
 pub use ioloop::{CallEvery, CallLater, IoLoop, StopHandle};
 pub use servers::{BindAddress, FtpServer};
 pub use {

@@ -48,6 +48,15 @@ Options:
       --max-cons N            maximum simultaneous connections (default: 512, 0 = unlimited)
       --max-cons-per-ip N     maximum connections per IP address (default: 0 = unlimited)
       --max-login-attempts N  failed logins before disconnect (default: 3)
+      --tls                   FTPS: enable AUTH TLS / PBSZ / PROT (needs --certfile; build
+                              with `--features tls`)
+      --certfile PATH         PEM certificate chain for --tls
+      --keyfile PATH          PEM private key (default: in --certfile)
+      --tls-control-required  refuse USER/PASS before AUTH TLS
+      --tls-data-required     refuse data connections before PROT P
+      --implicit-tls          implicit FTPS: TLS from the first byte (port 990 style)
+      --no-tls-session-reuse  do not require data connections to resume the
+                              control connection's TLS session
       --workers N             pre-forked worker processes, each a single-threaded
                               event loop on the shared port (default: 1)
       --xferlog PATH          append a wu-ftpd/vsftpd-style xferlog line per transfer
@@ -94,6 +103,13 @@ struct Options {
     max_cons_per_ip: usize,
     max_login_attempts: u32,
     workers: usize,
+    tls: bool,
+    certfile: Option<PathBuf>,
+    keyfile: Option<PathBuf>,
+    tls_control_required: bool,
+    tls_data_required: bool,
+    implicit_tls: bool,
+    no_tls_session_reuse: bool,
     xferlog: Option<PathBuf>,
     read_limit: u64,
     write_limit: u64,
@@ -198,6 +214,8 @@ fn serve(o: &Options) -> Result<(), ftpdlib::Error> {
     server.max_cons = o.max_cons;
     server.max_cons_per_ip = o.max_cons_per_ip;
     server.worker_processes = o.workers.max(1);
+    #[cfg(feature = "tls")]
+    server.set_implicit_tls(o.implicit_tls)?;
     server.read_limit = o.total_read_limit;
     server.write_limit = o.total_write_limit;
     server.serve_forever()
@@ -236,8 +254,47 @@ fn dummy_authorizer(o: &Options, perm: &str) -> Result<DummyAuthorizer, ftpdlib:
     Ok(auth)
 }
 
+/// pyftpdlib's `--tls` options (ftpdlib: plus implicit FTPS and the session
+/// reuse switch).
+#[cfg(feature = "tls")]
+fn configure_tls(handler: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error> {
+    let wants = o.tls || o.implicit_tls;
+    if !wants {
+        if o.certfile.is_some()
+            || o.keyfile.is_some()
+            || o.tls_control_required
+            || o.tls_data_required
+        {
+            return Err(ftpdlib::Error::Config(
+                "--certfile, --keyfile and --tls-*-required need --tls".into(),
+            ));
+        }
+        return Ok(());
+    }
+    let Some(cert) = &o.certfile else {
+        return Err(ftpdlib::Error::Config("--tls needs --certfile".into()));
+    };
+    let mut tls = ftpdlib::TlsFtpHandler::new(cert, o.keyfile.as_deref())?;
+    tls.tls_control_required = o.tls_control_required;
+    tls.tls_data_required = o.tls_data_required;
+    tls.require_tls_session_reuse = !o.no_tls_session_reuse;
+    handler.enable_tls(tls);
+    Ok(())
+}
+
+#[cfg(not(feature = "tls"))]
+fn configure_tls(_: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error> {
+    if o.tls || o.implicit_tls || o.certfile.is_some() {
+        return Err(ftpdlib::Error::Config(
+            "this ftpdlib was built without TLS: rebuild with `cargo build --features tls`".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The handler settings common to every kind of user.
 fn configure(handler: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error> {
+    configure_tls(handler, o)?;
     if let Some(b) = &o.banner {
         handler.banner = b.clone();
     }
@@ -319,6 +376,13 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
             "--max-cons" => o.max_cons = number(name, &value(name)?)?,
             "--max-cons-per-ip" => o.max_cons_per_ip = number(name, &value(name)?)?,
             "--max-login-attempts" => o.max_login_attempts = number(name, &value(name)?)?,
+            "--tls" => o.tls = true,
+            "--certfile" => o.certfile = Some(PathBuf::from(value(name)?)),
+            "--keyfile" => o.keyfile = Some(PathBuf::from(value(name)?)),
+            "--tls-control-required" => o.tls_control_required = true,
+            "--tls-data-required" => o.tls_data_required = true,
+            "--implicit-tls" => o.implicit_tls = true,
+            "--no-tls-session-reuse" => o.no_tls_session_reuse = true,
             "--workers" => o.workers = number(name, &value(name)?)?,
             "--xferlog" => o.xferlog = Some(PathBuf::from(value(name)?)),
             "--read-limit" => o.read_limit = number(name, &value(name)?)?,

@@ -14,7 +14,7 @@ use mio::net::TcpListener;
 use mio::{Interest, Token};
 
 use crate::error::Error;
-use crate::handlers::ftp::control::ControlChannel;
+use crate::handlers::ftp::control::{Admission, ControlChannel};
 use crate::handlers::ftp::FtpHandler;
 use crate::ioloop::{Core, Dispatcher, IoLoop, Notice, Status, StopHandle};
 use crate::log::{LOG, LOGERROR};
@@ -165,6 +165,7 @@ impl FtpServer {
                 count: 0,
                 per_ip: HashMap::new(),
                 shared: None,
+                implicit_tls: false,
             })))
         })?;
         Ok(FtpServer {
@@ -288,6 +289,22 @@ impl FtpServer {
         Ok(())
     }
 
+    /// Make this listener implicit FTPS: TLS starts at connect, before the
+    /// 220 greeting (the port-990 style pyftpdlib never had, its #160).
+    /// Needs [`FtpHandler::enable_tls`].
+    #[cfg(feature = "tls")]
+    pub fn set_implicit_tls(&mut self, on: bool) -> Result<(), Error> {
+        if on && self.handler.tls.is_none() {
+            return Err(Error::Config(
+                "implicit TLS needs FtpHandler::enable_tls".into(),
+            ));
+        }
+        if let Some(Dispatcher::Acceptor(a)) = self.ioloop.core.slab.get_mut(self.token.0) {
+            a.implicit_tls = on;
+        }
+        Ok(())
+    }
+
     /// Count connections in `counters`, shared with the other workers.
     pub(crate) fn share_counters(&mut self, counters: Rc<crate::sys::SharedCounters>) {
         if let Some(Dispatcher::Acceptor(a)) = self.ioloop.core.slab.get_mut(self.token.0) {
@@ -377,6 +394,8 @@ pub(crate) struct Acceptor {
     per_ip: HashMap<IpAddr, u32>,
     /// Counters shared with the other pre-forked workers, if any.
     shared: Option<Rc<crate::sys::SharedCounters>>,
+    /// TLS starts at connect (implicit FTPS).
+    implicit_tls: bool,
 }
 
 impl Acceptor {
@@ -407,8 +426,13 @@ impl Acceptor {
         let refusal = self.admit(ip);
         let handler = Rc::clone(&self.handler);
         let acceptor = (me, self.gen);
+        let implicit = self.implicit_tls;
         let opened = core.insert_with(|token, core| {
-            ControlChannel::open(stream, peer, token, acceptor, handler, refusal, core)
+            let admission = Admission {
+                refusal,
+                implicit_tls: implicit,
+            };
+            ControlChannel::open(stream, peer, token, acceptor, handler, admission, core)
                 .map(|c| Dispatcher::Control(Box::new(c)))
         });
         if let Err(e) = opened {

@@ -2,3 +2,5 @@
 //! one joins here behind the `tls` feature.
 
 pub mod ftp;
+#[cfg(feature = "tls")]
+pub mod ftps;

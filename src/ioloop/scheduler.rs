@@ -42,6 +42,9 @@ pub(crate) enum TimerKind {
     DataStall,
     /// A throttled data channel may move bytes again.
     ThrottleWake,
+    /// A TLS handshake took too long.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Handshake,
 }
 
 struct TimerState {

@@ -73,6 +73,9 @@ fn proto_of(s: &Session) -> u8 {
 
 /// PORT h1,h2,h3,h4,p1,p2.
 pub(super) fn port(s: &mut Session, arg: &str, _: Option<PathBuf>) {
+    if s.refuse_without_tls_data() {
+        return;
+    }
     if s.epsv_all {
         return s.reply(reply::BAD_ARGUMENT, "PORT not allowed after EPSV ALL.");
     }
@@ -84,6 +87,9 @@ pub(super) fn port(s: &mut Session, arg: &str, _: Option<PathBuf>) {
 
 /// EPRT |proto|addr|port|.
 pub(super) fn eprt(s: &mut Session, arg: &str, _: Option<PathBuf>) {
+    if s.refuse_without_tls_data() {
+        return;
+    }
     if s.epsv_all {
         return s.reply(reply::BAD_ARGUMENT, "EPRT not allowed after EPSV ALL.");
     }
@@ -135,6 +141,9 @@ fn connect_active(s: &mut Session, cmd: &str, addr: SocketAddr) {
 
 /// PASV: IPv4 passive mode.
 pub(super) fn pasv(s: &mut Session, _: &str, _: Option<PathBuf>) {
+    if s.refuse_without_tls_data() {
+        return;
+    }
     if s.epsv_all {
         return s.reply(reply::BAD_ARGUMENT, "PASV not allowed after EPSV ALL.");
     }
@@ -149,6 +158,9 @@ pub(super) fn pasv(s: &mut Session, _: &str, _: Option<PathBuf>) {
 
 /// EPSV [1|2|ALL].
 pub(super) fn epsv(s: &mut Session, arg: &str, _: Option<PathBuf>) {
+    if s.refuse_without_tls_data() {
+        return;
+    }
     let proto = proto_of(s);
     match arg.trim().to_ascii_uppercase().as_str() {
         "" => open_passive(s, true),

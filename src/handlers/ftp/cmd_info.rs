@@ -22,7 +22,9 @@ pub(super) fn feat(s: &mut Session, _: &str, _: Option<PathBuf>) {
     if table.has("REST") {
         feats.push("REST STREAM".into());
     }
-    feats.extend(table.iter().filter_map(|c| c.feat.clone()));
+    for line in table.iter().filter_map(|c| c.feat.as_deref()) {
+        feats.extend(line.lines().map(str::to_string));
+    }
     feats.sort();
     let mut text = String::from("211-Features supported:\r\n");
     for f in &feats {

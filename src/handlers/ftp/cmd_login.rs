@@ -9,6 +9,9 @@ use crate::reply;
 /// USER: remember the name; a logged-in session is flushed first
 /// (RFC 959 allows changing user). Always 331, known user or not (RFC 2577).
 pub(super) fn user(s: &mut Session, arg: &str, _: Option<PathBuf>) {
+    if s.refuse_without_tls_control() {
+        return;
+    }
     if s.authenticated {
         logout(s);
         flush_account(s);
@@ -29,6 +32,9 @@ pub(super) fn user(s: &mut Session, arg: &str, _: Option<PathBuf>) {
 /// after `auth_failed_timeout`, and after `max_login_attempts` failures the
 /// client is disconnected.
 pub(super) fn pass(s: &mut Session, arg: &str, _: Option<PathBuf>) {
+    if s.refuse_without_tls_control() {
+        return;
+    }
     if s.authenticated {
         return s.reply(reply::BAD_SEQUENCE, "User already authenticated.");
     }
@@ -138,6 +144,8 @@ pub(super) fn flush_account(s: &mut Session) {
     s.binary = false;
     s.restart_position = 0;
     s.rnfr = None;
+    s.pbsz = false;
+    s.prot_private = false;
     s.epsv_all = false;
     s.facts = Facts::DEFAULT;
 }

@@ -373,6 +373,7 @@ pub(super) fn finish(s: &mut Session, outcome: Outcome, via_abor: bool) {
             );
             s.reply(reply::write_error_code(e), &text);
         }
+        OutcomeKind::Refused(text) => s.reply(reply::BAD_NETWORK_PROTOCOL, text),
         OutcomeKind::Stalled => s.reply(
             reply::TRANSFER_ABORTED,
             "Data connection timed out; transfer aborted.",

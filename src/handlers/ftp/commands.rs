@@ -122,6 +122,14 @@ impl Command {
         }
     }
 
+    /// A row run by a crate-internal function (the TLS commands).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(crate) fn builtin(name: &str, help: &str, run: Builtin) -> Command {
+        let mut cmd = Command::new(name, help, |_| {});
+        cmd.spec.run = Run::Builtin(run);
+        cmd
+    }
+
     /// The permission letter checked on the command's path.
     pub fn perm(mut self, perm: Perm) -> Command {
         self.spec.perm = Some(perm);

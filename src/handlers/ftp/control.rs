@@ -8,13 +8,14 @@
 //! that does not read them. Buffers are released when idle.
 
 use std::borrow::Cow;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 
 use mio::net::TcpStream;
 use mio::Token;
 
+use super::conn::{Conn, TlsConfig};
 use super::dtp::{self, Owner};
 use super::session::{DataState, Effect, Session, TransferStats};
 use super::FtpHandler;
@@ -33,6 +34,15 @@ const READ_CHUNK: usize = 4096;
 /// Buffers larger than this are released once empty.
 const KEEP_CAPACITY: usize = 1024;
 
+/// How the acceptor let a connection in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Admission {
+    /// A 421 text when a connection limit refuses it.
+    pub refusal: Option<&'static str>,
+    /// TLS starts at connect (implicit FTPS).
+    pub implicit_tls: bool,
+}
+
 /// Why input is not being interpreted right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Wait {
@@ -46,7 +56,7 @@ enum Wait {
 
 /// One client's control connection.
 pub(crate) struct ControlChannel {
-    sock: TcpStream,
+    conn: Conn,
     pub gen: u64,
     token: Token,
     acceptor: Owner,
@@ -65,6 +75,12 @@ pub(crate) struct ControlChannel {
     auth_timer: Option<CallLater>,
     /// Refused at connect (connection limits): no session, no hooks.
     refused: bool,
+    /// AUTH TLS was accepted: switch once its reply is sent.
+    start_tls: bool,
+    /// This session's TLS configuration (own session cache), made at the
+    /// first AUTH and reused by its data connections.
+    tls_config: TlsConfig,
+    handshake_timer: Option<CallLater>,
 }
 
 impl ControlChannel {
@@ -76,9 +92,13 @@ impl ControlChannel {
         token: Token,
         acceptor: Owner,
         cfg: Rc<FtpHandler>,
-        refusal: Option<&str>,
+        admission: Admission,
         core: &mut Core,
     ) -> io::Result<ControlChannel> {
+        let Admission {
+            refusal,
+            implicit_tls,
+        } = admission;
         use std::os::fd::AsRawFd;
         if cfg.tcp_no_delay {
             sock.set_nodelay(true)?;
@@ -90,6 +110,16 @@ impl ControlChannel {
         let mut session = Session::new(Rc::clone(&cfg), peer, local);
         let mut closing = false;
         let mut idle = None;
+        let tls_config = if implicit_tls {
+            session_tls_config(&cfg)
+        } else {
+            None
+        };
+        let conn = Conn::with_tls(sock, tls_config.clone())?;
+        session.tls_control = conn.is_tls();
+        let handshake_timer = conn
+            .is_tls()
+            .then(|| core.timer(handshake_timeout(&cfg), token, gen, TimerKind::Handshake));
         match refusal {
             Some(text) => {
                 log::warn!(target: LOG, "{} {}", session.prefix, text);
@@ -106,7 +136,7 @@ impl ControlChannel {
             }
         }
         Ok(ControlChannel {
-            sock,
+            conn,
             gen,
             token,
             acceptor,
@@ -124,6 +154,9 @@ impl ControlChannel {
             idle,
             auth_timer: None,
             refused: refusal.is_some(),
+            start_tls: false,
+            tls_config,
+            handshake_timer,
         })
     }
 
@@ -141,6 +174,13 @@ impl ControlChannel {
     pub fn on_notice(&mut self, notice: Notice, core: &mut Core) -> Status {
         match notice {
             Notice::Timer(TimerKind::Idle) => self.idle_timeout(core),
+            Notice::Timer(TimerKind::Handshake) => {
+                self.handshake_timer = None;
+                if self.conn.handshaking() {
+                    self.session.log("TLS handshake timed out.");
+                    return Status::Remove;
+                }
+            }
             Notice::Timer(TimerKind::AuthDelay) => {
                 self.auth_timer = None;
                 self.wait = Wait::No;
@@ -236,18 +276,45 @@ impl ControlChannel {
     }
 
     fn pending_out(&self) -> usize {
-        self.session.out.len() - self.outpos
+        self.session.out.len() - self.outpos + usize::from(self.conn.tls_pending())
+    }
+
+    /// Switch the control connection to TLS (after AUTH's 234 is sent).
+    fn begin_tls(&mut self) -> io::Result<()> {
+        self.start_tls = false;
+        #[cfg(feature = "tls")]
+        {
+            if self.tls_config.is_none() {
+                self.tls_config = session_tls_config(&self.session.cfg);
+            }
+            let Some(config) = self.tls_config.clone() else {
+                return Err(io::Error::other("TLS is not configured"));
+            };
+            self.conn.start_tls(config)?;
+            self.session.tls_control = true;
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
         while self.writable && self.outpos < self.session.out.len() {
-            match self.sock.write(&self.session.out[self.outpos..]) {
+            match self.conn.write(&self.session.out[self.outpos..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.outpos += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
+        }
+        if self.writable && self.conn.tls_pending() {
+            match self.conn.flush_tls() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                Err(e) => return Err(e),
+            }
+        }
+        if self.start_tls && self.outpos == self.session.out.len() && !self.conn.tls_pending() {
+            self.begin_tls()?;
         }
         if self.outpos == self.session.out.len() {
             self.session.out.clear();
@@ -267,6 +334,7 @@ impl ControlChannel {
     fn may_read(&self) -> bool {
         self.readable
             && !self.eof
+            && !self.start_tls
             && self.wait == Wait::No
             && !self.session.quitting
             && self.pending_out() <= MAX_PENDING_OUT
@@ -280,7 +348,7 @@ impl ControlChannel {
         }
         let mut chunk = [0u8; READ_CHUNK];
         loop {
-            match self.sock.read(&mut chunk) {
+            match self.conn.read(&mut chunk) {
                 Ok(0) => {
                     self.eof = true;
                     return Ok(0);
@@ -294,7 +362,17 @@ impl ControlChannel {
                     return Ok(0);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    self.eof = true;
+                    return Ok(0);
+                }
+                Err(e) => {
+                    if e.kind() == io::ErrorKind::InvalidData {
+                        // Logged once; the connection is dropped, no spin.
+                        self.session.log(&format!("SSL handshake failed: {e}"));
+                    }
+                    return Err(e);
+                }
             }
         }
     }
@@ -373,6 +451,11 @@ impl ControlChannel {
             start = end + 1;
             *lines += 1;
             self.run_effects(core);
+            if self.start_tls {
+                // AUTH TLS emptied the input buffer: nothing else to run.
+                start = 0;
+                break;
+            }
         }
         if start > 0 {
             self.inbuf.copy_within(start.., 0);
@@ -415,7 +498,8 @@ impl ControlChannel {
             Effect::OpenPassive { extended } => {
                 self.drop_data(core);
                 let local = self.session.local.ip();
-                match dtp::open_passive(core, me, &self.session.cfg, local, self.peer_ip) {
+                let tls = self.data_tls();
+                match dtp::open_passive(core, me, &self.session.cfg, local, self.peer_ip, tls) {
                     Ok((token, gen, addr)) => {
                         self.data = Some((token, gen));
                         self.session.on_passive_open(addr, extended);
@@ -430,7 +514,8 @@ impl ControlChannel {
             }
             Effect::ConnectActive(addr) => {
                 self.drop_data(core);
-                match dtp::connect_active(core, me, &self.session.cfg, addr) {
+                let tls = self.data_tls();
+                match dtp::connect_active(core, me, &self.session.cfg, addr, tls) {
                     Ok(link) => {
                         self.data = Some(link);
                         self.wait = Wait::Active;
@@ -473,6 +558,26 @@ impl ControlChannel {
                     Some(core.timer(delay, self.token, self.gen, TimerKind::AuthDelay));
             }
             Effect::Close => self.closing = true,
+            Effect::StartTls => {
+                // Whatever the client pipelined after AUTH is dropped, never
+                // run after the handshake (CVE-2011-1575 class, pyftpdlib #315).
+                self.inbuf.clear();
+                self.discarding = false;
+                self.start_tls = true;
+                let timeout = handshake_timeout(&self.session.cfg);
+                self.handshake_timer =
+                    Some(core.timer(timeout, self.token, self.gen, TimerKind::Handshake));
+            }
+        }
+    }
+
+    /// The TLS configuration for a new data connection: this session's,
+    /// after PROT P.
+    fn data_tls(&self) -> TlsConfig {
+        if self.session.prot_private {
+            self.tls_config.clone()
+        } else {
+            None
         }
     }
 
@@ -494,13 +599,16 @@ impl ControlChannel {
         if let Some(outcome) = self.drop_data(core) {
             self.session.on_transfer_done(outcome, false);
         }
-        for t in [self.idle.take(), self.auth_timer.take()]
-            .into_iter()
-            .flatten()
-        {
+        let timers = [
+            self.idle.take(),
+            self.auth_timer.take(),
+            self.handshake_timer.take(),
+        ];
+        for t in timers.into_iter().flatten() {
             t.cancel();
         }
-        let _ = core.registry.deregister(&mut self.sock);
+        self.conn.close_notify();
+        let _ = core.registry.deregister(&mut self.conn.sock);
         if !self.refused {
             self.session.log("FTP session closed (disconnect).");
             self.session
@@ -514,6 +622,27 @@ impl ControlChannel {
             );
         }
     }
+}
+
+/// A TLS configuration with a session cache of its own (implicit FTPS or
+/// AUTH TLS).
+#[cfg(feature = "tls")]
+fn session_tls_config(cfg: &FtpHandler) -> TlsConfig {
+    cfg.tls.as_ref().map(|t| t.session_config())
+}
+
+#[cfg(not(feature = "tls"))]
+fn session_tls_config(_: &FtpHandler) -> TlsConfig {
+    None
+}
+
+fn handshake_timeout(cfg: &FtpHandler) -> std::time::Duration {
+    #[cfg(feature = "tls")]
+    if let Some(t) = &cfg.tls {
+        return t.handshake_timeout;
+    }
+    let _ = cfg;
+    std::time::Duration::from_secs(30)
 }
 
 /// Remove Telnet commands (IAC IP, IAC DM/Synch...) from a line; IAC IAC

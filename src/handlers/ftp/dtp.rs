@@ -9,9 +9,8 @@
 //! directly when it aborts or closes.
 
 use std::hash::{BuildHasher, Hasher};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
@@ -19,6 +18,7 @@ use std::time::Instant;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 
+use super::conn::{Conn, TlsConfig};
 use super::producers::{read_chunk, FromCrlf, Job, JobKind, Outcome, OutcomeKind, Source, ToCrlf};
 use super::FtpHandler;
 use crate::ioloop::{CallLater, Core, Dispatcher, Notice, Ready, Status, TimerKind};
@@ -104,6 +104,7 @@ pub(crate) struct PassiveListener {
     remote_ip: IpAddr,
     cfg: Rc<FtpHandler>,
     timer: Option<CallLater>,
+    tls: TlsConfig,
 }
 
 /// Open a passive listener on `local_ip` for `owner`; returns its token,
@@ -114,6 +115,7 @@ pub(crate) fn open_passive(
     cfg: &Rc<FtpHandler>,
     local_ip: IpAddr,
     remote_ip: IpAddr,
+    tls: TlsConfig,
 ) -> io::Result<(Token, u64, SocketAddr)> {
     let std_listener = bind_passive(cfg, local_ip)?;
     crate::sys::listen(&std_listener, cfg.passive_dtp.backlog)?;
@@ -134,6 +136,7 @@ pub(crate) fn open_passive(
             remote_ip,
             cfg: Rc::clone(cfg),
             timer,
+            tls,
         })))
     })?;
     Ok((token, gen, addr))
@@ -185,7 +188,7 @@ impl PassiveListener {
                         );
                         continue;
                     }
-                    return connected(stream, self.owner, &self.cfg, core);
+                    return connected(stream, self.owner, &self.cfg, self.tls.take(), core);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Status::Keep,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -241,6 +244,7 @@ pub(crate) struct ActiveConnector {
     owner: Owner,
     cfg: Rc<FtpHandler>,
     timer: Option<CallLater>,
+    tls: TlsConfig,
 }
 
 /// Start a non-blocking connect to `addr` for `owner`.
@@ -249,6 +253,7 @@ pub(crate) fn connect_active(
     owner: Owner,
     cfg: &Rc<FtpHandler>,
     addr: SocketAddr,
+    tls: TlsConfig,
 ) -> io::Result<(Token, u64)> {
     let mut sock = TcpStream::connect(addr)?;
     let gen = core.next_gen();
@@ -263,6 +268,7 @@ pub(crate) fn connect_active(
             owner,
             cfg: Rc::clone(cfg),
             timer,
+            tls,
         })))
     })?;
     Ok((token, gen))
@@ -293,11 +299,12 @@ impl ActiveConnector {
             );
             return Status::Remove;
         }
+        let tls = self.tls.take();
         let Some(mut sock) = self.sock.take() else {
             return Status::Remove;
         };
         let _ = core.registry.deregister(&mut sock);
-        connected(sock, self.owner, &self.cfg, core)
+        connected(sock, self.owner, &self.cfg, tls, core)
     }
 
     fn fail(&self, core: &mut Core, code: u16, text: &str) {
@@ -335,12 +342,18 @@ impl ActiveConnector {
 }
 
 /// Turn an established connection into a data channel and tell the owner.
-fn connected(mut sock: TcpStream, owner: Owner, cfg: &Rc<FtpHandler>, core: &mut Core) -> Status {
+fn connected(
+    mut sock: TcpStream,
+    owner: Owner,
+    cfg: &Rc<FtpHandler>,
+    tls: TlsConfig,
+    core: &mut Core,
+) -> Status {
     let gen = core.next_gen();
     let made = core.insert_with(|token, core| {
         core.register(&mut sock, token)?;
         Ok(Dispatcher::Data(Box::new(DataChannel::new(
-            sock,
+            Conn::with_tls(sock, tls)?,
             token,
             gen,
             owner,
@@ -376,7 +389,7 @@ enum Step {
 
 /// An open data connection moving one transfer (pyftpdlib `DTPHandler`).
 pub(crate) struct DataChannel {
-    sock: TcpStream,
+    conn: Conn,
     pub gen: u64,
     token: Token,
     owner: Owner,
@@ -402,18 +415,18 @@ pub(crate) struct DataChannel {
     /// when the round began.
     grant: u64,
     round_start: u64,
+    /// The TLS handshake finished and its resumption was checked.
+    tls_checked: bool,
+    /// TLS close_notify queued at the end of a download.
+    notified: bool,
 }
 
 impl DataChannel {
-    fn new(
-        sock: TcpStream,
-        token: Token,
-        gen: u64,
-        owner: Owner,
-        cfg: Rc<FtpHandler>,
-    ) -> DataChannel {
+    fn new(conn: Conn, token: Token, gen: u64, owner: Owner, cfg: Rc<FtpHandler>) -> DataChannel {
         DataChannel {
-            sock,
+            conn,
+            tls_checked: false,
+            notified: false,
             gen,
             token,
             owner,
@@ -539,6 +552,9 @@ impl DataChannel {
     }
 
     fn pump(&mut self, core: &mut Core) -> Status {
+        if let Some(status) = self.check_tls(core) {
+            return status;
+        }
         let sending = match self.job.as_ref() {
             None => return Status::Keep,
             Some(j) => matches!(j.kind, JobKind::Send(_)),
@@ -572,6 +588,66 @@ impl DataChannel {
         }
     }
 
+    /// Drive a data-channel TLS handshake and, once done, check that it
+    /// resumed the control connection's session when that is required.
+    /// `Some(status)` when the pump must stop here.
+    fn check_tls(&mut self, core: &mut Core) -> Option<Status> {
+        if !self.conn.is_tls() || self.tls_checked {
+            return None;
+        }
+        let failure = match self.conn.drive_handshake() {
+            Ok(false) => return Some(Status::Keep),
+            Ok(true) => {
+                self.tls_checked = true;
+                if !self.reuse_required() || self.conn.resumed() {
+                    return None;
+                }
+                log::info!(target: LOG, "data connection refused: TLS session not resumed");
+                "Data connection refused: it must resume the control connection's TLS session."
+                    .to_string()
+            }
+            Err(e) => format!("SSL handshake failed on the data channel: {e}."),
+        };
+        if self.job.is_some() {
+            self.finish(OutcomeKind::Refused(failure), core);
+        } else {
+            let reply = Notice::DataReply {
+                code: reply::BAD_NETWORK_PROTOCOL,
+                text: failure,
+                fatal: true,
+            };
+            core.notify(self.owner.0, self.owner.1, reply);
+        }
+        Some(Status::Remove)
+    }
+
+    fn reuse_required(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if let Some(t) = &self.cfg.tls {
+            return t.require_tls_session_reuse;
+        }
+        false
+    }
+
+    /// The file is all sent: with TLS, close_notify goes out first.
+    fn end_download(&mut self) -> Step {
+        if self.conn.is_tls() {
+            if !self.notified {
+                self.notified = true;
+                self.conn.close_notify();
+            }
+            match self.conn.flush_tls() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.writable = false;
+                    return Step::Blocked;
+                }
+                Err(e) => return Step::Done(OutcomeKind::ClientGone(e)),
+            }
+        }
+        Step::Done(OutcomeKind::Complete)
+    }
+
     /// Download: sendfile for binary files, buffered writes otherwise.
     fn send(&mut self) -> Step {
         let mut moved = 0u64;
@@ -590,9 +666,19 @@ impl DataChannel {
                     other => return other,
                 }
             }
+            if self.conn.tls_pending() {
+                match self.conn.flush_tls() {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.writable = false;
+                        continue;
+                    }
+                    Err(e) => return Step::Done(OutcomeKind::ClientGone(e)),
+                }
+            }
             if self.pos == self.buf.len() {
                 if self.source_done {
-                    return Step::Done(OutcomeKind::Complete);
+                    return self.end_download();
                 }
                 if let Err(e) = self.refill() {
                     return Step::Done(OutcomeKind::LocalError(e));
@@ -603,7 +689,7 @@ impl DataChannel {
                 self.pos
                     .saturating_add(allowed.min(usize::MAX as u64) as usize),
             );
-            match self.sock.write(&self.buf[self.pos..end]) {
+            match self.conn.write(&self.buf[self.pos..end]) {
                 Ok(0) => {
                     return Step::Done(OutcomeKind::ClientGone(io::ErrorKind::WriteZero.into()))
                 }
@@ -639,8 +725,9 @@ impl DataChannel {
         };
         let fd = file.raw_fd()?;
         let off = offset.as_mut()?;
-        match crate::sys::sendfile(self.sock.as_raw_fd(), fd, off, chunk) {
-            Ok(0) => Some(Step::Done(OutcomeKind::Complete)),
+        let sock = self.conn.plain_fd()?;
+        match crate::sys::sendfile(sock, fd, off, chunk) {
+            Ok(0) => Some(self.end_download()),
             Ok(n) => {
                 self.bytes += n as u64;
                 *moved += n as u64;
@@ -731,8 +818,14 @@ impl DataChannel {
                 return Step::Throttled;
             }
             let want = size.min(allowed.min(usize::MAX as u64) as usize);
-            match self.sock.read(&mut self.buf[..want]) {
+            match self.conn.read(&mut self.buf[..want]) {
                 Ok(0) => return Step::Done(OutcomeKind::Complete),
+                // TLS ended without close_notify: keep what arrived, as most
+                // servers do (the xferlog and hooks still see a complete file).
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    log::debug!(target: LOG, "upload ended without TLS close_notify");
+                    return Step::Done(OutcomeKind::Complete);
+                }
                 Ok(n) => {
                     self.bytes += n as u64;
                     moved += n as u64;
@@ -824,7 +917,13 @@ impl DataChannel {
         for t in [self.stall.take(), self.wake.take()].into_iter().flatten() {
             t.cancel();
         }
-        let _ = core.registry.deregister(&mut self.sock);
+        if !self.notified {
+            // TLS clients wait for the server's close_notify after an upload
+            // (Python's unwrap(), lftp); a bare FIN reads as a truncation.
+            self.notified = true;
+            self.conn.close_notify();
+        }
+        let _ = core.registry.deregister(&mut self.conn.sock);
     }
 }
 

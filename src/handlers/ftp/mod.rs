@@ -33,6 +33,7 @@ mod cmd_info;
 mod cmd_login;
 mod cmd_transfer;
 pub(crate) mod commands;
+pub(crate) mod conn;
 pub(crate) mod control;
 pub(crate) mod dtp;
 pub mod hooks;
@@ -116,6 +117,10 @@ pub struct FtpHandler {
     /// xferlog format of wu-ftpd / vsftpd / ProFTPD that log analysers read.
     /// Open it with [`set_xferlog`](Self::set_xferlog).
     pub xferlog: Option<std::fs::File>,
+    /// FTPS settings (pyftpdlib `TLS_FTPHandler`); set with
+    /// [`enable_tls`](Self::enable_tls).
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::handlers::ftps::TlsFtpHandler>,
     /// The command table (pyftpdlib `proto_cmds`); change it with
     /// [`add_command`](Self::add_command) / [`remove_command`](Self::remove_command).
     pub(crate) commands: CommandTable,
@@ -162,6 +167,8 @@ impl FtpHandler {
             .map(|s| s.to_string())
             .collect(),
             hooks: Box::new(NoHooks),
+            #[cfg(feature = "tls")]
+            tls: None,
             xferlog: None,
             commands: CommandTable::builtin(),
         }
@@ -175,6 +182,17 @@ impl FtpHandler {
             .open(path)?;
         self.xferlog = Some(file);
         Ok(())
+    }
+
+    /// Turn this handler into pyftpdlib's `TLS_FTPHandler`: AUTH, PBSZ and
+    /// PROT join the command table (and FEAT), data connections use TLS
+    /// after PROT P.
+    #[cfg(feature = "tls")]
+    pub fn enable_tls(&mut self, tls: crate::handlers::ftps::TlsFtpHandler) {
+        for row in crate::handlers::ftps::commands::rows() {
+            self.commands.insert(row);
+        }
+        self.tls = Some(tls);
     }
 
     /// Add a command, or replace the built-in of the same name, in this

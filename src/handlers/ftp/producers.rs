@@ -70,6 +70,10 @@ pub(crate) enum OutcomeKind {
     LocalError(io::Error),
     /// No byte moved for `DtpHandler::timeout`.
     Stalled,
+    /// The data connection broke a TLS rule (no session resumption, failed
+    /// handshake); the text is the 522 reply.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Refused(String),
 }
 
 /// The three listing formats.

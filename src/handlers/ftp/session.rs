@@ -52,6 +52,10 @@ pub(crate) enum Effect {
     AuthDelay,
     /// Close the control connection once the replies are sent.
     Close,
+    /// Send the pending replies, drop any input read after this command,
+    /// then start a TLS handshake on the control connection (AUTH TLS).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    StartTls,
 }
 
 /// A failed-login reply held back for `auth_failed_timeout`.
@@ -94,6 +98,12 @@ pub(crate) struct Session {
     pub delayed: Option<DelayedReply>,
     pub prefix: String,
     pub stats: Option<TransferStats>,
+    /// The control connection is TLS (after AUTH, or implicit FTPS).
+    pub tls_control: bool,
+    /// PBSZ was accepted.
+    pub pbsz: bool,
+    /// PROT P: data connections use TLS.
+    pub prot_private: bool,
 }
 
 impl Session {
@@ -123,6 +133,9 @@ impl Session {
             delayed: None,
             prefix: String::new(),
             stats: None,
+            tls_control: false,
+            pbsz: false,
+            prot_private: false,
         };
         s.update_prefix();
         s
@@ -136,6 +149,40 @@ impl Session {
             self.remote.port(),
             &self.username,
         );
+    }
+
+    /// With `tls_control_required`: refuse (550) a login command sent
+    /// before AUTH TLS; true when refused.
+    pub fn refuse_without_tls_control(&mut self) -> bool {
+        #[cfg(feature = "tls")]
+        if !self.tls_control
+            && self
+                .cfg
+                .tls
+                .as_ref()
+                .is_some_and(|t| t.tls_control_required)
+        {
+            self.reply(
+                reply::ACTION_NOT_TAKEN,
+                "SSL/TLS required on the control channel.",
+            );
+            return true;
+        }
+        false
+    }
+
+    /// With `tls_data_required`: refuse (550) a data-connection command
+    /// before PROT P; true when refused.
+    pub fn refuse_without_tls_data(&mut self) -> bool {
+        #[cfg(feature = "tls")]
+        if !self.prot_private && self.cfg.tls.as_ref().is_some_and(|t| t.tls_data_required) {
+            self.reply(
+                reply::ACTION_NOT_TAKEN,
+                "SSL/TLS required on the data channel.",
+            );
+            return true;
+        }
+        false
     }
 
     /// The 220 greeting (pyftpdlib `handle()`).
