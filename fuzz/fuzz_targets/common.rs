@@ -50,7 +50,11 @@ impl Home {
             .map(|e| e.unwrap().file_name())
             .collect();
         names.sort();
-        assert_eq!(names, ["canary", "home"], "an entry appeared beside the home");
+        assert_eq!(
+            names,
+            ["canary", "home"],
+            "an entry appeared beside the home"
+        );
         assert_eq!(
             fs::read(self.parent.join("canary")).unwrap(),
             CANARY,
@@ -67,7 +71,10 @@ pub fn check_replies(out: &[u8]) {
     if out.is_empty() {
         return;
     }
-    assert!(out.ends_with(b"\r\n"), "reply stream does not end with CRLF");
+    assert!(
+        out.ends_with(b"\r\n"),
+        "reply stream does not end with CRLF"
+    );
     for (i, &b) in out.iter().enumerate() {
         if b == b'\n' {
             assert!(i > 0 && out[i - 1] == b'\r', "bare LF at {i} in replies");

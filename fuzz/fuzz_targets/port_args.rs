@@ -57,7 +57,11 @@ fuzz_target!(|data: &[u8]| {
             "REST accepted {arg:?}"
         );
         let significant = digits.trim_start_matches('0');
-        let expect = if significant.is_empty() { "0" } else { significant };
+        let expect = if significant.is_empty() {
+            "0"
+        } else {
+            significant
+        };
         assert_eq!(n.to_string(), expect, "{arg:?}");
     } else {
         // ... and every in-range decimal offset is accepted.
