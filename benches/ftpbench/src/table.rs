@@ -245,8 +245,10 @@ pub fn print(files: &[PathBuf], base: Option<&str>) -> io::Result<()> {
                         let r = v / b;
                         let r = if r >= 10.0 {
                             format!("{r:.0}")
-                        } else {
+                        } else if r >= 0.1 {
                             format!("{r:.2}")
+                        } else {
+                            format!("{r:.3}")
                         };
                         format!("{} ({r}×)", fmt(v))
                     }
