@@ -266,7 +266,7 @@ pub struct DummyAuthorizer {
 fn check_permissions(username: &str, perm: &str) -> Result<Perms, AuthorizerError> {
     let perms = Perms::parse(perm)?;
     if username == ANONYMOUS && perms.has_write() {
-        log::warn!("write permissions assigned to anonymous user.");
+        log::warn!(target: crate::log::LOG, "write permissions assigned to anonymous user.");
     }
     Ok(perms)
 }

@@ -69,7 +69,7 @@ pub struct FtpHandler {
     /// Active connector settings (pyftpdlib `active_dtp`).
     pub active_dtp: ActiveDtp,
     /// Idle time allowed between two commands; zero disables it. Suspended
-    /// while a data channel is open (pyftpdlib `timeout`, 300 s).
+    /// while a transfer runs (pyftpdlib `timeout`, 300 s).
     pub timeout: Duration,
     /// Text of the 220 greeting (pyftpdlib `banner`).
     pub banner: String,

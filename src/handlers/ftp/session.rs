@@ -248,8 +248,16 @@ impl Session {
             Ok(p) => p,
             Err((code, text)) => return self.reply(code, &text),
         };
-        if let (Some(perm), Some(p)) = (spec.perm, path.as_ref()) {
-            if !self.cfg.authorizer.has_perm(&self.username, perm, Some(p)) {
+        if let Some(perm) = spec.perm.filter(|_| self.authenticated) {
+            // A command with a letter but no path rule (a custom command) is
+            // checked against the cwd, as pyftpdlib gives every such command a path.
+            let cwd_path = || self.fs.as_deref().map(|fs| fs.ftp2fs(fs.cwd()));
+            let at = path.clone().or_else(cwd_path);
+            if !self
+                .cfg
+                .authorizer
+                .has_perm(&self.username, perm, at.as_deref())
+            {
                 return self.reply(reply::ACTION_NOT_TAKEN, "Not enough privileges.");
             }
         }
