@@ -846,23 +846,23 @@ fn cr_inside_line_never_splits_commands() {
     c.expect("PASS 12345", 230);
     // One RNFR of a path holding CR: no DELE.
     c.send_raw(b"RNFR x\rDELE y\r\n");
-    assert_eq!(code_of(&c.read_reply()), 550);
+    // A path holding a line break is refused outright (501).
+    assert_eq!(code_of(&c.read_reply()), 501);
     c.expect("NOOP", 200);
     c.send_raw(b"DELE y\rz\r\n");
-    assert_eq!(code_of(&c.read_reply()), 550);
+    assert_eq!(code_of(&c.read_reply()), 501);
     c.send_raw(b"NOOP\rNOOP\r\n");
     let r = c.read_reply();
     assert_eq!(code_of(&r), 500, "{r}");
     assert_eq!(r.matches('\r').count(), 1, "a raw CR echoed in {r:?}");
     c.expect("NOOP", 200);
     assert_eq!(fs::read(srv.root().join("y")).unwrap(), b"keep me");
-    // A CR in a created name: one reply line (the CR is escaped or kept
-    // inside the line, never a line end).
+    // A CR in a name to create: refused with one reply line, nothing made.
     c.send_raw(b"MKD a\rb\r\n");
     let r = c.read_reply();
-    eprintln!("MKD a<CR>b -> {r:?}");
-    assert_eq!(code_of(&r), 257, "{r}");
+    assert_eq!(code_of(&r), 501, "{r}");
     assert_eq!(r.matches('\n').count(), 1, "{r:?}");
+    assert!(!srv.root().join("a\rb").exists());
     c.expect("NOOP", 200);
     // LF is the line end: a bare LF does split.
     c.send_raw(b"NOOP\nNOOP\r\n");

@@ -395,7 +395,8 @@ impl ControlChannel {
             .iter()
             .rposition(|&b| b == b'\n')
             .map_or(0, |i| i + 1);
-        if self.inbuf.len() - tail_start > MAX_LINE {
+        // One extra byte for a CR whose LF has not arrived yet.
+        if self.inbuf.len() - tail_start > MAX_LINE + 1 {
             self.inbuf.truncate(tail_start);
             self.discarding = true;
             log::warn!(target: LOG, "{} Command too long.", self.session.prefix);

@@ -193,8 +193,14 @@ impl Session {
 
     /// Interpret one command line (without its line terminator).
     pub fn handle_line(&mut self, raw: &[u8]) {
-        let line = String::from_utf8_lossy(raw);
-        let line = line.as_ref();
+        // The wire encoding is UTF-8 (RFC 2640). An undecodable line is
+        // refused rather than "replaced": a path with U+FFFD would name a
+        // file the client never asked for (pyftpdlib with
+        // unicode_errors="strict" answers the same).
+        let Ok(line) = std::str::from_utf8(raw) else {
+            log::debug!(target: LOGLINE, "{} <- (undecodable line)", self.prefix);
+            return self.reply(reply::BAD_ARGUMENT, "Can't decode command.");
+        };
         let (mut cmd, mut arg) = match line.find(' ') {
             Some(i) => (line[..i].to_ascii_uppercase(), &line[i + 1..]),
             None => (line.to_ascii_uppercase(), ""),
@@ -336,6 +342,9 @@ impl Session {
     fn check_path(&self, fs: &dyn Filesystem, virt: &str) -> Result<PathBuf, (Code, String)> {
         if virt.contains('\0') {
             return Err((reply::BAD_ARGUMENT, "Path contains a NUL byte.".into()));
+        }
+        if virt.contains(['\r', '\n']) {
+            return Err((reply::BAD_ARGUMENT, "Path contains a line break.".into()));
         }
         if virt.len() > 4096 {
             return Err((reply::BAD_ARGUMENT, "Path too long.".into()));
