@@ -837,6 +837,83 @@ pub(crate) fn wait_any(timeout: std::time::Duration) -> io::Result<Option<(i32, 
     }
 }
 
+/// A non-blocking pipe for splice(2): uploads move socket → pipe → file
+/// inside the kernel, without a user-space buffer.
+pub(crate) struct Pipe {
+    read: std::os::fd::OwnedFd,
+    write: std::os::fd::OwnedFd,
+}
+
+impl Pipe {
+    /// A pipe of about `size` bytes (the kernel may round or cap it).
+    pub(crate) fn new(size: usize) -> io::Result<Pipe> {
+        use std::os::fd::FromRawFd;
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: pipe2 succeeded; each descriptor is owned once, here.
+        let (read, write) = unsafe {
+            (
+                std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+                std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+            )
+        };
+        let size = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
+        // SAFETY: F_SETPIPE_SZ on our own pipe; failure only keeps the default size.
+        unsafe { libc::fcntl(fds[1], libc::F_SETPIPE_SZ, size) };
+        Ok(Pipe { read, write })
+    }
+
+    /// Move up to `len` bytes from socket `from` into the pipe.
+    pub(crate) fn fill_from(&self, from: RawFd, len: usize) -> io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        splice(from, self.write.as_raw_fd(), len)
+    }
+
+    /// Move exactly `len` bytes from the pipe into file `to` at its
+    /// current position.
+    pub(crate) fn drain_into(&self, to: RawFd, mut len: usize) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        while len > 0 {
+            match splice(self.read.as_raw_fd(), to, len) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => len -= n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
+    // SAFETY: null offsets make splice use and advance the descriptors' own
+    // positions; invalid descriptors yield EBADF.
+    let n = unsafe {
+        libc::splice(
+            from,
+            std::ptr::null_mut(),
+            to,
+            std::ptr::null_mut(),
+            len,
+            libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n.unsigned_abs())
+}
+
+/// Whether `fd` was opened with O_APPEND (splice refuses such files).
+pub(crate) fn is_append(fd: RawFd) -> bool {
+    // SAFETY: F_GETFL only reads the descriptor's flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    flags >= 0 && flags & libc::O_APPEND != 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

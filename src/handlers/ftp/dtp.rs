@@ -25,6 +25,9 @@ use crate::ioloop::{CallLater, Core, Dispatcher, Notice, Ready, Status, TimerKin
 use crate::log::LOG;
 use crate::reply;
 
+/// Bytes moved per splice(2) call on uploads (also the pipe size asked for).
+const SPLICE_CHUNK: usize = 1 << 20;
+
 /// Bytes a data channel may move per loop round before yielding to others.
 const ROUND_BUDGET: u64 = 4 << 20;
 
@@ -417,6 +420,9 @@ pub(crate) struct DataChannel {
     round_start: u64,
     /// The TLS handshake finished and its resumption was checked.
     tls_checked: bool,
+    /// For plain binary uploads into a regular file: socket → pipe → file
+    /// with splice(2), no user-space copy.
+    pipe: Option<crate::sys::Pipe>,
     /// TLS close_notify queued at the end of a download.
     notified: bool,
 }
@@ -426,6 +432,7 @@ impl DataChannel {
         DataChannel {
             conn,
             tls_checked: false,
+            pipe: None,
             notified: false,
             gen,
             token,
@@ -502,12 +509,12 @@ impl DataChannel {
     fn start(&mut self, job: Job, core: &mut Core) {
         self.started = Instant::now();
         let dtp = &self.cfg.dtp_handler;
-        let (size, limit) = match &job.kind {
-            JobKind::Receive { .. } => (dtp.ac_in_buffer_size, dtp.read_limit),
-            JobKind::Send(_) => (dtp.ac_out_buffer_size, dtp.write_limit),
+        self.limit = match &job.kind {
+            JobKind::Receive { .. } => dtp.read_limit,
+            JobKind::Send(_) => dtp.write_limit,
         };
-        self.limit = limit;
-        self.buf = Vec::with_capacity(size.max(512));
+        // Buffers are allocated on first use: sendfile and splice need none.
+        self.pipe = self.splice_pipe(&job);
         self.job = Some(job);
         self.arm_stall(core);
     }
@@ -769,7 +776,7 @@ impl DataChannel {
     fn refill(&mut self) -> io::Result<()> {
         self.buf.clear();
         self.pos = 0;
-        let want = self.buf.capacity().max(512);
+        let want = self.cfg.dtp_handler.ac_out_buffer_size.max(512);
         let Some(Job {
             kind: JobKind::Send(source),
             ..
@@ -804,10 +811,72 @@ impl DataChannel {
         Ok(())
     }
 
+    /// A splice pipe when the upload can use one: binary, plain socket, a
+    /// real file not in append mode (splice refuses O_APPEND).
+    fn splice_pipe(&self, job: &Job) -> Option<crate::sys::Pipe> {
+        let JobKind::Receive {
+            file, ascii: false, ..
+        } = &job.kind
+        else {
+            return None;
+        };
+        let fd = file.raw_fd()?;
+        self.conn.plain_fd()?;
+        if crate::sys::is_append(fd) {
+            return None;
+        }
+        crate::sys::Pipe::new(SPLICE_CHUNK).ok()
+    }
+
+    /// Upload with splice(2): socket → pipe → file.
+    fn receive_spliced(&mut self) -> Step {
+        let mut moved = 0u64;
+        let (Some(pipe), Some(sock)) = (self.pipe.as_ref(), self.conn.plain_fd()) else {
+            return Step::Blocked;
+        };
+        let Some(Job {
+            kind: JobKind::Receive { file, .. },
+            ..
+        }) = self.job.as_ref()
+        else {
+            return Step::Blocked;
+        };
+        let Some(file_fd) = file.raw_fd() else {
+            return Step::Blocked;
+        };
+        while self.readable {
+            if moved >= ROUND_BUDGET {
+                return Step::Yield;
+            }
+            let allowed = self.allowance();
+            if allowed == 0 {
+                return Step::Throttled;
+            }
+            let want = SPLICE_CHUNK.min(allowed.min(usize::MAX as u64) as usize);
+            match pipe.fill_from(sock, want) {
+                Ok(0) => return Step::Done(OutcomeKind::Complete),
+                Ok(n) => {
+                    self.bytes += n as u64;
+                    moved += n as u64;
+                    if let Err(e) = pipe.drain_into(file_fd, n) {
+                        return Step::Done(OutcomeKind::LocalError(e));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Step::Done(OutcomeKind::ClientGone(e)),
+            }
+        }
+        Step::Blocked
+    }
+
     /// Upload: read the socket until EOF, write to the file.
     fn receive(&mut self) -> Step {
+        if self.pipe.is_some() {
+            return self.receive_spliced();
+        }
         let mut moved = 0u64;
-        let size = self.buf.capacity().max(512);
+        let size = self.cfg.dtp_handler.ac_in_buffer_size.max(512);
         self.buf.resize(size, 0);
         while self.readable {
             if moved >= ROUND_BUDGET {
