@@ -26,6 +26,7 @@ Options:
   -n, --nat-address ADDRESS   NAT address announced in PASV replies
   -r, --range FROM-TO         port range for passive connections (e.g. 8000-9000)
   -D, --debug                 enable DEBUG logging (commands and replies)
+  -q, --quiet                 no logging at all (errors included)
   -u, --username USERNAME     a named user, instead of anonymous (needs -P)
   -P, --password PASSWORD     password of -u
       --user NAME:PASSWORD:HOME:PERMS
@@ -87,6 +88,7 @@ struct Options {
     nat_address: Option<std::net::IpAddr>,
     range: Option<(u16, u16)>,
     debug: bool,
+    quiet: bool,
     username: Option<String>,
     password: Option<String>,
     users: Vec<(String, String, PathBuf, String)>,
@@ -142,10 +144,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let level = if opts.debug {
-        log::LevelFilter::Debug
-    } else {
-        log::LevelFilter::Info
+    let level = match (opts.quiet, opts.debug) {
+        (true, _) => log::LevelFilter::Off,
+        (false, true) => log::LevelFilter::Debug,
+        (false, false) => log::LevelFilter::Info,
     };
     ftpdlib::log::config_logging(level, ftpdlib::log::PREFIX);
     match serve(&opts) {
@@ -361,6 +363,7 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
             }
             "-r" | "--range" => o.range = Some(port_range(&value(name)?)?),
             "-D" | "--debug" => o.debug = true,
+            "-q" | "--quiet" => o.quiet = true,
             "-u" | "--username" => o.username = Some(value(name)?),
             "-P" | "--password" => o.password = Some(value(name)?),
             "--user" => o.users.push(user_spec(&value(name)?)?),
