@@ -31,7 +31,8 @@ pub use scheduler::{CallEvery, CallLater};
 use scheduler::{Fired, Scheduler};
 
 use crate::handlers::ftp::control::ControlChannel;
-use crate::handlers::ftp::dtp::{ActiveConnector, DataChannel, PassiveListener};
+use crate::handlers::ftp::dispatchers::{ActiveConnector, PassiveListener};
+use crate::handlers::ftp::dtp::DataChannel;
 use crate::servers::Acceptor;
 
 /// The token of the loop's waker (never a slab key).

@@ -16,7 +16,8 @@ use mio::net::TcpStream;
 use mio::Token;
 
 use super::conn::{Conn, TlsConfig};
-use super::dtp::{self, Owner};
+use super::dispatchers;
+use super::dtp::Owner;
 use super::session::{DataState, Effect, Session, TransferStats};
 use super::FtpHandler;
 use crate::ioloop::{self, CallLater, Core, Dispatcher, Notice, Ready, Status, TimerKind};
@@ -500,7 +501,14 @@ impl ControlChannel {
                 self.drop_data(core);
                 let local = self.session.local.ip();
                 let tls = self.data_tls();
-                match dtp::open_passive(core, me, &self.session.cfg, local, self.peer_ip, tls) {
+                match dispatchers::open_passive(
+                    core,
+                    me,
+                    &self.session.cfg,
+                    local,
+                    self.peer_ip,
+                    tls,
+                ) {
                     Ok((token, gen, addr)) => {
                         self.data = Some((token, gen));
                         self.session.on_passive_open(addr, extended);
@@ -516,7 +524,7 @@ impl ControlChannel {
             Effect::ConnectActive(addr) => {
                 self.drop_data(core);
                 let tls = self.data_tls();
-                match dtp::connect_active(core, me, &self.session.cfg, addr, tls) {
+                match dispatchers::connect_active(core, me, &self.session.cfg, addr, tls) {
                     Ok(link) => {
                         self.data = Some(link);
                         self.wait = Wait::Active;

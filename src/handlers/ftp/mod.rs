@@ -35,6 +35,7 @@ mod cmd_transfer;
 pub(crate) mod commands;
 pub(crate) mod conn;
 pub(crate) mod control;
+pub(crate) mod dispatchers;
 pub(crate) mod dtp;
 pub mod hooks;
 pub(crate) mod producers;
