@@ -268,6 +268,19 @@ impl DataChannel {
             .min(server)
     }
 
+    /// The check every transfer loop starts with: the bytes this iteration
+    /// may move, or why it must stop now (its share of the loop round is
+    /// spent, or a rate limit is reached).
+    fn may_move(&self, moved: u64) -> Result<u64, Step> {
+        if moved >= ROUND_BUDGET {
+            return Err(Step::Yield);
+        }
+        match self.allowance() {
+            0 => Err(Step::Throttled),
+            n => Ok(n),
+        }
+    }
+
     /// Sleep until the limit allows a small chunk again.
     fn throttle(&mut self, core: &mut Core) {
         if self.wake.is_some() {
@@ -385,13 +398,10 @@ impl DataChannel {
     fn send(&mut self) -> Step {
         let mut moved = 0u64;
         while self.writable {
-            if moved >= ROUND_BUDGET {
-                return Step::Yield;
-            }
-            let allowed = self.allowance();
-            if allowed == 0 {
-                return Step::Throttled;
-            }
+            let allowed = match self.may_move(moved) {
+                Ok(n) => n,
+                Err(step) => return step,
+            };
             if let Some(step) = self.sendfile_step(&mut moved, allowed) {
                 match step {
                     Step::Blocked if !self.writable => return Step::Blocked,
@@ -571,13 +581,10 @@ impl DataChannel {
             return Step::Blocked;
         };
         while self.readable {
-            if moved >= ROUND_BUDGET {
-                return Step::Yield;
-            }
-            let allowed = self.allowance();
-            if allowed == 0 {
-                return Step::Throttled;
-            }
+            let allowed = match self.may_move(moved) {
+                Ok(n) => n,
+                Err(step) => return step,
+            };
             let want = SPLICE_CHUNK.min(allowed.min(usize::MAX as u64) as usize);
             match pipe.fill_from(sock, want) {
                 Ok(0) => return Step::Done(OutcomeKind::Complete),
@@ -605,13 +612,10 @@ impl DataChannel {
         let size = self.cfg.dtp_handler.ac_in_buffer_size.max(512);
         self.buf.resize(size, 0);
         while self.readable {
-            if moved >= ROUND_BUDGET {
-                return Step::Yield;
-            }
-            let allowed = self.allowance();
-            if allowed == 0 {
-                return Step::Throttled;
-            }
+            let allowed = match self.may_move(moved) {
+                Ok(n) => n,
+                Err(step) => return step,
+            };
             let want = size.min(allowed.min(usize::MAX as u64) as usize);
             match self.conn.read(&mut self.buf[..want]) {
                 Ok(0) => return Step::Done(OutcomeKind::Complete),
