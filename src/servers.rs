@@ -1,7 +1,7 @@
 //! The listening server (pyftpdlib `servers.py`).
 //!
 //! [`FtpServer`] binds (or adopts) a listening socket, owns the [`IoLoop`]
-//! and enforces `max_cons` / `max_cons_per_ip`. The private [`Acceptor`] is
+//! and enforces `max_cons` / `max_cons_per_ip`. The private `Acceptor` is
 //! its dispatcher inside the loop.
 
 use std::collections::HashMap;

@@ -9,7 +9,7 @@
 //! A dispatcher being served is taken out of its slot (the slot holds
 //! `Dispatcher::Busy` meanwhile), so the code handling it gets `&mut Core`
 //! and can insert new dispatchers. Dispatchers never call each other: they
-//! post a [`Notice`] to a token and the loop delivers it once the current
+//! post a `Notice` to a token and the loop delivers it once the current
 //! handler has returned; notices and timers carry the target's generation so
 //! that a reused slab key never receives a message meant for its previous
 //! occupant.

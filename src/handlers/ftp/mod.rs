@@ -4,7 +4,7 @@
 //! `DTPHandler`, `PassiveDTP` and `ActiveDTP`. ftpdlib keeps the names: the
 //! structs of this module are those settings, built once and shared by every
 //! session of a server. The per-connection objects (the control channel and
-//! its [`Session`](session) interpreter, the data channels) are private and
+//! its `Session` interpreter, the data channels) are private and
 //! built by the server for each client.
 //!
 //! Rooms of this module:
