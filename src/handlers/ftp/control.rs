@@ -268,6 +268,9 @@ impl ControlChannel {
                 Err(_) => return Status::Remove,
             };
             if self.eof && !self.has_line() {
+                // A client that half-closed after its last command still
+                // gets the replies (best effort, the socket may be gone).
+                let _ = self.flush();
                 return Status::Remove;
             }
             if read == 0 && lines == before {
