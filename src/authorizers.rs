@@ -197,6 +197,15 @@ pub trait Authorizer {
     /// (pyftpdlib `get_perms`).
     fn get_perms(&self, username: &str) -> Perms;
 
+    /// Whether [`has_perm`](Self::has_perm) may answer differently for
+    /// different paths of this user (per-directory overrides). When false,
+    /// a listing takes [`get_perms`](Self::get_perms) once instead of asking
+    /// ten letters per entry. Default: true, always ask per path.
+    fn perms_vary_by_path(&self, username: &str) -> bool {
+        let _ = username;
+        true
+    }
+
     /// The user's home directory, a real path (pyftpdlib `get_home_dir`).
     fn get_home_dir(&self, username: &str) -> Result<PathBuf, AuthorizerError>;
 
@@ -498,6 +507,12 @@ impl Authorizer for DummyAuthorizer {
             .get(username)
             .map(|u| u.perms)
             .unwrap_or_default()
+    }
+
+    fn perms_vary_by_path(&self, username: &str) -> bool {
+        self.users
+            .get(username)
+            .is_some_and(|u| !u.operms.is_empty())
     }
 
     fn get_home_dir(&self, username: &str) -> Result<PathBuf, AuthorizerError> {

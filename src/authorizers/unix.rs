@@ -332,6 +332,10 @@ impl Authorizer for UnixAuthorizer {
         self.get_perms(username).contains(perm)
     }
 
+    fn perms_vary_by_path(&self, _username: &str) -> bool {
+        false
+    }
+
     /// The override, else `"elr"` for anonymous, else `global_perm`.
     fn get_perms(&self, username: &str) -> Perms {
         match self.override_of(username).and_then(|o| o.perms) {

@@ -100,6 +100,8 @@ pub(crate) struct Listing {
     utc: bool,
     /// For the MLSD perm fact: the authorizer and user to ask.
     perms: Option<(Rc<FtpHandler>, String)>,
+    /// The perm fact when it is the same for every entry.
+    fixed_perms: std::cell::Cell<Option<Perms>>,
 }
 
 impl Listing {
@@ -126,6 +128,7 @@ impl Listing {
             now,
             utc,
             perms,
+            fixed_perms: std::cell::Cell::new(None),
         }
     }
 
@@ -160,10 +163,20 @@ impl Listing {
     }
 
     fn perms_at(&self, path: &std::path::Path) -> Perms {
-        match &self.perms {
+        if let Some(fixed) = self.fixed_perms.get() {
+            return fixed;
+        }
+        let perms = match &self.perms {
             Some((cfg, user)) => perms_at(cfg, user, path),
             None => Perms::default(),
+        };
+        // Without per-directory overrides every entry has the same answer.
+        if let Some((cfg, user)) = &self.perms {
+            if !cfg.authorizer.perms_vary_by_path(user) {
+                self.fixed_perms.set(Some(perms));
+            }
         }
+        perms
     }
 }
 
