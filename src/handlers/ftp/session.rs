@@ -201,16 +201,21 @@ impl Session {
             log::debug!(target: LOGLINE, "{} <- (undecodable line)", self.prefix);
             return self.reply(reply::BAD_ARGUMENT, "Can't decode command.");
         };
-        let (mut cmd, mut arg) = match line.find(' ') {
-            Some(i) => (line[..i].to_ascii_uppercase(), &line[i + 1..]),
-            None => (line.to_ascii_uppercase(), ""),
+        let (word, mut arg) = match line.find(' ') {
+            Some(i) => (&line[..i], &line[i + 1..]),
+            None => (line, ""),
         };
+        // The upper-cased name lives on the stack: no allocation per command
+        // (names longer than the buffer are unknown anyway).
+        let mut name_buf = [0u8; 48];
+        let mut cmd = upper(word, &mut name_buf);
         if cmd == "SITE" && !arg.is_empty() {
             let (sub, rest) = match arg.find(' ') {
                 Some(i) => (&arg[..i], &arg[i + 1..]),
                 None => (arg, ""),
             };
-            cmd = format!("SITE {}", sub.to_ascii_uppercase());
+            let joined = format!("SITE {sub}");
+            cmd = upper(&joined, &mut name_buf);
             arg = rest;
         }
         self.log_received(&cmd, line);
@@ -600,6 +605,19 @@ impl Session {
     }
 }
 
+/// `word` upper-cased into `buf`; a word that does not fit (no command
+/// name is that long) is cut, which keeps it unknown.
+fn upper<'a>(word: &str, buf: &'a mut [u8; 48]) -> &'a str {
+    let mut end = word.len().min(buf.len());
+    while !word.is_char_boundary(end) {
+        end -= 1;
+    }
+    let bytes = &mut buf[..end];
+    bytes.copy_from_slice(&word.as_bytes()[..end]);
+    bytes.make_ascii_uppercase();
+    std::str::from_utf8(bytes).unwrap_or("")
+}
+
 /// LIST/NLST/MLSD/STAT path argument: `ls` flags mean the cwd.
 pub(crate) fn listing_target(arg: &str) -> &str {
     let trimmed = arg.trim();
@@ -639,6 +657,16 @@ pub(crate) fn printable(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn command_names_are_upper_cased_without_allocating() {
+        let mut buf = [0u8; 48];
+        assert_eq!(upper("retr", &mut buf), "RETR");
+        assert_eq!(upper("Site chmod", &mut buf), "SITE CHMOD");
+        let long = "x".repeat(100);
+        assert_eq!(upper(&long, &mut buf).len(), 48);
+        assert_eq!(upper("é", &mut buf), "é");
+    }
 
     #[test]
     fn ls_flags_mean_the_current_directory() {
