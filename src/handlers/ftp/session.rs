@@ -218,14 +218,14 @@ impl Session {
             cmd = upper(&joined, &mut name_buf);
             arg = rest;
         }
-        self.log_received(&cmd, line);
+        self.log_received(cmd, line);
         let cfg = Rc::clone(&self.cfg);
-        let spec = match cfg.commands.lookup(&cmd) {
+        let spec = match cfg.commands.lookup(cmd) {
             Some(spec) => spec,
-            None => match telnet_fallback(&cfg, &cmd) {
+            None => match telnet_fallback(&cfg, cmd) {
                 Some(spec) => spec,
                 None => {
-                    let text = format!("Command \"{}\" not understood.", printable(&cmd));
+                    let text = format!("Command \"{}\" not understood.", printable(cmd));
                     return self.reply(reply::UNKNOWN_COMMAND, &text);
                 }
             },
