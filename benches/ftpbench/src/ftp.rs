@@ -1,9 +1,14 @@
 //! A minimal blocking FTP client over raw sockets: just what the scenarios
 //! need (login, TYPE, PASV, RETR/STOR/LIST/MLSD, a few file commands).
-//! Every socket gets a connect, read and write timeout.
+//! Every socket gets a connect, read and write timeout. With TLS (see
+//! [`Ftp::secure`] and [`Ftp::protect`]) the control connection and every
+//! data connection are in TLS (RFC 4217).
 
+use crate::tls::{self, Sock};
+use rustls::{ClientConfig, HandshakeKind};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A reply: its three-digit code and the text of its last line.
@@ -32,10 +37,14 @@ fn unexpected(cmd: &str, r: &Reply) -> io::Error {
 }
 
 pub struct Ftp {
-    rd: BufReader<TcpStream>,
+    rd: BufReader<Sock>,
     peer: IpAddr,
     timeout: Duration,
     line: String,
+    /// After `PROT P`: the configuration the data connections use.
+    data_tls: Option<Arc<ClientConfig>>,
+    /// Protocol version and cipher suite of the secured control connection.
+    pub tls_desc: Option<String>,
 }
 
 pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
@@ -58,10 +67,12 @@ impl Ftp {
     pub fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<Ftp> {
         let s = connect_stream(addr, timeout)?;
         let mut f = Ftp {
-            rd: BufReader::with_capacity(4096, s),
+            rd: BufReader::with_capacity(4096, Sock::Plain(s)),
             peer: addr.ip(),
             timeout,
             line: String::with_capacity(256),
+            data_tls: None,
+            tls_desc: None,
         };
         let r = f.reply()?;
         if r.code != 220 {
@@ -75,6 +86,34 @@ impl Ftp {
         let mut f = Ftp::connect(addr, timeout)?;
         f.do_login(user, pass)?;
         Ok(f)
+    }
+
+    /// `AUTH TLS` and the TLS handshake on the control connection.
+    pub fn secure(&mut self, cfg: &Arc<ClientConfig>) -> io::Result<()> {
+        let r = self.cmd("AUTH TLS")?;
+        if r.code != 234 {
+            return Err(unexpected("AUTH TLS", &r));
+        }
+        if !self.rd.buffer().is_empty() {
+            return Err(err("AUTH TLS: bytes after the 234 reply"));
+        }
+        let Sock::Plain(s) = self.rd.get_ref() else {
+            return Err(err("AUTH TLS: already in TLS"));
+        };
+        // A second descriptor of the same socket: the old one closes with
+        // the old reader without touching the connection.
+        let s = tls::handshake(cfg, self.peer, s.try_clone()?)?;
+        self.tls_desc = Some(tls::describe(&s.conn));
+        self.rd = BufReader::with_capacity(4096, Sock::Tls(Box::new(s)));
+        Ok(())
+    }
+
+    /// `PBSZ 0` and `PROT P`: data connections in TLS from now on.
+    pub fn protect(&mut self, cfg: &Arc<ClientConfig>) -> io::Result<()> {
+        self.cmd_ok("PBSZ 0")?;
+        self.cmd_ok("PROT P")?;
+        self.data_tls = Some(Arc::clone(cfg));
+        Ok(())
     }
 
     pub fn do_login(&mut self, user: &str, pass: &str) -> io::Result<()> {
@@ -139,7 +178,9 @@ impl Ftp {
         let mut buf = Vec::with_capacity(line.len() + 2);
         buf.extend_from_slice(line.as_bytes());
         buf.extend_from_slice(b"\r\n");
-        self.rd.get_mut().write_all(&buf)
+        let s = self.rd.get_mut();
+        s.write_all(&buf)?;
+        s.flush()
     }
 
     pub fn cmd(&mut self, line: &str) -> io::Result<Reply> {
@@ -172,13 +213,26 @@ impl Ftp {
     }
 
     /// Start a transfer command on an open data connection: require a
-    /// preliminary (1xx) reply, or fail with the reply.
-    fn start(&mut self, line: &str) -> io::Result<()> {
+    /// preliminary (1xx) reply, or fail with the reply. After `PROT P`,
+    /// then the TLS handshake on the data connection (as Python's ftplib
+    /// and curl do it), which must resume the control connection's session.
+    fn start(&mut self, line: &str, data: TcpStream) -> io::Result<Sock> {
         let r = self.cmd(line)?;
         if r.class() != 1 {
             return Err(unexpected(line, &r));
         }
-        Ok(())
+        let Some(cfg) = self.data_tls.clone() else {
+            return Ok(Sock::Plain(data));
+        };
+        let s = tls::handshake(&cfg, self.peer, data)
+            .map_err(|e| err(format!("{line}: data connection: {e}")))?;
+        if s.conn.handshake_kind() != Some(HandshakeKind::Resumed) {
+            return Err(err(format!(
+                "{line}: the data connection did not resume the control connection's TLS session ({:?})",
+                s.conn.handshake_kind()
+            )));
+        }
+        Ok(Sock::Tls(Box::new(s)))
     }
 
     fn finish(&mut self, line: &str) -> io::Result<()> {
@@ -199,8 +253,8 @@ impl Ftp {
         buf: &mut [u8],
         mut sink: impl FnMut(&[u8]) -> bool,
     ) -> io::Result<u64> {
-        let mut data = self.pasv_connect()?;
-        self.start(line)?;
+        let data = self.pasv_connect()?;
+        let mut data = self.start(line, data)?;
         let mut total = 0u64;
         let mut aborted = false;
         loop {
@@ -217,7 +271,7 @@ impl Ftp {
             }
         }
         if aborted {
-            let _ = data.shutdown(Shutdown::Both);
+            let _ = data.tcp().shutdown(Shutdown::Both);
             drop(data);
             // The server answers 426 (transfer aborted) or 226; either is fine.
             let r = self.reply()?;
@@ -240,15 +294,15 @@ impl Ftp {
         total: u64,
         mut keep_going: impl FnMut(u64) -> bool,
     ) -> io::Result<u64> {
-        let mut data = self.pasv_connect()?;
-        self.start(line)?;
+        let data = self.pasv_connect()?;
+        let mut data = self.start(line, data)?;
         let mut sent = 0u64;
         while sent < total && keep_going(sent) {
             let n = chunk.len().min((total - sent) as usize);
             data.write_all(&chunk[..n])?;
             sent += n as u64;
         }
-        data.shutdown(Shutdown::Write)?;
+        data.finish_upload()?;
         drop(data);
         self.finish(line)?;
         Ok(sent)

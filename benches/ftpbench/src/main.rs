@@ -8,6 +8,7 @@ mod evload;
 mod ftp;
 mod procfs;
 mod table;
+mod tls;
 
 use ftp::Ftp;
 use serde_json::{json, Map, Value};
@@ -32,7 +33,12 @@ Target:
   -p, --pass PASS          password (required)
       --pid PID            server PID: its process tree's CPU time and memory
                            (VmRSS and Pss from /proc) are reported
-      --label NAME         server name in the output (default HOST:PORT)
+      --label NAME         server name in the output (default HOST:PORT,
+                           HOST:PORT+tls with --tls)
+  -S, --tls                FTPS (retr and stor only): AUTH TLS, PBSZ 0, PROT P;
+                           every data connection resumes the control
+                           connection's TLS session; any certificate is
+                           accepted (loopback test servers, self-signed)
 
 Scenarios (-b, --bench LIST, comma-separated, default all):
   idle     K idle logged-in connections; memory per connection (needs --pid)
@@ -65,6 +71,7 @@ Sizes and bounds:
       --list-dir PATH      remote directory for list/mlsd (default ftpbench/list10k)
       --list-entries N     its entry count, for --prepare and the check (default 10000)
       --prepare            create missing test files through FTP first
+                           (with --tls too: over TLS)
       --json FILE          also append the JSON lines to FILE
 SIZE takes K, M, G suffixes (powers of 1024). MB/s is 10^6 bytes per second.
 
@@ -104,6 +111,8 @@ struct Cfg {
     list_entries: u64,
     prepare: bool,
     json: Option<PathBuf>,
+    /// `--tls`: the client configuration shared by every connection.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -188,7 +197,9 @@ fn parse_args() -> Result<Option<Cfg>, String> {
         list_entries: 10_000,
         prepare: false,
         json: None,
+        tls: None,
     };
+    let mut want_tls = false;
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
         let mut val = || it.next().ok_or_else(|| format!("{a} needs a value"));
@@ -229,6 +240,7 @@ fn parse_args() -> Result<Option<Cfg>, String> {
             "--list-dir" => c.list_dir = val()?,
             "--list-entries" => c.list_entries = num(val()?)?,
             "--prepare" => c.prepare = true,
+            "-S" | "--tls" => want_tls = true,
             "--json" => c.json = Some(PathBuf::from(val()?)),
             other => return Err(format!("unknown option {other:?} (see --help)")),
         }
@@ -245,6 +257,9 @@ fn parse_args() -> Result<Option<Cfg>, String> {
     }
     if c.label.is_empty() {
         c.label = format!("{}:{}", c.host, c.port);
+        if want_tls {
+            c.label += "+tls";
+        }
     }
     const ALL: [&str; 7] = ["idle", "logins", "small", "list", "mlsd", "retr", "stor"];
     if c.benches.iter().any(|b| b == "all") {
@@ -254,6 +269,21 @@ fn parse_args() -> Result<Option<Cfg>, String> {
         if !ALL.contains(&b.as_str()) {
             return Err(format!("unknown scenario {b:?}"));
         }
+    }
+    if want_tls {
+        let other: Vec<&str> = c
+            .benches
+            .iter()
+            .map(String::as_str)
+            .filter(|b| *b != "retr" && *b != "stor")
+            .collect();
+        if !other.is_empty() {
+            return Err(format!(
+                "--tls is implemented for the retr and stor scenarios only, not for {}; use -b retr,stor",
+                other.join(", ")
+            ));
+        }
+        c.tls = Some(tls::client_config().map_err(|e| format!("TLS configuration: {e}"))?);
     }
     Ok(Some(c))
 }
@@ -290,8 +320,16 @@ fn r2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// Connect and log in; with `--tls`: AUTH TLS first, PBSZ 0 and PROT P after.
 fn login(c: &Cfg) -> io::Result<Ftp> {
-    Ftp::login(c.addr, c.timeout, &c.user, &c.pass)
+    let Some(cfg) = &c.tls else {
+        return Ftp::login(c.addr, c.timeout, &c.user, &c.pass);
+    };
+    let mut f = Ftp::connect(c.addr, c.timeout)?;
+    f.secure(cfg)?;
+    f.do_login(&c.user, &c.pass)?;
+    f.protect(cfg)?;
+    Ok(f)
 }
 
 /// Count-and-time budget shared by worker threads.
@@ -643,11 +681,13 @@ fn bench_retr(c: &Cfg) -> io::Result<Outcome> {
         rates.push(n as f64 / 1e6 / s);
         last = n;
     }
+    let tls = f.tls_desc.take();
     f.quit();
-    Ok(rate_outcome(c, rates, last, "RETR"))
+    Ok(rate_outcome(c, rates, last, "RETR", tls))
 }
 
-fn rate_outcome(c: &Cfg, rates: Vec<f64>, bytes: u64, what: &str) -> Outcome {
+/// `tls`: protocol and cipher suite of an FTPS run.
+fn rate_outcome(c: &Cfg, rates: Vec<f64>, bytes: u64, what: &str, tls: Option<String>) -> Outcome {
     let mut sorted = rates.clone();
     let med = median(&mut sorted);
     let mut m = Map::new();
@@ -660,11 +700,16 @@ fn rate_outcome(c: &Cfg, rates: Vec<f64>, bytes: u64, what: &str) -> Outcome {
     p.insert("bytes".into(), json!(bytes));
     p.insert("reps".into(), json!(c.reps));
     let runs: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+    let over = match &tls {
+        Some(t) => format!(", FTPS {t}, resumed data sessions"),
+        None => String::new(),
+    };
+    p.insert("tls".into(), json!(tls));
     Outcome {
         metrics: m,
         params: p,
         human: format!(
-            "{med:10.1} MB/s  ({what} of {} MiB, median of {}: {} MB/s)",
+            "{med:10.1} MB/s  ({what} of {} MiB, median of {}: {} MB/s{over})",
             bytes >> 20,
             rates.len(),
             runs.join(", ")
@@ -709,8 +754,9 @@ fn bench_stor(c: &Cfg) -> io::Result<Outcome> {
         rates.push(n as f64 / 1e6 / s);
         last = n;
     }
+    let tls = f.tls_desc.take();
     f.quit();
-    Ok(rate_outcome(c, rates, last, "STOR"))
+    Ok(rate_outcome(c, rates, last, "STOR", tls))
 }
 
 // ------------------------------------------------------------------ prepare
