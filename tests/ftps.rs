@@ -10,6 +10,8 @@
 //! temporary directory; no private key is committed.
 
 mod common;
+use common::curl::{curl_ok, run_curl, stderr, transcript};
+use common::gate::{exclusive, shared};
 use common::*;
 
 use std::fs;
@@ -17,7 +19,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::{mpsc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
 use ftpdlib::{FtpServer, TlsFtpHandler};
@@ -70,17 +72,9 @@ fn tls_handler() -> TlsFtpHandler {
 
 // ------------------------------------------------------------------ servers
 
-/// Tests that measure the CPU time of the whole test process run alone:
-/// every other test holds this lock shared while its server runs.
-static CPU_QUIET: RwLock<()> = RwLock::new(());
-
-fn shared() -> RwLockReadGuard<'static, ()> {
-    CPU_QUIET.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn exclusive() -> RwLockWriteGuard<'static, ()> {
-    CPU_QUIET.write().unwrap_or_else(|e| e.into_inner())
-}
+// Tests that measure the CPU time of the whole test process run alone: they
+// take the gate (`common::gate`) exclusively, every other test holds it
+// shared while its server runs.
 
 /// An explicit-FTPS server (AUTH TLS) with `tweak` applied to its TLS
 /// settings.
@@ -109,29 +103,7 @@ fn implicit_server() -> TestServer {
 
 /// Run curl with `-sS -k --max-time 60` plus `args`.
 fn curl(args: &[&str]) -> Output {
-    Command::new("curl")
-        .args(["-sS", "-k", "--max-time", "60"])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run curl")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn curl_ok(o: &Output) {
-    assert_eq!(o.status.code(), Some(0), "curl failed: {}", stderr(o));
-}
-
-/// The `> CMD` lines curl sent and the `< reply` lines it got (`-v`).
-fn transcript(o: &Output, prefix: &str) -> Vec<String> {
-    stderr(o)
-        .lines()
-        .filter_map(|l| l.strip_prefix(prefix))
-        .map(|l| l.trim_end().to_string())
-        .collect()
+    run_curl(&["-sS", "-k", "--max-time", "60"], args)
 }
 
 /// Bytes that exercise every byte value, CR/LF included.
@@ -151,6 +123,13 @@ fn random_bytes(n: usize) -> Vec<u8> {
 
 fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/py/ftps_interop.py")
+}
+
+/// `py_case` on a fresh explicit-FTPS server of its own (gate held shared).
+fn py_case_alone(case: &str, tls: &str) -> String {
+    let _g = shared();
+    let srv = tls_server(|_| {});
+    py_case(&srv, case, tls)
 }
 
 /// Run one case of the Python script (TLS "1.3", "1.2" or "" for the
@@ -419,31 +398,23 @@ fn curl_implicit_list_download_upload() {
 
 #[test]
 fn ftplib_tls13_upload_download_upload_listing() {
-    let _g = shared();
-    let srv = tls_server(|_| {});
-    py_case(&srv, "transfers", "1.3");
+    py_case_alone("transfers", "1.3");
 }
 
 #[test]
 fn ftplib_tls12_upload_download_upload_listing() {
-    let _g = shared();
-    let srv = tls_server(|_| {});
-    py_case(&srv, "transfers", "1.2");
+    py_case_alone("transfers", "1.2");
 }
 
 #[test]
 fn ftplib_tls13_abor_and_stat_during_transfers() {
-    let _g = shared();
-    let srv = tls_server(|_| {});
-    let out = py_case(&srv, "abort", "1.3");
+    let out = py_case_alone("abort", "1.3");
     assert!(out.contains("abort replies: 426"), "{out}");
 }
 
 #[test]
 fn ftplib_tls12_abor_and_stat_during_transfers() {
-    let _g = shared();
-    let srv = tls_server(|_| {});
-    let out = py_case(&srv, "abort", "1.2");
+    let out = py_case_alone("abort", "1.2");
     assert!(out.contains("abort replies: 426"), "{out}");
 }
 
@@ -456,16 +427,12 @@ fn ftplib_implicit_tls13() {
 
 #[test]
 fn plain_ftp_tls_without_session_reuse_is_refused_with_522_tls13() {
-    let _g = shared();
-    let srv = tls_server(|_| {});
-    py_case(&srv, "plain_refused", "1.3");
+    py_case_alone("plain_refused", "1.3");
 }
 
 #[test]
 fn plain_ftp_tls_without_session_reuse_is_refused_with_522_tls12() {
-    let _g = shared();
-    let srv = tls_server(|_| {});
-    py_case(&srv, "plain_refused", "1.2");
+    py_case_alone("plain_refused", "1.2");
 }
 
 #[test]
@@ -599,9 +566,7 @@ fn pipelined_commands_after_auth_tls_are_never_run() {
 
 #[test]
 fn alpn_http_refused_ftp_and_none_accepted() {
-    let _g = shared();
-    let srv = tls_server(|_| {});
-    let out = py_case(&srv, "alpn", "");
+    let out = py_case_alone("alpn", "");
     assert!(out.contains("ALPN ['http/1.1'] refused"), "{out}");
 }
 
@@ -633,9 +598,7 @@ fn prot_c_and_pasv_before_prot_p_refused_when_data_tls_required() {
 
 #[test]
 fn auth_pbsz_prot_replies_and_rein_resets_protection() {
-    let _g = shared();
-    let srv = tls_server(|_| {});
-    py_case(&srv, "replies", "1.3");
+    py_case_alone("replies", "1.3");
 }
 
 /// 200 clients send AUTH TLS, read the 234, send the start of a

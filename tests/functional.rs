@@ -6,7 +6,7 @@ mod common;
 
 use std::fs;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -62,40 +62,6 @@ fn mtime_of(path: &Path) -> i64 {
 
 fn write(root: &Path, name: &str, data: &[u8]) {
     fs::write(root.join(name), data).unwrap();
-}
-
-/// The `h1,h2,h3,h4,p1,p2` form of an IPv4 address.
-fn port_arg(addr: SocketAddr) -> String {
-    let ip = match addr.ip() {
-        std::net::IpAddr::V4(v4) => v4.octets(),
-        _ => panic!("ipv4 only"),
-    };
-    format!(
-        "{},{},{},{},{},{}",
-        ip[0],
-        ip[1],
-        ip[2],
-        ip[3],
-        addr.port() >> 8,
-        addr.port() & 0xff
-    )
-}
-
-/// The address announced by a 227 reply.
-fn pasv_addr(reply: &str) -> SocketAddr {
-    let inside = reply
-        .split('(')
-        .nth(1)
-        .and_then(|r| r.split(')').next())
-        .unwrap_or_else(|| panic!("227 format: {reply:?}"));
-    let n: Vec<u16> = inside
-        .split(',')
-        .map(|x| x.trim().parse().unwrap())
-        .collect();
-    assert_eq!(n.len(), 6, "{reply:?}");
-    format!("{}.{}.{}.{}:{}", n[0], n[1], n[2], n[3], n[4] * 256 + n[5])
-        .parse()
-        .unwrap()
 }
 
 /// The port announced by a 229 reply.
@@ -1056,19 +1022,6 @@ fn ascii_transfers_convert_line_endings() {
     assert_eq!(fs::read(srv.root().join("up.txt")).unwrap(), b"x\ny\n");
 }
 
-fn to_crlf(d: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(d.len() * 2);
-    let mut prev = 0u8;
-    for &b in d {
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(b);
-        prev = b;
-    }
-    out
-}
-
 fn from_crlf(d: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(d.len());
     let mut i = 0;
@@ -1469,35 +1422,6 @@ fn permit_foreign_addresses_option() {
     assert_eq!(code_of(&c.read_reply()), 226);
 }
 
-/// A TCP connection to `dst` from the local address `src`.
-fn connect_from(src: std::net::Ipv4Addr, dst: SocketAddr) -> TcpStream {
-    use std::os::fd::FromRawFd;
-    let std::net::IpAddr::V4(dip) = dst.ip() else {
-        panic!("ipv4")
-    };
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-        assert!(fd >= 0);
-        let mut sa: libc::sockaddr_in = std::mem::zeroed();
-        sa.sin_family = libc::AF_INET as libc::sa_family_t;
-        sa.sin_addr.s_addr = u32::from_ne_bytes(src.octets());
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        assert_eq!(
-            libc::bind(fd, &sa as *const _ as *const libc::sockaddr, len),
-            0
-        );
-        let mut da: libc::sockaddr_in = std::mem::zeroed();
-        da.sin_family = libc::AF_INET as libc::sa_family_t;
-        da.sin_addr.s_addr = u32::from_ne_bytes(dip.octets());
-        da.sin_port = dst.port().to_be();
-        assert_eq!(
-            libc::connect(fd, &da as *const _ as *const libc::sockaddr, len),
-            0
-        );
-        TcpStream::from_raw_fd(fd)
-    }
-}
-
 #[test]
 fn pasv_rejects_connection_from_foreign_address() {
     let srv = TestServer::start();
@@ -1506,7 +1430,8 @@ fn pasv_rejects_connection_from_foreign_address() {
     c.expect("TYPE I", 200);
     let r = c.expect("PASV", 227);
     let addr = pasv_addr(&r);
-    let mut intruder = connect_from("127.0.0.2".parse().unwrap(), addr);
+    let mut intruder =
+        connect_from("127.0.0.2".parse().unwrap(), addr).expect("connect from 127.0.0.2");
     let local = intruder.local_addr().unwrap();
     assert_eq!(
         c.read_reply(),

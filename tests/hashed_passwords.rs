@@ -5,6 +5,7 @@
 //! `--user` and makes one with `--hash-password`.
 
 mod common;
+use common::curl::run_curl;
 use common::*;
 
 use std::io::Write;
@@ -39,12 +40,7 @@ fn server(delay: Duration) -> TestServer {
 }
 
 fn curl(args: &[&str]) -> Output {
-    Command::new("curl")
-        .args(["-sS", "--max-time", "30"])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run curl")
+    run_curl(&["-sS", "--max-time", "30"], args)
 }
 
 #[test]

@@ -13,9 +13,9 @@
 mod common;
 use common::*;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -169,10 +169,6 @@ impl Hooks for LateRecorder {
     }
 }
 
-fn port_of(c: &Client) -> u16 {
-    c.reader.get_ref().local_addr().unwrap().port()
-}
-
 /// The hooks called so far for client port `port`, as `(hook, args)`.
 fn calls(events: &Events, port: u16) -> Vec<(&'static str, Vec<String>)> {
     events
@@ -213,17 +209,8 @@ fn call(hook: &'static str, args: &[&str]) -> (&'static str, Vec<String>) {
     (hook, args.iter().map(|a| a.to_string()).collect())
 }
 
-fn root_of(srv: &TestServer) -> PathBuf {
-    std::fs::canonicalize(srv.root()).unwrap()
-}
-
 fn rp(root: &Path, name: &str) -> String {
     p(&root.join(name))
-}
-
-fn make_file(srv: &TestServer, name: &str, n: usize) {
-    let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
-    std::fs::write(srv.root().join(name), data).unwrap();
 }
 
 /// A throttled server (transfers of a few MB last seconds) with a recorder.
@@ -240,7 +227,7 @@ fn throttled() -> (TestServer, Events) {
 fn connect_login_failed_login_logout_disconnect() {
     let (srv, events) = server_with(false, |_| {});
     let mut c = srv.client();
-    let port = port_of(&c);
+    let port = local_port(&c);
     // on_connect: before the 220, so already there when the greeting is read.
     let e = find(&events, port, "connect").expect("on_connect before 220");
     assert_eq!((e.user.as_str(), e.authenticated), ("", false));
@@ -279,7 +266,7 @@ fn connect_login_failed_login_logout_disconnect() {
 fn logout_on_rein_and_on_a_new_user_but_not_on_disconnect() {
     let (srv, events) = server_with(false, |_| {});
     let mut c = srv.login();
-    let port = port_of(&c);
+    let port = local_port(&c);
     c.expect("REIN", 230);
     assert_eq!(find(&events, port, "logout").unwrap().args, ["user"]);
     c.login(USER, PASSWD);
@@ -307,7 +294,7 @@ fn logout_on_rein_and_on_a_new_user_but_not_on_disconnect() {
 fn quit_before_login_is_no_logout() {
     let (srv, events) = server_with(false, |_| {});
     let mut c = srv.client();
-    let port = port_of(&c);
+    let port = local_port(&c);
     c.expect("USER user", 331);
     c.expect("QUIT", 221);
     wait_hook(&events, port, "disconnect");
@@ -322,9 +309,9 @@ fn file_hooks_get_absolute_real_paths() {
     let (srv, events) = server_with(false, |_| {});
     std::fs::write(srv.root().join("a.txt"), b"hello\n").unwrap();
     std::fs::create_dir(srv.root().join("sub")).unwrap();
-    let root = root_of(&srv);
+    let root = real_root(&srv);
     let mut c = srv.login();
-    let port = port_of(&c);
+    let port = local_port(&c);
     c.expect("TYPE I", 200);
     c.expect("CWD sub", 250);
     let (data, done) = c.retrieve("RETR /a.txt");
@@ -367,23 +354,13 @@ fn file_hooks_get_absolute_real_paths() {
     c.expect("QUIT", 221);
 }
 
-/// Start RETR over PASV and read `n` bytes.
-fn start_retr(c: &mut Client, name: &str, n: usize) -> TcpStream {
-    let mut data = c.pasv();
-    let prelim = c.cmd(&format!("RETR {name}"));
-    assert!(matches!(code_of(&prelim), 125 | 150), "{prelim:?}");
-    let mut buf = vec![0u8; n];
-    data.read_exact(&mut buf).unwrap();
-    data
-}
-
 #[test]
 fn incomplete_file_sent_on_abor() {
     let (srv, events) = throttled();
     make_file(&srv, "big", 8 << 20);
-    let root = root_of(&srv);
+    let root = real_root(&srv);
     let mut c = srv.login();
-    let port = port_of(&c);
+    let port = local_port(&c);
     c.expect("TYPE I", 200);
     let data = start_retr(&mut c, "big", 4096);
     assert_eq!(code_of(&c.cmd("ABOR")), 426);
@@ -407,9 +384,9 @@ fn incomplete_file_sent_on_abor() {
 fn incomplete_file_sent_when_the_client_closes_the_data_connection() {
     let (srv, events) = throttled();
     make_file(&srv, "big", 8 << 20);
-    let root = root_of(&srv);
+    let root = real_root(&srv);
     let mut c = srv.login();
-    let port = port_of(&c);
+    let port = local_port(&c);
     c.expect("TYPE I", 200);
     let data = start_retr(&mut c, "big", 4096);
     drop(data);
@@ -426,9 +403,9 @@ fn incomplete_file_sent_when_the_client_closes_the_data_connection() {
 fn incomplete_file_sent_when_the_client_disconnects() {
     let (srv, events) = throttled();
     make_file(&srv, "big", 8 << 20);
-    let root = root_of(&srv);
+    let root = real_root(&srv);
     let mut c = srv.login();
-    let port = port_of(&c);
+    let port = local_port(&c);
     c.expect("TYPE I", 200);
     let data = start_retr(&mut c, "big", 4096);
     drop(c);
@@ -446,9 +423,9 @@ fn incomplete_file_sent_when_the_client_disconnects() {
 #[test]
 fn incomplete_file_received_on_abor() {
     let (srv, events) = throttled();
-    let root = root_of(&srv);
+    let root = real_root(&srv);
     let mut c = srv.login();
-    let port = port_of(&c);
+    let port = local_port(&c);
     c.expect("TYPE I", 200);
     let mut data = c.pasv();
     let prelim = c.cmd("STOR up.bin");
@@ -469,9 +446,9 @@ fn incomplete_file_received_on_abor() {
 #[test]
 fn incomplete_file_received_when_the_client_disconnects_mid_stor() {
     let (srv, events) = throttled();
-    let root = root_of(&srv);
+    let root = real_root(&srv);
     let mut c = srv.login();
-    let port = port_of(&c);
+    let port = local_port(&c);
     c.expect("TYPE I", 200);
     let mut data = c.pasv();
     let prelim = c.cmd("STOR up.bin");
@@ -533,9 +510,9 @@ impl Hooks for PanicEverywhere {
 fn a_panicking_on_login_leaves_the_session_and_server_up() {
     let (srv, events) = server_with(true, |_| {});
     std::fs::write(srv.root().join("a.txt"), b"hello\n").unwrap();
-    let root = root_of(&srv);
+    let root = real_root(&srv);
     let mut c = srv.client();
-    let port = port_of(&c);
+    let port = local_port(&c);
     c.expect("USER user", 331);
     let reply = c.expect(&format!("PASS {PASSWD}"), 230);
     assert!(reply.starts_with("230 "), "{reply:?}");

@@ -17,24 +17,13 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
+use common::gate::{exclusive, shared};
 use common::*;
 
-// ------------------------------------------------------------------ gate
-
-static GATE: RwLock<()> = RwLock::new(());
-
-/// For tests that only need their own server.
-fn shared() -> RwLockReadGuard<'static, ()> {
-    GATE.read().unwrap_or_else(|e| e.into_inner())
-}
-
-/// For tests that measure the whole process (RSS, descriptors, sockets).
-fn exclusive() -> RwLockWriteGuard<'static, ()> {
-    GATE.write().unwrap_or_else(|e| e.into_inner())
-}
+// The tests that measure the whole process (RSS, descriptors, sockets) take
+// the gate (`common::gate`) exclusively; the others hold it shared.
 
 // --------------------------------------------------------------- helpers
 
@@ -122,48 +111,6 @@ fn set_linger0(s: &TcpStream) {
     assert_eq!(rc, 0);
 }
 
-fn sockaddr_in(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
-    libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: port.to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from_ne_bytes(ip.octets()),
-        },
-        sin_zero: [0; 8],
-    }
-}
-
-fn ipv4(addr: SocketAddr) -> Ipv4Addr {
-    match addr {
-        SocketAddr::V4(a) => *a.ip(),
-        SocketAddr::V6(_) => panic!("ipv4 only"),
-    }
-}
-
-/// A TCP connection to `dst` from the local address `src` (bind before
-/// connect, which std does not offer).
-fn connect_from(src: Ipv4Addr, dst: SocketAddr) -> io::Result<TcpStream> {
-    // SAFETY: a fresh socket is wrapped at once so it is closed on every
-    // path; the sockaddr structs outlive the calls.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let sock = TcpStream::from_raw_fd(fd);
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        let from = sockaddr_in(src, 0);
-        if libc::bind(fd, (&from as *const libc::sockaddr_in).cast(), len) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let to = sockaddr_in(ipv4(dst), dst.port());
-        if libc::connect(fd, (&to as *const libc::sockaddr_in).cast(), len) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(sock)
-    }
-}
-
 /// A listener on 127.0.0.1 with a listen backlog of 0 whose queue is then
 /// filled, so further SYNs are dropped and a connect to it hangs.
 fn full_backlog_listener() -> (OwnedFd, SocketAddr, Vec<TcpStream>) {
@@ -195,37 +142,6 @@ fn full_backlog_listener() -> (OwnedFd, SocketAddr, Vec<TcpStream>) {
         }
     }
     (fd, addr, fillers)
-}
-
-/// `h1,h2,h3,h4,p1,p2`.
-fn port_arg(addr: SocketAddr) -> String {
-    let o = ipv4(addr).octets();
-    format!(
-        "{},{},{},{},{},{}",
-        o[0],
-        o[1],
-        o[2],
-        o[3],
-        addr.port() >> 8,
-        addr.port() & 0xff
-    )
-}
-
-/// The address announced in a 227 reply.
-fn pasv_addr(reply: &str) -> SocketAddr {
-    let inside = reply
-        .split('(')
-        .nth(1)
-        .and_then(|r| r.split(')').next())
-        .expect("227 format");
-    let n: Vec<u16> = inside
-        .split(',')
-        .map(|x| x.trim().parse().unwrap())
-        .collect();
-    SocketAddr::from((
-        [n[0] as u8, n[1] as u8, n[2] as u8, n[3] as u8],
-        n[4] * 256 + n[5],
-    ))
 }
 
 /// No reply arrives within `wait`.
@@ -1062,20 +978,6 @@ fn client_disconnects_mid_retr() {
         }
     }
     fresh_client_works(&srv);
-}
-
-/// ASCII-mode RETR on POSIX: CR before every LF not preceded by one.
-fn to_crlf(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() * 2);
-    let mut prev = 0u8;
-    for &b in data {
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(b);
-        prev = b;
-    }
-    out
 }
 
 /// A throttled RETR of `len` bytes; `during` runs once the first bytes

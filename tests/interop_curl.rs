@@ -6,12 +6,13 @@
 //! (EPSV vs PASV, PORT vs EPRT, REST, APPE...).
 
 mod common;
+use common::curl::{curl_ok, run_curl, stderr, transcript};
 use common::*;
 
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -20,12 +21,7 @@ const AUTH: &str = "user:12345";
 
 /// Run curl with `-sS --max-time 60` plus `args`.
 fn curl(args: &[&str]) -> Output {
-    Command::new(CURL)
-        .args(["-sS", "--max-time", "60"])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run curl")
+    run_curl(&["-sS", "--max-time", "60"], args)
 }
 
 /// Like `curl` but with `-v` so stderr carries the FTP transcript
@@ -36,31 +32,23 @@ fn curl_v(args: &[&str]) -> Output {
     curl(&all)
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Assert curl exited 0, showing its stderr otherwise.
-fn ok(o: &Output) {
-    assert_eq!(o.status.code(), Some(0), "curl failed: {}", stderr(o));
-}
-
 /// The `> CMD` lines curl sent (from a `-v` transcript).
 fn sent_cmds(o: &Output) -> Vec<String> {
-    stderr(o)
-        .lines()
-        .filter_map(|l| l.strip_prefix("> "))
-        .map(|l| l.trim_end().to_string())
-        .collect()
+    transcript(o, "> ")
 }
 
 /// The `< reply` lines curl received (from a `-v` transcript).
 fn replies(o: &Output) -> Vec<String> {
-    stderr(o)
-        .lines()
-        .filter_map(|l| l.strip_prefix("< "))
-        .map(|l| l.trim_end().to_string())
-        .collect()
+    transcript(o, "< ")
+}
+
+/// A local file `name` holding `data` in a fresh temporary directory (the
+/// returned guard keeps it).
+fn local_file(name: &str, data: &[u8]) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let local = tmp.path().join(name);
+    fs::write(&local, data).unwrap();
+    (tmp, local)
 }
 
 fn url(srv: &TestServer, path: &str) -> String {
@@ -94,7 +82,7 @@ fn anonymous_list_of_root() {
     fs::write(srv.root().join("a.txt"), b"hello\n").unwrap();
     fs::create_dir(srv.root().join("sub")).unwrap();
     let o = curl_v(&[&url(&srv, "/")]);
-    ok(&o);
+    curl_ok(&o);
     let cmds = sent_cmds(&o);
     assert!(cmds.contains(&"USER anonymous".to_string()), "{cmds:?}");
     assert!(cmds.contains(&"LIST".to_string()), "{cmds:?}");
@@ -123,7 +111,7 @@ fn nlst_with_dash_l() {
     }
     fs::create_dir(srv.root().join("dir")).unwrap();
     let o = curl_v(&["-u", AUTH, "-l", &url(&srv, "/")]);
-    ok(&o);
+    curl_ok(&o);
     assert!(
         sent_cmds(&o).contains(&"NLST".to_string()),
         "{:?}",
@@ -141,7 +129,7 @@ fn list_of_subdirectory_and_missing_dir() {
     fs::create_dir_all(srv.root().join("d1/d2")).unwrap();
     fs::write(srv.root().join("d1/inner.txt"), b"12345678").unwrap();
     let o = curl(&["-u", AUTH, &url(&srv, "/d1/")]);
-    ok(&o);
+    curl_ok(&o);
     let out = String::from_utf8(o.stdout).unwrap();
     assert_eq!(out.lines().count(), 2, "{out:?}");
     assert!(
@@ -170,7 +158,7 @@ fn download_with(extra: &[&str], expect_cmd: &str, expect_reply: &str) {
     let u = url(&srv, "/blob.bin");
     args.push(&u);
     let o = curl_v(&args);
-    ok(&o);
+    curl_ok(&o);
     let cmds = sent_cmds(&o);
     assert!(
         cmds.iter().any(|c| c.starts_with(expect_cmd)),
@@ -238,7 +226,7 @@ fn upload_with(extra: &[&str], expect_cmd: &str) {
     let u = url(&srv, "/up.bin");
     args.extend_from_slice(&["-T", &l, &u]);
     let o = curl_v(&args);
-    ok(&o);
+    curl_ok(&o);
     let cmds = sent_cmds(&o);
     assert!(
         cmds.iter().any(|c| c.starts_with(expect_cmd)),
@@ -279,9 +267,7 @@ fn upload_overwrites_existing_file() {
         b"a much longer original content\n",
     )
     .unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let local = tmp.path().join("f.txt");
-    fs::write(&local, b"short\n").unwrap();
+    let (_tmp, local) = local_file("f.txt", b"short\n");
     let o = curl(&[
         "-u",
         AUTH,
@@ -289,7 +275,7 @@ fn upload_overwrites_existing_file() {
         local.to_str().unwrap(),
         &url(&srv, "/f.txt"),
     ]);
-    ok(&o);
+    curl_ok(&o);
     assert_eq!(fs::read(srv.root().join("f.txt")).unwrap(), b"short\n");
 }
 
@@ -297,9 +283,7 @@ fn upload_overwrites_existing_file() {
 fn upload_to_directory_url_uses_local_name() {
     let srv = TestServer::start();
     fs::create_dir(srv.root().join("sub")).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let local = tmp.path().join("named.txt");
-    fs::write(&local, b"named\n").unwrap();
+    let (_tmp, local) = local_file("named.txt", b"named\n");
     let o = curl(&[
         "-u",
         AUTH,
@@ -307,7 +291,7 @@ fn upload_to_directory_url_uses_local_name() {
         local.to_str().unwrap(),
         &url(&srv, "/sub/"),
     ]);
-    ok(&o);
+    curl_ok(&o);
     assert_eq!(
         fs::read(srv.root().join("sub/named.txt")).unwrap(),
         b"named\n"
@@ -321,9 +305,7 @@ fn resume_upload_with_continue_at_dash() {
     let srv = TestServer::start();
     let blob = binary_blob(100_000);
     fs::write(srv.root().join("part.bin"), &blob[..30_000]).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let local = tmp.path().join("part.bin");
-    fs::write(&local, &blob).unwrap();
+    let (_tmp, local) = local_file("part.bin", &blob);
     let o = curl_v(&[
         "-u",
         AUTH,
@@ -333,7 +315,7 @@ fn resume_upload_with_continue_at_dash() {
         local.to_str().unwrap(),
         &url(&srv, "/part.bin"),
     ]);
-    ok(&o);
+    curl_ok(&o);
     let cmds = sent_cmds(&o);
     assert!(cmds.contains(&"SIZE part.bin".to_string()), "{cmds:?}");
     assert!(
@@ -352,7 +334,7 @@ fn resume_download_with_offset() {
     let srv = TestServer::start();
     fs::write(srv.root().join("r.txt"), b"0123456789abcdef").unwrap();
     let o = curl_v(&["-u", AUTH, "-C", "5", &url(&srv, "/r.txt")]);
-    ok(&o);
+    curl_ok(&o);
     assert!(
         sent_cmds(&o).contains(&"REST 5".to_string()),
         "{:?}",
@@ -371,9 +353,7 @@ fn resume_download_continue_at_dash_appends_local_file() {
     let srv = TestServer::start();
     let blob = binary_blob(200_000);
     fs::write(srv.root().join("big.bin"), &blob).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let local = tmp.path().join("big.bin");
-    fs::write(&local, &blob[..77_777]).unwrap();
+    let (_tmp, local) = local_file("big.bin", &blob[..77_777]);
     let o = curl_v(&[
         "-u",
         AUTH,
@@ -383,7 +363,7 @@ fn resume_download_continue_at_dash_appends_local_file() {
         local.to_str().unwrap(),
         &url(&srv, "/big.bin"),
     ]);
-    ok(&o);
+    curl_ok(&o);
     assert!(
         sent_cmds(&o).contains(&"REST 77777".to_string()),
         "{:?}",
@@ -399,9 +379,7 @@ fn resume_download_continue_at_dash_appends_local_file() {
 fn append_upload() {
     let srv = TestServer::start();
     fs::write(srv.root().join("log.txt"), b"first\n").unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let local = tmp.path().join("more.txt");
-    fs::write(&local, b"second\n").unwrap();
+    let (_tmp, local) = local_file("more.txt", b"second\n");
     let o = curl_v(&[
         "-u",
         AUTH,
@@ -410,7 +388,7 @@ fn append_upload() {
         local.to_str().unwrap(),
         &url(&srv, "/log.txt"),
     ]);
-    ok(&o);
+    curl_ok(&o);
     assert!(
         sent_cmds(&o).contains(&"APPE log.txt".to_string()),
         "{:?}",
@@ -429,7 +407,7 @@ fn append_upload() {
         local.to_str().unwrap(),
         &url(&srv, "/new.txt"),
     ]);
-    ok(&o);
+    curl_ok(&o);
     assert_eq!(fs::read(srv.root().join("new.txt")).unwrap(), b"second\n");
 }
 
@@ -442,7 +420,7 @@ fn quote_site_chmod() {
     fs::write(&f, b"x").unwrap();
     fs::set_permissions(&f, fs::Permissions::from_mode(0o644)).unwrap();
     let o = curl_v(&["-u", AUTH, "-Q", "SITE CHMOD 600 f", &url(&srv, "/")]);
-    ok(&o);
+    curl_ok(&o);
     assert!(
         replies(&o)
             .iter()
@@ -452,7 +430,7 @@ fn quote_site_chmod() {
     );
     assert_eq!(mode_of(&f), 0o600);
     let o = curl(&["-u", AUTH, "-Q", "SITE CHMOD 0755 f", &url(&srv, "/")]);
-    ok(&o);
+    curl_ok(&o);
     assert_eq!(mode_of(&f), 0o755);
     // Invalid mode: the quote command fails → curl exit 21 (quote error).
     let o = curl_v(&["-u", AUTH, "-Q", "SITE CHMOD 999 f", &url(&srv, "/")]);
@@ -478,7 +456,7 @@ fn quote_dele() {
     assert_eq!(o.status.code(), Some(21), "{}", stderr(&o));
     assert!(srv.root().join("f").exists());
     let o = curl_v(&["-u", AUTH, "-Q", "DELE f", &url(&srv, "/")]);
-    ok(&o);
+    curl_ok(&o);
     assert!(
         replies(&o).iter().any(|r| r == "250 File removed."),
         "{:?}",
@@ -500,7 +478,7 @@ fn quote_rename() {
     let srv = TestServer::start();
     fs::write(srv.root().join("a"), b"content of a").unwrap();
     let o = curl_v(&["-u", AUTH, "-Q", "RNFR a", "-Q", "RNTO b", &url(&srv, "/")]);
-    ok(&o);
+    curl_ok(&o);
     let r = replies(&o);
     assert!(r.iter().any(|x| x.starts_with("350 ")), "{r:?}");
     assert!(r.iter().any(|x| x == "250 Renaming ok."), "{r:?}");
@@ -536,7 +514,7 @@ fn quote_mkd_rmd_and_post_quote() {
         "-DELE f.txt",
         &url(&srv, "/f.txt"),
     ]);
-    ok(&o);
+    curl_ok(&o);
     assert_eq!(o.stdout, b"payload");
     assert!(srv.root().join("newdir").is_dir());
     assert!(!srv.root().join("f.txt").exists());
@@ -548,16 +526,14 @@ fn quote_mkd_rmd_and_post_quote() {
         replies(&o)
     );
     let o = curl(&["-u", AUTH, "-Q", "RMD newdir", &url(&srv, "/")]);
-    ok(&o);
+    curl_ok(&o);
     assert!(!srv.root().join("newdir").exists());
 }
 
 #[test]
 fn ftp_create_dirs_on_upload() {
     let srv = TestServer::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let local = tmp.path().join("deep.txt");
-    fs::write(&local, b"deep\n").unwrap();
+    let (_tmp, local) = local_file("deep.txt", b"deep\n");
     // Without --ftp-create-dirs the CWD fails: curl exit 9.
     let o = curl(&[
         "-u",
@@ -576,7 +552,7 @@ fn ftp_create_dirs_on_upload() {
         local.to_str().unwrap(),
         &url(&srv, "/x/y/z/deep.txt"),
     ]);
-    ok(&o);
+    curl_ok(&o);
     let cmds = sent_cmds(&o);
     assert!(cmds.contains(&"MKD x".to_string()), "{cmds:?}");
     assert!(srv.root().join("x/y/z").is_dir());
@@ -597,7 +573,7 @@ fn ftp_create_dirs_on_upload() {
         local.to_str().unwrap(),
         &url(&srv, "/x/y/other.txt"),
     ]);
-    ok(&o);
+    curl_ok(&o);
     assert_eq!(
         fs::read(srv.root().join("x/y/other.txt")).unwrap(),
         b"deep\n"
@@ -629,7 +605,7 @@ fn remote_time_via_mdtm() {
         local.to_str().unwrap(),
         &url(&srv, "/old.txt"),
     ]);
-    ok(&o);
+    curl_ok(&o);
     assert!(
         sent_cmds(&o).contains(&"MDTM old.txt".to_string()),
         "{:?}",
@@ -648,7 +624,7 @@ fn remote_time_via_mdtm() {
     );
     // --head: curl reports MDTM and SIZE as headers.
     let o = curl(&["-u", AUTH, "-I", &url(&srv, "/old.txt")]);
-    ok(&o);
+    curl_ok(&o);
     let head = String::from_utf8(o.stdout).unwrap();
     assert!(
         head.contains("Last-Modified: Wed, 15 Jan 2020 10:20:30 GMT"),
@@ -663,7 +639,7 @@ fn remote_time_via_mdtm() {
         "Mon, 01 Jan 2024 00:00:00 GMT",
         &url(&srv, "/old.txt"),
     ]);
-    ok(&o);
+    curl_ok(&o);
     assert!(o.stdout.is_empty(), "{:?}", o.stdout);
 }
 
@@ -677,7 +653,7 @@ fn ascii_download_and_upload() {
     // would show as a stray "\r".
     fs::write(srv.root().join("mixed.txt"), b"l1\nl2\r\nl3\n").unwrap();
     let o = curl_v(&["-u", AUTH, "-B", &url(&srv, "/mixed.txt")]);
-    ok(&o);
+    curl_ok(&o);
     assert!(
         sent_cmds(&o).contains(&"TYPE A".to_string()),
         "{:?}",
@@ -685,9 +661,7 @@ fn ascii_download_and_upload() {
     );
     assert_eq!(o.stdout, b"l1\nl2\nl3\n");
     // ASCII upload with --crlf (curl sends CRLF line ends): stored with LF.
-    let tmp = tempfile::tempdir().unwrap();
-    let local = tmp.path().join("lf.txt");
-    fs::write(&local, b"one\ntwo\nthree\n").unwrap();
+    let (_tmp, local) = local_file("lf.txt", b"one\ntwo\nthree\n");
     let o = curl_v(&[
         "-u",
         AUTH,
@@ -697,7 +671,7 @@ fn ascii_download_and_upload() {
         local.to_str().unwrap(),
         &url(&srv, "/up.txt"),
     ]);
-    ok(&o);
+    curl_ok(&o);
     assert!(
         sent_cmds(&o).contains(&"TYPE A".to_string()),
         "{:?}",
@@ -715,9 +689,7 @@ fn ascii_download_and_upload() {
 fn refusals_give_nonzero_exit_codes() {
     let srv = TestServer::start();
     fs::write(srv.root().join("exists.txt"), b"x").unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let local = tmp.path().join("l.txt");
-    fs::write(&local, b"local\n").unwrap();
+    let (_tmp, local) = local_file("l.txt", b"local\n");
     let l = local.to_str().unwrap();
 
     // Missing file → 550 on RETR (after SIZE fails) → CURLE_REMOTE_FILE_NOT_FOUND.
@@ -757,7 +729,7 @@ fn refusals_give_nonzero_exit_codes() {
     assert!(o.stdout.is_empty());
     // The success path for comparison.
     let o = curl(&[&url(&srv, "/exists.txt")]);
-    ok(&o);
+    curl_ok(&o);
     assert_eq!(o.stdout, b"x");
 }
 
@@ -775,7 +747,7 @@ fn several_urls_in_one_session() {
         &url(&srv, "/d/two.txt"),
         &url(&srv, "/one.txt"),
     ]);
-    ok(&o);
+    curl_ok(&o);
     assert_eq!(o.stdout, b"1221");
     assert_eq!(
         sent_cmds(&o)
@@ -868,7 +840,7 @@ fn big_binary_round_trip_256mib() {
         local.to_str().unwrap(),
         &url(&srv, "/big.bin"),
     ]);
-    ok(&o);
+    curl_ok(&o);
     assert!(
         sent_cmds(&o).contains(&"TYPE I".to_string()),
         "{:?}",
@@ -913,7 +885,7 @@ fn big_binary_round_trip_256mib() {
 
     // SIZE as curl sees it.
     let o = curl(&["-u", AUTH, "-I", &url(&srv, "/big.bin")]);
-    ok(&o);
+    curl_ok(&o);
     let head = String::from_utf8(o.stdout).unwrap();
     assert!(
         head.contains(&format!("Content-Length: {}", BIG_MIB * MIB)),
@@ -939,7 +911,7 @@ fn ranged_download_of_large_file_aborts_cleanly() {
     // curl closes the data connection after the range and sends ABOR; the
     // server answers 426 + 226 (or 226 + 225 if it had already finished).
     let o = curl_v(&["-u", AUTH, "-r", "1000-1099", &url(&srv, "/big.bin")]);
-    ok(&o);
+    curl_ok(&o);
     assert_eq!(o.stdout, &base[1000..1100]);
     assert!(
         sent_cmds(&o).contains(&"ABOR".to_string()),
@@ -963,7 +935,7 @@ fn ranged_download_of_large_file_aborts_cleanly() {
     );
     // The server keeps serving.
     let o = curl(&["-u", AUTH, &url(&srv, "/small.txt")]);
-    ok(&o);
+    curl_ok(&o);
     assert_eq!(o.stdout, b"small");
 }
 
@@ -1012,7 +984,7 @@ fn ftp_methods_singlecwd_nocwd() {
         ("multicwd", "CWD b"),
     ] {
         let o = curl_v(&["-u", AUTH, "--ftp-method", m, &url(&srv, "/a/b/f.txt")]);
-        ok(&o);
+        curl_ok(&o);
         assert_eq!(o.stdout, b"deep file", "{m}");
         assert!(
             sent_cmds(&o).iter().any(|c| c == expect),
@@ -1022,7 +994,7 @@ fn ftp_methods_singlecwd_nocwd() {
     }
     // Absolute path (%2F) confined to the home: /a/b/f.txt is inside it.
     let o = curl(&["-u", AUTH, &url(&srv, "/%2Fa/b/f.txt")]);
-    ok(&o);
+    curl_ok(&o);
     assert_eq!(o.stdout, b"deep file");
     let o = curl(&["-u", AUTH, &url(&srv, "/%2Fetc/passwd")]);
     assert_ne!(o.status.code(), Some(0));
@@ -1034,11 +1006,9 @@ fn utf8_and_space_file_names() {
     let srv = TestServer::start();
     fs::write(srv.root().join("café ü.txt"), b"utf8 name").unwrap();
     let o = curl(&["-u", AUTH, &url(&srv, "/caf%C3%A9%20%C3%BC.txt")]);
-    ok(&o);
+    curl_ok(&o);
     assert_eq!(o.stdout, b"utf8 name");
-    let tmp = tempfile::tempdir().unwrap();
-    let local = tmp.path().join("x");
-    fs::write(&local, b"up").unwrap();
+    let (_tmp, local) = local_file("x", b"up");
     let o = curl(&[
         "-u",
         AUTH,
@@ -1046,10 +1016,10 @@ fn utf8_and_space_file_names() {
         local.to_str().unwrap(),
         &url(&srv, "/%E6%97%A5%E6%9C%AC%20x.txt"),
     ]);
-    ok(&o);
+    curl_ok(&o);
     assert_eq!(fs::read(srv.root().join("日本 x.txt")).unwrap(), b"up");
     let o = curl(&["-u", AUTH, "-l", &url(&srv, "/")]);
-    ok(&o);
+    curl_ok(&o);
     let out = String::from_utf8(o.stdout).unwrap();
     let names: Vec<&str> = out.lines().collect();
     assert_eq!(names, ["café ü.txt", "日本 x.txt"]);
@@ -1061,7 +1031,7 @@ fn custom_list_command_mlsd() {
     fs::write(srv.root().join("f.bin"), [0u8; 321]).unwrap();
     fs::create_dir(srv.root().join("d")).unwrap();
     let o = curl_v(&["-u", AUTH, "-X", "MLSD", &url(&srv, "/")]);
-    ok(&o);
+    curl_ok(&o);
     assert!(sent_cmds(&o).contains(&"MLSD".to_string()));
     let out = String::from_utf8(o.stdout).unwrap();
     let lines: Vec<&str> = out.lines().collect();
@@ -1085,7 +1055,7 @@ fn optional_tls_falls_back_and_required_tls_fails() {
     let srv = TestServer::start();
     fs::write(srv.root().join("f"), b"plain").unwrap();
     let o = curl_v(&["-u", AUTH, "--ssl", &url(&srv, "/f")]);
-    ok(&o);
+    curl_ok(&o);
     assert_eq!(o.stdout, b"plain");
     let o = curl_v(&["-u", AUTH, "--ssl-reqd", &url(&srv, "/f")]);
     assert_eq!(o.status.code(), Some(64), "{}", stderr(&o));
@@ -1109,18 +1079,16 @@ fn download_without_sendfile_and_small_buffers() {
     let blob = binary_blob(3_000_001);
     fs::write(srv.root().join("b.bin"), &blob).unwrap();
     let o = curl(&["-u", AUTH, &url(&srv, "/b.bin")]);
-    ok(&o);
+    curl_ok(&o);
     assert!(
         o.stdout == blob,
         "download differs ({} bytes)",
         o.stdout.len()
     );
     let o = curl(&["-u", AUTH, "-C", "1234567", &url(&srv, "/b.bin")]);
-    ok(&o);
+    curl_ok(&o);
     assert!(o.stdout == blob[1_234_567..], "resumed download differs");
-    let tmp = tempfile::tempdir().unwrap();
-    let local = tmp.path().join("u.bin");
-    fs::write(&local, &blob).unwrap();
+    let (tmp, local) = local_file("u.bin", &blob);
     let o = curl(&[
         "-u",
         AUTH,
@@ -1128,7 +1096,7 @@ fn download_without_sendfile_and_small_buffers() {
         local.to_str().unwrap(),
         &url(&srv, "/u.bin"),
     ]);
-    ok(&o);
+    curl_ok(&o);
     assert!(
         fs::read(srv.root().join("u.bin")).unwrap() == blob,
         "upload differs"
@@ -1139,7 +1107,7 @@ fn download_without_sendfile_and_small_buffers() {
         .collect();
     fs::write(srv.root().join("t.txt"), &text).unwrap();
     let o = curl(&["-u", AUTH, "-B", &url(&srv, "/t.txt")]);
-    ok(&o);
+    curl_ok(&o);
     assert!(
         o.stdout == text,
         "ASCII download with small buffers differs"
@@ -1155,7 +1123,7 @@ fn download_without_sendfile_and_small_buffers() {
         l2.to_str().unwrap(),
         &url(&srv, "/t2.txt"),
     ]);
-    ok(&o);
+    curl_ok(&o);
     assert!(
         fs::read(srv.root().join("t2.txt")).unwrap() == text,
         "ASCII upload with small buffers differs"
@@ -1170,7 +1138,7 @@ fn masqueraded_pasv_address_is_skipped_by_curl() {
     );
     fs::write(srv.root().join("f"), b"nat").unwrap();
     let o = curl_v(&["-u", AUTH, "--disable-epsv", &url(&srv, "/f")]);
-    ok(&o);
+    curl_ok(&o);
     assert_eq!(o.stdout, b"nat");
     assert!(
         replies(&o)
@@ -1189,7 +1157,7 @@ fn throttled_download() {
     let t = std::time::Instant::now();
     let o = curl(&["-u", AUTH, &url(&srv, "/t.bin")]);
     let el = t.elapsed();
-    ok(&o);
+    curl_ok(&o);
     assert!(o.stdout == blob);
     // 1 MiB at 512 KiB/s: about 2 s (pyftpdlib's sleeps make it coarse).
     assert!(el >= Duration::from_millis(1000), "not throttled: {el:?}");
@@ -1200,9 +1168,7 @@ fn throttled_download() {
 fn throttled_upload() {
     let srv = TestServer::start_with(|_, _| {}, |h| h.dtp_handler.read_limit = 512 * 1024);
     let blob = binary_blob(1024 * 1024);
-    let tmp = tempfile::tempdir().unwrap();
-    let local = tmp.path().join("t.bin");
-    fs::write(&local, &blob).unwrap();
+    let (_tmp, local) = local_file("t.bin", &blob);
     let t = std::time::Instant::now();
     let o = curl(&[
         "-u",
@@ -1212,7 +1178,7 @@ fn throttled_upload() {
         &url(&srv, "/t.bin"),
     ]);
     let el = t.elapsed();
-    ok(&o);
+    curl_ok(&o);
     assert!(fs::read(srv.root().join("t.bin")).unwrap() == blob);
     assert!(el >= Duration::from_millis(1000), "not throttled: {el:?}");
     assert!(el < Duration::from_secs(15), "too slow: {el:?}");
@@ -1221,9 +1187,7 @@ fn throttled_upload() {
 #[test]
 fn empty_file_up_and_down() {
     let srv = TestServer::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let local = tmp.path().join("empty");
-    fs::write(&local, b"").unwrap();
+    let (_tmp, local) = local_file("empty", b"");
     for (i, extra) in [vec![], vec!["--disable-epsv"], vec!["-P", "127.0.0.1"]]
         .into_iter()
         .enumerate()
@@ -1236,7 +1200,7 @@ fn empty_file_up_and_down() {
         let mut up = args.clone();
         up.extend(["-T", local.to_str().unwrap(), u.as_str()]);
         let o = curl(&up);
-        ok(&o);
+        curl_ok(&o);
         assert_eq!(
             fs::read(srv.root().join(&name[1..])).unwrap(),
             b"",
@@ -1244,7 +1208,7 @@ fn empty_file_up_and_down() {
         );
         args.push(&u);
         let o = curl(&args);
-        ok(&o);
+        curl_ok(&o);
         assert!(o.stdout.is_empty(), "{extra:?}");
     }
 }
@@ -1275,9 +1239,7 @@ fn symlink_out_of_home_is_refused() {
             }
         }
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let local = tmp.path().join("x");
-    fs::write(&local, b"x").unwrap();
+    let (_tmp, local) = local_file("x", b"x");
     let o = curl(&[
         "-u",
         AUTH,

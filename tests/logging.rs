@@ -12,108 +12,26 @@
 //! sessions by the client's port in the session prefix.
 
 mod common;
+use common::capture::{
+    self, all_records, prefix, session_records, wait_closed, wait_for, Capture, Rec,
+};
 use common::*;
 
-use std::io::Read;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use ftpdlib::log::{format_line, LOG, LOGERROR, LOGLINE, PREFIX};
 use ftpdlib::{Hooks, SessionInfo};
-use log::{Level, Log, Metadata, Record};
+use log::Level;
 
 // ---------------------------------------------------------------------------
 // Capturing logger
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Rec {
-    level: Level,
-    target: String,
-    msg: String,
-}
-
-struct Capture {
-    records: Mutex<Vec<Rec>>,
-}
-
-impl Log for Capture {
-    fn enabled(&self, m: &Metadata) -> bool {
-        if m.target() == LOGLINE {
-            // As a logger configured at INFO for the command-line stream:
-            // the server must see DEBUG disabled there.
-            m.level() <= Level::Info
-        } else {
-            m.level() <= Level::Debug
-        }
-    }
-
-    fn log(&self, r: &Record) {
-        if !self.enabled(r.metadata()) || !r.target().starts_with("ftpdlib") {
-            return;
-        }
-        self.records.lock().unwrap().push(Rec {
-            level: r.level(),
-            target: r.target().to_string(),
-            msg: r.args().to_string(),
-        });
-    }
-
-    fn flush(&self) {}
-}
-
+/// The logger of this binary: `ftpdlib::lines` at INFO, as a logger
+/// configured at INFO for the command-line stream (the server must see DEBUG
+/// disabled there); the other targets down to DEBUG.
 fn capture() -> &'static Capture {
-    static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let c: &'static Capture = Box::leak(Box::new(Capture {
-            records: Mutex::new(Vec::new()),
-        }));
-        log::set_logger(c).expect("the only logger of this test binary");
-        log::set_max_level(log::LevelFilter::Debug);
-        c
-    })
-}
-
-fn all_records() -> Vec<Rec> {
-    capture().records.lock().unwrap().clone()
-}
-
-/// The session prefix the server uses for the client at local port `port`.
-fn prefix(port: u16, user: &str) -> String {
-    format!("127.0.0.1:{port}-[{user}]")
-}
-
-/// Records of the session whose client port is `port`.
-fn session_records(port: u16) -> Vec<Rec> {
-    let head = format!("127.0.0.1:{port}-[");
-    all_records()
-        .into_iter()
-        .filter(|r| r.msg.starts_with(&head))
-        .collect()
-}
-
-/// Wait (up to 10 s) until a record of session `port` satisfies `pred`.
-fn wait_for(port: u16, what: &str, pred: impl Fn(&Rec) -> bool) -> Rec {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(r) = session_records(port).into_iter().find(|r| pred(r)) {
-            return r;
-        }
-        if Instant::now() > deadline {
-            panic!(
-                "no log record {what} for port {port}; have:\n{:#?}",
-                session_records(port)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn wait_closed(port: u16) {
-    wait_for(port, "session closed", |r| {
-        r.msg.ends_with(" FTP session closed (disconnect).")
-    });
+    capture::capture(Level::Info)
 }
 
 /// Check the full line shape `[L YYYY-MM-DD HH:MM:SS] msg` as the default
@@ -195,30 +113,6 @@ fn parse_transfer(msg: &str, pfx: &str, cmd: &str) -> (String, u8, u64) {
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-fn local_port(c: &Client) -> u16 {
-    c.reader.get_ref().local_addr().unwrap().port()
-}
-
-fn real_root(srv: &TestServer) -> PathBuf {
-    std::fs::canonicalize(srv.root()).unwrap()
-}
-
-/// A file of `n` bytes in the server's home.
-fn make_file(srv: &TestServer, name: &str, n: usize) {
-    let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
-    std::fs::write(srv.root().join(name), data).unwrap();
-}
-
-/// Start RETR over PASV, read `n` bytes, and return the data socket.
-fn start_retr(c: &mut Client, name: &str, n: usize) -> TcpStream {
-    let mut data = c.pasv();
-    let prelim = c.cmd(&format!("RETR {name}"));
-    assert!(matches!(code_of(&prelim), 125 | 150), "{prelim:?}");
-    let mut buf = vec![0u8; n];
-    data.read_exact(&mut buf).expect("first bytes of RETR");
-    data
-}
 
 /// ABOR a running transfer: 426 then 226.
 fn abort(c: &mut Client) {

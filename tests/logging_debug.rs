@@ -9,91 +9,19 @@
 //! parallel: each keeps the records of its own sessions by the client port.
 
 mod common;
+use common::capture::{self, all_records, prefix, session_records, wait_closed, Capture, Rec};
 use common::*;
 
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use ftpdlib::log::{format_line, LOG, LOGLINE, PREFIX};
 use ftpdlib::{Hooks, SessionInfo};
-use log::{Level, Log, Metadata, Record};
+use log::Level;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Rec {
-    level: Level,
-    target: String,
-    msg: String,
-}
-
-struct Capture {
-    records: Mutex<Vec<Rec>>,
-}
-
-impl Log for Capture {
-    fn enabled(&self, m: &Metadata) -> bool {
-        m.level() <= Level::Debug
-    }
-
-    fn log(&self, r: &Record) {
-        if !self.enabled(r.metadata()) || !r.target().starts_with("ftpdlib") {
-            return;
-        }
-        self.records.lock().unwrap().push(Rec {
-            level: r.level(),
-            target: r.target().to_string(),
-            msg: r.args().to_string(),
-        });
-    }
-
-    fn flush(&self) {}
-}
-
+/// The logger of this binary: every `ftpdlib` target at DEBUG.
 fn capture() -> &'static Capture {
-    static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let c: &'static Capture = Box::leak(Box::new(Capture {
-            records: Mutex::new(Vec::new()),
-        }));
-        log::set_logger(c).expect("the only logger of this test binary");
-        log::set_max_level(log::LevelFilter::Debug);
-        c
-    })
-}
-
-fn all_records() -> Vec<Rec> {
-    capture().records.lock().unwrap().clone()
-}
-
-fn prefix(port: u16, user: &str) -> String {
-    format!("127.0.0.1:{port}-[{user}]")
-}
-
-fn session_records(port: u16) -> Vec<Rec> {
-    let head = format!("127.0.0.1:{port}-[");
-    all_records()
-        .into_iter()
-        .filter(|r| r.msg.starts_with(&head))
-        .collect()
-}
-
-fn wait_closed(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !session_records(port)
-        .iter()
-        .any(|r| r.msg.ends_with(" FTP session closed (disconnect)."))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "session {port} not closed: {:#?}",
-            session_records(port)
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn local_port(c: &Client) -> u16 {
-    c.reader.get_ref().local_addr().unwrap().port()
+    capture::capture(Level::Debug)
 }
 
 /// `[D YYYY-MM-DD HH:MM:SS] msg`.

@@ -2,8 +2,13 @@
 //! temp-dir home, and a tiny transcript-style FTP client over a real socket.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+pub mod capture;
+pub mod curl;
+pub mod gate;
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::os::fd::FromRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -171,17 +176,7 @@ impl Client {
     /// PASV, then connect to the announced port.
     pub fn pasv(&mut self) -> TcpStream {
         let reply = self.expect("PASV", 227);
-        let inside = reply
-            .split('(')
-            .nth(1)
-            .and_then(|r| r.split(')').next())
-            .expect("227 format");
-        let n: Vec<u16> = inside
-            .split(',')
-            .map(|x| x.trim().parse().expect("number"))
-            .collect();
-        let addr = format!("{}.{}.{}.{}:{}", n[0], n[1], n[2], n[3], n[4] * 256 + n[5]);
-        let s = TcpStream::connect(addr).expect("data connect");
+        let s = TcpStream::connect(pasv_addr(&reply)).expect("data connect");
         s.set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
         s
@@ -219,4 +214,121 @@ impl Client {
 /// The numeric code of a reply.
 pub fn code_of(reply: &str) -> u16 {
     reply.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+/// The local (client-side) port of a client's control connection: the port
+/// in the server's session prefix.
+pub fn local_port(c: &Client) -> u16 {
+    c.reader.get_ref().local_addr().unwrap().port()
+}
+
+/// The home directory with every symlink resolved, as the server reports
+/// real paths.
+pub fn real_root(srv: &TestServer) -> PathBuf {
+    std::fs::canonicalize(srv.root()).unwrap()
+}
+
+/// A file of `n` bytes in the server's home.
+pub fn make_file(srv: &TestServer, name: &str, n: usize) {
+    let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+    std::fs::write(srv.root().join(name), data).unwrap();
+}
+
+/// Start RETR over PASV, read `n` bytes, and return the data socket.
+pub fn start_retr(c: &mut Client, name: &str, n: usize) -> TcpStream {
+    let mut data = c.pasv();
+    let prelim = c.cmd(&format!("RETR {name}"));
+    assert!(matches!(code_of(&prelim), 125 | 150), "{prelim:?}");
+    let mut buf = vec![0u8; n];
+    data.read_exact(&mut buf).expect("first bytes of RETR");
+    data
+}
+
+/// ASCII-mode RETR on POSIX: CR before every LF not preceded by one.
+pub fn to_crlf(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() * 2);
+    let mut prev = 0u8;
+    for &b in data {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+    out
+}
+
+/// The IPv4 address of `addr` (panics on IPv6).
+pub fn ipv4(addr: SocketAddr) -> Ipv4Addr {
+    match addr {
+        SocketAddr::V4(a) => *a.ip(),
+        SocketAddr::V6(_) => panic!("ipv4 only"),
+    }
+}
+
+/// The `h1,h2,h3,h4,p1,p2` form of an IPv4 address (PORT argument).
+pub fn port_arg(addr: SocketAddr) -> String {
+    let o = ipv4(addr).octets();
+    format!(
+        "{},{},{},{},{},{}",
+        o[0],
+        o[1],
+        o[2],
+        o[3],
+        addr.port() >> 8,
+        addr.port() & 0xff
+    )
+}
+
+/// The address announced by a 227 reply.
+pub fn pasv_addr(reply: &str) -> SocketAddr {
+    let inside = reply
+        .split('(')
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .unwrap_or_else(|| panic!("227 format: {reply:?}"));
+    let n: Vec<u16> = inside
+        .split(',')
+        .map(|x| x.trim().parse().expect("number"))
+        .collect();
+    assert_eq!(n.len(), 6, "{reply:?}");
+    format!("{}.{}.{}.{}:{}", n[0], n[1], n[2], n[3], n[4] * 256 + n[5])
+        .parse()
+        .unwrap()
+}
+
+/// A `sockaddr_in` for `ip:port`.
+pub fn sockaddr_in(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(ip.octets()),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+/// A TCP connection to `dst` from the local address `src` (bind before
+/// connect, which std does not offer).
+pub fn connect_from(src: Ipv4Addr, dst: SocketAddr) -> io::Result<TcpStream> {
+    // SAFETY: a fresh socket is wrapped at once so it is closed on every
+    // path; the sockaddr structs outlive the calls.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let sock = TcpStream::from_raw_fd(fd);
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let from = sockaddr_in(src, 0);
+        if libc::bind(fd, (&from as *const libc::sockaddr_in).cast(), len) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let to = sockaddr_in(ipv4(dst), dst.port());
+        if libc::connect(fd, (&to as *const libc::sockaddr_in).cast(), len) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(sock)
+    }
 }
