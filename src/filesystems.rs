@@ -10,7 +10,7 @@
 
 use std::cell::RefCell;
 use std::collections::hash_map::RandomState;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
@@ -25,7 +25,10 @@ use crate::sys;
 mod format;
 mod unix;
 
-pub use format::{format_list_entry, format_mdtm, format_mlsx_entry, parse_mdtm, Facts};
+pub use format::{
+    format_list_entry, format_list_entry_in, format_mdtm, format_mlsx_entry, format_mlsx_entry_in,
+    parse_mdtm, Facts,
+};
 pub use unix::UnixFilesystem;
 
 const S_IFMT: u32 = 0o170_000;
@@ -163,6 +166,18 @@ pub trait Filesystem {
     fn stat(&self, path: &Path) -> io::Result<Stat>;
     /// `lstat` (symlinks not followed).
     fn lstat(&self, path: &Path) -> io::Result<Stat>;
+    /// `lstat` of entry `name` of directory `dir`, for listings, which ask
+    /// for every entry of one directory in turn; a store may answer faster
+    /// than `lstat(dir/name)` (AbstractedFs uses `fstatat` on one directory
+    /// handle). Default: `lstat(dir.join(name))`.
+    fn lstat_in(&self, dir: &Path, name: &OsStr) -> io::Result<Stat> {
+        self.lstat(&dir.join(name))
+    }
+    /// `stat` (symlinks followed) of entry `name` of directory `dir`, as
+    /// [`lstat_in`](Self::lstat_in). Default: `stat(dir.join(name))`.
+    fn stat_in(&self, dir: &Path, name: &OsStr) -> io::Result<Stat> {
+        self.stat(&dir.join(name))
+    }
     /// `readlink`.
     fn readlink(&self, path: &Path) -> io::Result<PathBuf>;
     /// Sets atime and mtime to `mtime` epoch seconds (`utime`).
@@ -199,6 +214,42 @@ pub struct AbstractedFs {
     cwd: String,
     users: NameCache,
     groups: NameCache,
+    listing_dir: DirHandle,
+}
+
+/// The directory a listing is reading, kept open for `fstatat`. A clone
+/// (each listing works on its own clone) starts empty, so a handle never
+/// outlives the listing that opened it.
+#[derive(Debug, Default)]
+struct DirHandle(RefCell<Option<(PathBuf, std::os::fd::OwnedFd)>>);
+
+impl Clone for DirHandle {
+    fn clone(&self) -> Self {
+        DirHandle::default()
+    }
+}
+
+impl DirHandle {
+    fn stat(&self, dir: &Path, name: &OsStr, follow: bool) -> io::Result<Stat> {
+        let mut slot = self.0.borrow_mut();
+        if !slot.as_ref().is_some_and(|(p, _)| p == dir) {
+            *slot = Some((dir.to_path_buf(), sys::open_dir(dir)?));
+        }
+        let Some((_, fd)) = slot.as_ref() else {
+            return Err(io::ErrorKind::NotFound.into());
+        };
+        let st = sys::stat_at(fd, name, follow)?;
+        Ok(Stat {
+            mode: st.mode,
+            nlink: st.nlink,
+            uid: st.uid,
+            gid: st.gid,
+            size: st.size,
+            mtime: st.mtime,
+            dev: st.dev,
+            ino: st.ino,
+        })
+    }
 }
 
 impl AbstractedFs {
@@ -210,6 +261,7 @@ impl AbstractedFs {
             cwd: "/".to_owned(),
             users: RefCell::default(),
             groups: RefCell::default(),
+            listing_dir: DirHandle::default(),
         }
     }
 }
@@ -451,6 +503,14 @@ impl Filesystem for AbstractedFs {
 
     fn lstat(&self, path: &Path) -> io::Result<Stat> {
         fs::symlink_metadata(path).map(|m| Stat::from_metadata(&m))
+    }
+
+    fn lstat_in(&self, dir: &Path, name: &OsStr) -> io::Result<Stat> {
+        self.listing_dir.stat(dir, name, false)
+    }
+
+    fn stat_in(&self, dir: &Path, name: &OsStr) -> io::Result<Stat> {
+        self.listing_dir.stat(dir, name, true)
     }
 
     fn readlink(&self, path: &Path) -> io::Result<PathBuf> {

@@ -7,7 +7,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use super::{Filesystem, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
+use super::{Filesystem, Stat, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use crate::authorizers::{Perm, Perms};
 use crate::sys;
 
@@ -143,6 +143,35 @@ pub fn format_list_entry(
     out: &mut Vec<u8>,
 ) -> io::Result<()> {
     let st = fs.lstat(path)?;
+    list_line(fs, &st, || fs.readlink(path).ok(), name, now, utc, out);
+    Ok(())
+}
+
+/// [`format_list_entry`] for entry `entry` of directory `dir`, stat'ed
+/// with [`Filesystem::lstat_in`] (a listing's hot path).
+pub fn format_list_entry_in(
+    fs: &dyn Filesystem,
+    dir: &Path,
+    entry: &std::ffi::OsStr,
+    now: i64,
+    utc: bool,
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
+    let st = fs.lstat_in(dir, entry)?;
+    let target = || fs.readlink(&dir.join(entry)).ok();
+    list_line(fs, &st, target, entry.as_bytes(), now, utc, out);
+    Ok(())
+}
+
+fn list_line(
+    fs: &dyn Filesystem,
+    st: &Stat,
+    link_target: impl FnOnce() -> Option<std::path::PathBuf>,
+    name: &[u8],
+    now: i64,
+    utc: bool,
+    out: &mut Vec<u8>,
+) {
     let mut tm = sys::broken_down(st.mtime, utc);
     if tm.year < 1900 {
         tm = sys::broken_down(now, utc);
@@ -164,13 +193,12 @@ pub fn format_list_entry(
     out.extend_from_slice(head.as_bytes());
     out.extend_from_slice(name);
     if st.is_symlink() {
-        if let Ok(target) = fs.readlink(path) {
+        if let Some(target) = link_target() {
             out.extend_from_slice(b" -> ");
             out.extend_from_slice(target.as_os_str().as_bytes());
         }
     }
     out.extend_from_slice(b"\r\n");
-    Ok(())
 }
 
 /// The RFC 3659 `perm` fact (pyftpdlib `format_mlsx`): directories drop
@@ -206,6 +234,27 @@ pub fn format_mlsx_entry(
     out: &mut Vec<u8>,
 ) -> io::Result<()> {
     let st = fs.stat(path)?;
+    mlsx_line(&st, name, perms, facts, utc, out);
+    Ok(())
+}
+
+/// [`format_mlsx_entry`] for entry `entry` of directory `dir`, stat'ed
+/// with [`Filesystem::stat_in`] (a listing's hot path).
+pub fn format_mlsx_entry_in(
+    fs: &dyn Filesystem,
+    dir: &Path,
+    entry: &std::ffi::OsStr,
+    perms: Perms,
+    facts: Facts,
+    utc: bool,
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
+    let st = fs.stat_in(dir, entry)?;
+    mlsx_line(&st, entry.as_bytes(), perms, facts, utc, out);
+    Ok(())
+}
+
+fn mlsx_line(st: &Stat, name: &[u8], perms: Perms, facts: Facts, utc: bool, out: &mut Vec<u8>) {
     // Sorted by fact name: modify, perm, size, type, unique, unix.gid,
     // unix.mode, unix.uid.
     let mut line = String::with_capacity(128);
@@ -243,7 +292,6 @@ pub fn format_mlsx_entry(
     out.extend_from_slice(line.as_bytes());
     out.extend_from_slice(name);
     out.extend_from_slice(b"\r\n");
-    Ok(())
 }
 
 /// `YYYYMMDDHHMMSS` for MDTM and the `modify` fact (pyftpdlib

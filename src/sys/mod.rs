@@ -12,7 +12,8 @@
 //!   effective ids (impersonation) and the access check made under them;
 //! - [`net`]: sendfile, socket options, listen backlog, the splice pipe;
 //! - [`process`]: signalfd, fork and reaping, shared counters;
-//! - [`crypt`]: crypt(3), salts and random bytes.
+//! - [`crypt`]: crypt(3), salts and random bytes;
+//! - [`dir`]: directory handles and `fstatat` for listings.
 //!
 //! Everything is re-exported here, so callers keep using `crate::sys::NAME`.
 
@@ -22,12 +23,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 mod crypt;
+mod dir;
 mod net;
 mod process;
 mod time;
 mod users;
 
 pub(crate) use self::crypt::{crypt, crypt_gensalt};
+pub(crate) use self::dir::{open_dir, stat_at};
 pub(crate) use self::net::{is_append, listen, sendfile, set_oobinline, Pipe};
 pub(crate) use self::process::{fork, wait_any, Child, SharedCounters, SignalFd};
 pub(crate) use self::time::{broken_down, set_mtime};

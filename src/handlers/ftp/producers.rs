@@ -10,7 +10,9 @@ use std::rc::Rc;
 
 use super::FtpHandler;
 use crate::authorizers::{Perm, Perms};
-use crate::filesystems::{format_list_entry, format_mlsx_entry, Facts, FileHandle, Filesystem};
+use crate::filesystems::{
+    format_list_entry_in, format_mlsx_entry_in, Facts, FileHandle, Filesystem,
+};
 
 /// A transfer handed from the session to its data channel.
 pub(crate) struct Job {
@@ -140,7 +142,6 @@ impl Listing {
                 return false;
             };
             self.next += 1;
-            let path = self.dir.join(name);
             let shown = name.as_encoded_bytes();
             // Entries that vanish or cannot be stat'ed mid-listing are skipped,
             // as pyftpdlib does (ignore_err=True).
@@ -151,21 +152,23 @@ impl Listing {
                     Ok(())
                 }
                 ListFormat::List => {
-                    format_list_entry(&*self.fs, &path, shown, self.now, self.utc, out)
+                    format_list_entry_in(&*self.fs, &self.dir, name, self.now, self.utc, out)
                 }
                 ListFormat::Mlsd(facts) => {
-                    let perms = self.perms_at(&path);
-                    format_mlsx_entry(&*self.fs, &path, shown, perms, facts, self.utc, out)
+                    let perms = self.perms_in(name);
+                    format_mlsx_entry_in(&*self.fs, &self.dir, name, perms, facts, self.utc, out)
                 }
             };
         }
         self.next < self.names.len()
     }
 
-    fn perms_at(&self, path: &std::path::Path) -> Perms {
+    fn perms_in(&self, name: &std::ffi::OsStr) -> Perms {
         if let Some(fixed) = self.fixed_perms.get() {
             return fixed;
         }
+        let path = self.dir.join(name);
+        let path = path.as_path();
         let perms = match &self.perms {
             Some((cfg, user)) => perms_at(cfg, user, path),
             None => Perms::default(),
