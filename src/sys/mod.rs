@@ -38,11 +38,6 @@ pub(crate) use self::users::{
     account, become_ids, can_search, effective_ids, group_list, group_name, restore_ids,
     shadow_password, user_name, Account, Ids,
 };
-// Not named outside `sys` today; re-exported so that every `crate::sys::NAME`
-// path of the former single-file module still resolves.
-#[allow(unused_imports)]
-pub(crate) use self::{crypt::random_bytes, time::Tm};
-
 /// `path` as a C string; an interior NUL is an `InvalidInput` error.
 fn c_path(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes())

@@ -108,7 +108,6 @@ pub(crate) struct Listing {
 
 impl Listing {
     /// A listing of `names` inside `dir`.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         fs: Box<dyn Filesystem>,
         dir: PathBuf,
