@@ -25,6 +25,7 @@ use crate::sys;
 mod format;
 mod unix;
 
+pub(crate) use format::days_from_civil;
 pub use format::{
     format_list_entry, format_list_entry_in, format_mdtm, format_mlsx_entry, format_mlsx_entry_in,
     parse_mdtm, Facts,

@@ -3,7 +3,7 @@
 //! `MLSD`/`MLST` lines with their [`Facts`], and `YYYYMMDDHHMMSS` times.
 //! Re-exported from [`crate::filesystems`].
 
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -177,20 +177,23 @@ fn list_line(
         tm = sys::broken_down(now, utc);
     }
     let month = MONTHS[usize::try_from(tm.month.clamp(1, 12) - 1).unwrap_or(0)];
-    let date = if now.saturating_sub(st.mtime) > 180 * 86_400 {
-        format!("{month} {:02}  {}", tm.day, tm.year)
-    } else {
-        format!("{month} {:02} {:02}:{:02}", tm.day, tm.hour, tm.min)
-    };
     out.extend_from_slice(&filemode(st.mode));
-    let head = format!(
-        " {:>3} {:<8} {:<8} {:>8} {date} ",
+    // Written straight into the listing buffer: no String per entry.
+    // (Writes into a Vec<u8> cannot fail.)
+    let _ = write!(
+        out,
+        " {:>3} {:<8} {:<8} {:>8} {month} {:02} ",
         st.nlink.max(1),
         fs.get_user_by_uid(st.uid),
         fs.get_group_by_gid(st.gid),
-        st.size
+        st.size,
+        tm.day
     );
-    out.extend_from_slice(head.as_bytes());
+    let _ = if now.saturating_sub(st.mtime) > 180 * 86_400 {
+        write!(out, " {} ", tm.year)
+    } else {
+        write!(out, "{:02}:{:02} ", tm.hour, tm.min)
+    };
     out.extend_from_slice(name);
     if st.is_symlink() {
         if let Some(target) = link_target() {
@@ -256,16 +259,18 @@ pub fn format_mlsx_entry_in(
 
 fn mlsx_line(st: &Stat, name: &[u8], perms: Perms, facts: Facts, utc: bool, out: &mut Vec<u8>) {
     // Sorted by fact name: modify, perm, size, type, unique, unix.gid,
-    // unix.mode, unix.uid.
-    let mut line = String::with_capacity(128);
+    // unix.mode, unix.uid. Written straight into the listing buffer
+    // (writes into a Vec<u8> cannot fail).
     if facts.contains(Facts::MODIFY) {
-        line.push_str(&format!("modify={};", format_mdtm(st.mtime, utc)));
+        out.extend_from_slice(b"modify=");
+        write_mdtm(out, st.mtime, utc);
+        out.push(b';');
     }
     if facts.contains(Facts::PERM) {
-        line.push_str(&format!("perm={};", perm_fact(perms, st.is_dir())));
+        let _ = write!(out, "perm={};", perm_fact(perms, st.is_dir()));
     }
     if facts.contains(Facts::SIZE) {
-        line.push_str(&format!("size={};", st.size));
+        let _ = write!(out, "size={};", st.size);
     }
     if facts.contains(Facts::TYPE) {
         let kind = match name {
@@ -274,22 +279,21 @@ fn mlsx_line(st: &Stat, name: &[u8], perms: Perms, facts: Facts, utc: bool, out:
             _ if st.is_dir() => "dir",
             _ => "file",
         };
-        line.push_str(&format!("type={kind};"));
+        let _ = write!(out, "type={kind};");
     }
     if facts.contains(Facts::UNIQUE) {
-        line.push_str(&format!("unique={:x}g{:x};", st.dev, st.ino));
+        let _ = write!(out, "unique={:x}g{:x};", st.dev, st.ino);
     }
     if facts.contains(Facts::UNIX_GID) {
-        line.push_str(&format!("unix.gid={};", st.gid));
+        let _ = write!(out, "unix.gid={};", st.gid);
     }
     if facts.contains(Facts::UNIX_MODE) {
-        line.push_str(&format!("unix.mode=0{:03o};", st.mode & 0o7777));
+        let _ = write!(out, "unix.mode=0{:03o};", st.mode & 0o7777);
     }
     if facts.contains(Facts::UNIX_UID) {
-        line.push_str(&format!("unix.uid={};", st.uid));
+        let _ = write!(out, "unix.uid={};", st.uid);
     }
-    line.push(' ');
-    out.extend_from_slice(line.as_bytes());
+    out.push(b' ');
     out.extend_from_slice(name);
     out.extend_from_slice(b"\r\n");
 }
@@ -297,15 +301,24 @@ fn mlsx_line(st: &Stat, name: &[u8], perms: Perms, facts: Facts, utc: bool, out:
 /// `YYYYMMDDHHMMSS` for MDTM and the `modify` fact (pyftpdlib
 /// `time.strftime("%Y%m%d%H%M%S", timefunc(mtime))`).
 pub fn format_mdtm(mtime: i64, utc: bool) -> String {
-    let t = sys::broken_down(mtime, utc);
-    format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}",
-        t.year, t.month, t.day, t.hour, t.min, t.sec
-    )
+    let mut out = Vec::with_capacity(14);
+    write_mdtm(&mut out, mtime, utc);
+    String::from_utf8(out).unwrap_or_default()
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+/// Append `YYYYMMDDHHMMSS` to `out`.
+fn write_mdtm(out: &mut Vec<u8>, mtime: i64, utc: bool) {
+    let t = sys::broken_down(mtime, utc);
+    let _ = write!(
+        out,
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        t.year, t.month, t.day, t.hour, t.min, t.sec
+    );
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (also the weekday
+/// of the xferlog's date).
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

@@ -14,6 +14,7 @@ use std::io::Write;
 
 use super::producers::Outcome;
 use super::session::Session;
+use crate::filesystems::days_from_civil;
 use crate::log::{LOG, LOGERROR};
 
 /// Log the transfer (pyftpdlib `log_transfer`), append the xferlog line,
@@ -63,7 +64,8 @@ fn xferlog_line(s: &Session, o: &Outcome, completed: bool, at: i64) -> String {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     // Weekday from the local date: days since the epoch of that civil date.
-    let weekday = DAYS[days_from_civil(tm.year, tm.month, tm.day).rem_euclid(7) as usize];
+    let days = days_from_civil(i64::from(tm.year), i64::from(tm.month), i64::from(tm.day));
+    let weekday = DAYS[days.rem_euclid(7) as usize];
     let month = MONTHS[(tm.month.clamp(1, 12) - 1) as usize];
     let anonymous = s.username == "anonymous";
     format!(
@@ -83,21 +85,6 @@ fn xferlog_line(s: &Session, o: &Outcome, completed: bool, at: i64) -> String {
         no_spaces(&s.username),
         if completed { 'c' } else { 'i' },
     )
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// civil-days algorithm).
-fn days_from_civil(year: i32, month: u32, day: u32) -> i64 {
-    let (y, m) = if month <= 2 {
-        (year as i64 - 1, month as i64 + 9)
-    } else {
-        (year as i64, month as i64 - 3)
-    };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
 }
 
 fn no_spaces(text: &str) -> String {
