@@ -57,7 +57,16 @@ pub use handlers::ftp::{
 };
 #[cfg(feature = "tls")]
 pub use handlers::ftps::TlsFtpHandler;
-pub use ioloop::{CallEvery, CallLater, IoLoop, StopHandle};
+pub use ioloop::{CallEvery, CallLater, StopHandle};
+
+/// The FTP server's event loop (pyftpdlib `IOLoop`): the generic
+/// [`ioloop::IoLoop`] serving the FTP dispatchers. Reached through
+/// [`FtpServer::ioloop`] to schedule delayed calls.
+#[doc(alias = "IOLoop")]
+// The set of FTP dispatchers is sealed: users schedule calls on the loop,
+// they never dispatch FTP sockets themselves.
+#[allow(private_interfaces)]
+pub type IoLoop = ioloop::IoLoop<handlers::ftp::dispatch::Dispatcher>;
 pub use servers::{BindAddress, FtpServer};
 pub use {
     authorizers::{hash_password, UnixAuthorizer, UnixAuthorizerOptions},

@@ -11,13 +11,15 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use mio::net::TcpListener;
-use mio::{Interest, Token};
+use mio::Interest;
 
 use crate::error::Error;
 use crate::handlers::ftp::control::{Admission, ControlChannel};
+use crate::handlers::ftp::dispatch::{Core, Dispatcher, Notice};
 use crate::handlers::ftp::FtpHandler;
-use crate::ioloop::{Core, Dispatcher, IoLoop, Notice, Status, StopHandle};
+use crate::ioloop::{Link, Status, StopHandle};
 use crate::log::{LOG, LOGERROR};
+use crate::IoLoop;
 
 /// Reply to a client over `max_cons` (pyftpdlib `handle_max_cons`).
 pub(crate) const TOO_MANY_CONNECTIONS: &str =
@@ -62,7 +64,8 @@ pub struct FtpServer {
     /// `handle_exit`, true).
     pub handle_exit: bool,
     ioloop: IoLoop,
-    token: Token,
+    /// The acceptor in the loop.
+    link: Link,
     address: SocketAddr,
     handler: Rc<FtpHandler>,
 }
@@ -152,13 +155,12 @@ impl FtpServer {
         let mut listener = TcpListener::from_std(listener);
         let handler = Rc::new(handler);
         let shared = Rc::clone(&handler);
-        let token = ioloop.core.insert_with(|token, core| {
-            core.registry
-                .register(&mut listener, token, Interest::READABLE)?;
-            let gen = core.next_gen();
+        let link = ioloop.core_mut().insert_with(|me, core| {
+            core.registry()
+                .register(&mut listener, me.token(), Interest::READABLE)?;
             Ok(Dispatcher::Acceptor(Box::new(Acceptor {
                 listener,
-                gen,
+                me,
                 handler,
                 max_cons: 512,
                 max_cons_per_ip: 0,
@@ -176,7 +178,7 @@ impl FtpServer {
             write_limit: 0,
             handle_exit: true,
             ioloop,
-            token,
+            link,
             address,
             handler: shared,
         })
@@ -188,6 +190,7 @@ impl FtpServer {
     }
 
     /// The loop, to schedule delayed calls (pyftpdlib `ioloop`).
+    #[allow(private_interfaces)] // see `crate::IoLoop`: the dispatcher set is sealed
     pub fn ioloop(&mut self) -> &mut IoLoop {
         &mut self.ioloop
     }
@@ -199,8 +202,8 @@ impl FtpServer {
 
     /// Number of connected control channels.
     pub fn connection_count(&self) -> usize {
-        match self.ioloop.core.slab.get(self.token.0) {
-            Some(Dispatcher::Acceptor(a)) => a.count,
+        match self.acceptor() {
+            Some(a) => a.count,
             _ => 0,
         }
     }
@@ -299,7 +302,7 @@ impl FtpServer {
                 "implicit TLS needs FtpHandler::enable_tls".into(),
             ));
         }
-        if let Some(Dispatcher::Acceptor(a)) = self.ioloop.core.slab.get_mut(self.token.0) {
+        if let Some(a) = self.acceptor_mut() {
             a.implicit_tls = on;
         }
         Ok(())
@@ -307,7 +310,7 @@ impl FtpServer {
 
     /// Count connections in `counters`, shared with the other workers.
     pub(crate) fn share_counters(&mut self, counters: Rc<crate::sys::SharedCounters>) {
-        if let Some(Dispatcher::Acceptor(a)) = self.ioloop.core.slab.get_mut(self.token.0) {
+        if let Some(a) = self.acceptor_mut() {
             a.shared = Some(counters);
         }
     }
@@ -315,16 +318,15 @@ impl FtpServer {
     /// In a forked worker: move the listener into a fresh event loop (the
     /// inherited epoll instance is the parent's) and serve until stopped.
     pub(crate) fn serve_as_worker(&mut self) -> Result<(), Error> {
-        let Some(Dispatcher::Acceptor(mut acceptor)) =
-            self.ioloop.core.slab.try_remove(self.token.0)
+        let Some(Dispatcher::Acceptor(mut acceptor)) = self.ioloop.core_mut().remove(self.link)
         else {
             return Err(Error::Config("no listener to serve".into()));
         };
         let mut ioloop = IoLoop::new()?;
-        self.token = ioloop.core.insert_with(|token, core| {
-            core.registry
-                .register(&mut acceptor.listener, token, Interest::READABLE)?;
-            acceptor.gen = core.next_gen();
+        self.link = ioloop.core_mut().insert_with(|me, core| {
+            core.registry()
+                .register(&mut acceptor.listener, me.token(), Interest::READABLE)?;
+            acceptor.me = me;
             Ok(Dispatcher::Acceptor(acceptor))
         })?;
         // Dropping the old loop closes this process's copy of the parent's
@@ -336,12 +338,29 @@ impl FtpServer {
 
     fn apply_limits(&mut self) {
         self.ioloop
-            .core
-            .bandwidth
+            .core_mut()
+            .shared
             .set_limits(self.read_limit, self.write_limit);
-        if let Some(Dispatcher::Acceptor(a)) = self.ioloop.core.slab.get_mut(self.token.0) {
-            a.max_cons = self.max_cons;
-            a.max_cons_per_ip = self.max_cons_per_ip;
+        let (max_cons, max_cons_per_ip) = (self.max_cons, self.max_cons_per_ip);
+        if let Some(a) = self.acceptor_mut() {
+            a.max_cons = max_cons;
+            a.max_cons_per_ip = max_cons_per_ip;
+        }
+    }
+}
+
+impl FtpServer {
+    fn acceptor(&self) -> Option<&Acceptor> {
+        match self.ioloop.core().peek(self.link) {
+            Some(Dispatcher::Acceptor(a)) => Some(a),
+            _ => None,
+        }
+    }
+
+    fn acceptor_mut(&mut self) -> Option<&mut Acceptor> {
+        match self.ioloop.core_mut().peek_mut(self.link) {
+            Some(Dispatcher::Acceptor(a)) => Some(a),
+            _ => None,
         }
     }
 }
@@ -386,7 +405,8 @@ fn ip_bucket(ip: IpAddr) -> usize {
 /// `FTPServer`).
 pub(crate) struct Acceptor {
     listener: TcpListener,
-    pub gen: u64,
+    /// This acceptor in the loop.
+    me: Link,
     handler: Rc<FtpHandler>,
     max_cons: usize,
     max_cons_per_ip: usize,
@@ -400,10 +420,10 @@ pub(crate) struct Acceptor {
 
 impl Acceptor {
     /// Accept every pending connection.
-    pub fn on_ready(&mut self, token: Token, core: &mut Core) -> Status {
+    pub fn on_ready(&mut self, core: &mut Core) -> Status {
         loop {
             match self.listener.accept() {
-                Ok((stream, peer)) => self.accepted(stream, peer, token, core),
+                Ok((stream, peer)) => self.accepted(stream, peer, core),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Status::Keep,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -415,24 +435,18 @@ impl Acceptor {
         }
     }
 
-    fn accepted(
-        &mut self,
-        stream: mio::net::TcpStream,
-        peer: SocketAddr,
-        me: Token,
-        core: &mut Core,
-    ) {
+    fn accepted(&mut self, stream: mio::net::TcpStream, peer: SocketAddr, core: &mut Core) {
         let ip = peer.ip().to_canonical();
         let refusal = self.admit(ip);
         let handler = Rc::clone(&self.handler);
-        let acceptor = (me, self.gen);
+        let acceptor = self.me;
         let implicit = self.implicit_tls;
-        let opened = core.insert_with(|token, core| {
+        let opened = core.insert_with(|me, core| {
             let admission = Admission {
                 refusal,
                 implicit_tls: implicit,
             };
-            ControlChannel::open(stream, peer, token, acceptor, handler, admission, core)
+            ControlChannel::open(stream, peer, me, acceptor, handler, admission, core)
                 .map(|c| Dispatcher::Control(Box::new(c)))
         });
         if let Err(e) = opened {
@@ -499,6 +513,6 @@ impl Acceptor {
 
     /// Deregister the listening socket.
     pub fn close(&mut self, core: &mut Core) {
-        let _ = core.registry.deregister(&mut self.listener);
+        let _ = core.registry().deregister(&mut self.listener);
     }
 }

@@ -1,18 +1,27 @@
-//! The event loop (pyftpdlib `ioloop.py`).
+//! The event loop (pyftpdlib `ioloop.py`), knowing nothing of FTP.
 //!
 //! One `mio::Poll`, one `Slab` of dispatchers keyed by token, one scheduler.
+//! What the loop serves is a type parameter: anything that implements
+//! [`Dispatch`] (the FTP server's closed set of dispatchers lives in
+//! `handlers/ftp/dispatch.rs`; this module's tests serve a fake one).
+//!
 //! mio is edge-triggered: every dispatcher remembers the readiness it was
 //! told about and clears a bit only when an operation returns `WouldBlock`
 //! (STYLE.md rule 2); after each event the dispatcher re-evaluates what it
 //! can do, so no edge is ever waited for twice.
 //!
-//! A dispatcher being served is taken out of its slot (the slot holds
-//! `Dispatcher::Busy` meanwhile), so the code handling it gets `&mut Core`
-//! and can insert new dispatchers. Dispatchers never call each other: they
-//! post a `Notice` to a token and the loop delivers it once the current
-//! handler has returned; notices and timers carry the target's generation so
-//! that a reused slab key never receives a message meant for its previous
+//! A dispatcher being served is taken out of its slot (the slot is *busy*
+//! meanwhile), so the code handling it gets `&mut Core` and can insert new
+//! dispatchers. Dispatchers talk to each other by posting a notice to a
+//! [`Link`]; the loop delivers it once the current handler has returned.
+//! Links, timers and deferred resumes carry the target's generation, so a
+//! reused slab key never receives a message meant for its previous
 //! occupant.
+//!
+//! One dispatcher may act on another synchronously in a single documented
+//! way: [`Core::peek`] to read it, [`Core::remove`] to take it out of the
+//! loop for good (then [`Core::close`] it). Both check the link's generation
+//! and see nothing of a dispatcher that is being served.
 
 use std::collections::VecDeque;
 use std::io;
@@ -26,14 +35,11 @@ use slab::Slab;
 
 mod scheduler;
 
-pub(crate) use scheduler::{Action, TimerKind};
+use scheduler::{Action, Fired, Scheduler};
 pub use scheduler::{CallEvery, CallLater};
-use scheduler::{Fired, Scheduler};
 
-use crate::handlers::ftp::control::ControlChannel;
-use crate::handlers::ftp::dispatchers::{ActiveConnector, PassiveListener};
-use crate::handlers::ftp::dtp::DataChannel;
-use crate::servers::Acceptor;
+#[cfg(test)]
+mod tests;
 
 /// The token of the loop's waker (never a slab key).
 const WAKER: Token = Token(usize::MAX);
@@ -41,9 +47,11 @@ const WAKER: Token = Token(usize::MAX);
 const SIGNALS: Token = Token(usize::MAX - 1);
 
 /// Readiness reported by one poll event.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Ready {
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ready {
+    /// Readable, or the peer closed its writing side.
     pub readable: bool,
+    /// Writable, or the writing side is closed.
     pub writable: bool,
     /// Error or hang-up on both directions.
     pub closed: bool,
@@ -59,126 +67,83 @@ impl Ready {
     }
 }
 
-/// Every kind of socket the loop serves: a closed set (STYLE.md rule 4).
-pub(crate) enum Dispatcher {
-    /// Placeholder while the dispatcher of this slot is being served.
-    Busy,
-    /// A listening FTP server (pyftpdlib `FTPServer` / `Acceptor`).
-    Acceptor(Box<Acceptor>),
-    /// A control connection (pyftpdlib `FTPHandler`).
-    Control(Box<ControlChannel>),
-    /// A PASV/EPSV listener (pyftpdlib `PassiveDTP`).
-    Passive(Box<PassiveListener>),
-    /// A PORT/EPRT connect in progress (pyftpdlib `ActiveDTP`).
-    Active(Box<ActiveConnector>),
-    /// An open data connection (pyftpdlib `DTPHandler`).
-    Data(Box<DataChannel>),
+/// A generation-checked reference to a dispatcher in the loop: its slab
+/// token plus the generation it was inserted with. A link to a closed
+/// dispatcher (whose token may have been reused) reaches nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Link {
+    token: Token,
+    gen: u64,
 }
 
-/// A message from one dispatcher to another, delivered by the loop.
-pub(crate) enum Notice {
-    /// A protocol timer fired.
-    Timer(TimerKind),
-    /// To a control channel: its data connection is up at this token.
-    DataConnected(Token, u64),
-    /// To a control channel: a reply about its data connection (a refused
-    /// foreign peer, a failed connect, a timeout); `fatal` = the data side
-    /// is gone.
-    DataReply {
-        code: u16,
-        text: String,
-        fatal: bool,
-    },
-    /// To a control channel: its transfer ended.
-    TransferDone(crate::handlers::ftp::producers::Outcome),
-    /// To a data channel: the transfer to run.
-    Start(crate::handlers::ftp::producers::Job),
-    /// To an acceptor: one of its control connections closed.
-    ControlClosed(std::net::IpAddr),
-    /// Serve again: the dispatcher yielded to others with work left.
-    Resume,
+impl Link {
+    /// The mio token (slab key) the dispatcher's socket is registered with.
+    pub fn token(self) -> Token {
+        self.token
+    }
 }
 
 /// What a dispatcher asks of the loop after being served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Status {
+pub enum Status {
     /// Keep it registered.
     Keep,
-    /// Deregister, drop and free its slot (its `close` already ran).
+    /// Remove it from the loop and [`close`](Dispatch::close) it.
     Remove,
 }
 
-/// Everything a dispatcher may touch while it is served.
-pub(crate) struct Core {
-    pub registry: Registry,
-    pub slab: Slab<Dispatcher>,
-    pub(crate) sched: Scheduler,
-    notices: VecDeque<(Token, u64, Notice)>,
-    /// Server-wide rate limits shared by the data channels.
-    pub(crate) bandwidth: crate::handlers::ftp::dtp::Bandwidth,
-    /// Dispatchers that stopped early to be fair to others and must be
-    /// served again next round (their readiness edge will not come again).
-    deferred: Vec<(Token, u64)>,
-    next_gen: u64,
+/// What the loop serves (pyftpdlib's `asyncore.dispatcher` interface).
+///
+/// Implemented by a closed enum of dispatcher kinds (STYLE.md rule 4). The
+/// loop calls these methods with the dispatcher taken out of its slot, so
+/// `core` may insert, notify, defer and arm timers freely.
+pub trait Dispatch: Sized {
+    /// Messages one dispatcher sends another through [`Core::notify`].
+    type Notice;
+    /// The protocol timers a dispatcher arms with [`Core::timer`].
+    type Timer: Copy;
+    /// Loop-wide state every dispatcher may use ([`Core::shared`]).
+    type Shared: Default;
+
+    /// Its socket reported readiness.
+    fn on_ready(&mut self, ready: Ready, core: &mut Core<Self>) -> Status;
+    /// A notice posted to it arrived.
+    fn on_notice(&mut self, notice: Self::Notice, core: &mut Core<Self>) -> Status;
+    /// One of its timers fired.
+    fn on_timer(&mut self, timer: Self::Timer, core: &mut Core<Self>) -> Status;
+    /// It [deferred](Core::defer) itself last round: serve it again.
+    fn on_resume(&mut self, core: &mut Core<Self>) -> Status;
+    /// It left the loop (removed by itself, by [`Core::remove`] or by
+    /// [`IoLoop::close_all`]): deregister its socket, cancel its timers,
+    /// tell its peers.
+    fn close(self, core: &mut Core<Self>);
 }
 
-impl Core {
-    /// A generation number for a new dispatcher.
-    pub fn next_gen(&mut self) -> u64 {
-        self.next_gen += 1;
-        self.next_gen
-    }
+/// One slab slot: the generation it was filled with, and the dispatcher
+/// unless it is being served.
+struct Slot<D> {
+    gen: u64,
+    dispatcher: Option<D>,
+}
 
-    /// Queue `notice` for the dispatcher at `token` if it still has `gen`.
-    pub fn notify(&mut self, token: Token, gen: u64, notice: Notice) {
-        self.notices.push_back((token, gen, notice));
-    }
+/// Everything a dispatcher may touch while it is served.
+pub struct Core<D: Dispatch> {
+    registry: Registry,
+    slab: Slab<Slot<D>>,
+    sched: Scheduler<D::Timer>,
+    notices: VecDeque<(Link, D::Notice)>,
+    /// Dispatchers that stopped early to be fair to others and must be
+    /// served again next round (their readiness edge will not come again).
+    deferred: Vec<Link>,
+    next_gen: u64,
+    /// Loop-wide state shared by the dispatchers.
+    pub shared: D::Shared,
+}
 
-    /// Serve `(token, gen)` again at the next round with `Notice::Resume`.
-    pub fn defer(&mut self, token: Token, gen: u64) {
-        self.deferred.push((token, gen));
-    }
-
-    /// Take the dispatcher `(token, gen)` out of the slab for good (the
-    /// caller closes it). `None` if the slot holds something else.
-    pub fn take(&mut self, token: Token, gen: u64) -> Option<Dispatcher> {
-        let d = self.slab.get(token.0)?;
-        if generation(d) != Some(gen) {
-            return None;
-        }
-        Some(self.slab.remove(token.0))
-    }
-
-    /// Arm a protocol timer for the dispatcher `(token, gen)`.
-    pub fn timer(&mut self, delay: Duration, token: Token, gen: u64, what: TimerKind) -> CallLater {
-        self.sched.schedule(
-            delay,
-            false,
-            Action::Notify {
-                token: token.0,
-                gen,
-                what,
-            },
-        )
-    }
-
-    /// Insert a dispatcher built from its token, registering its socket.
-    pub fn insert_with(
-        &mut self,
-        build: impl FnOnce(Token, &mut Core) -> io::Result<Dispatcher>,
-    ) -> io::Result<Token> {
-        let key = self.slab.insert(Dispatcher::Busy);
-        let token = Token(key);
-        match build(token, self) {
-            Ok(d) => {
-                self.slab[key] = d;
-                Ok(token)
-            }
-            Err(e) => {
-                self.slab.remove(key);
-                Err(e)
-            }
-        }
+impl<D: Dispatch> Core<D> {
+    /// The poll registry, to register and deregister sockets.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// Register `source` for both read and write edges under `token`.
@@ -190,21 +155,108 @@ impl Core {
         self.registry
             .register(source, token, Interest::READABLE | Interest::WRITABLE)
     }
+
+    /// Insert a dispatcher built from its own link (its token is the one to
+    /// register its socket with). Nothing is inserted when `build` fails.
+    pub fn insert_with(
+        &mut self,
+        build: impl FnOnce(Link, &mut Core<D>) -> io::Result<D>,
+    ) -> io::Result<Link> {
+        self.next_gen += 1;
+        let gen = self.next_gen;
+        let key = self.slab.insert(Slot {
+            gen,
+            dispatcher: None,
+        });
+        let link = Link {
+            token: Token(key),
+            gen,
+        };
+        match build(link, self) {
+            Ok(d) => {
+                self.slab[key].dispatcher = Some(d);
+                Ok(link)
+            }
+            Err(e) => {
+                self.slab.remove(key);
+                Err(e)
+            }
+        }
+    }
+
+    /// Queue `notice` for the dispatcher at `to`; it is dropped if that
+    /// dispatcher is gone by the time it would be delivered.
+    pub fn notify(&mut self, to: Link, notice: D::Notice) {
+        self.notices.push_back((to, notice));
+    }
+
+    /// Serve `link` again at the next round ([`Dispatch::on_resume`]).
+    pub fn defer(&mut self, link: Link) {
+        self.deferred.push(link);
+    }
+
+    /// Arm a protocol timer for the dispatcher at `link`
+    /// ([`Dispatch::on_timer`]); it is dropped if that dispatcher is gone.
+    pub fn timer(&mut self, delay: Duration, link: Link, what: D::Timer) -> CallLater {
+        self.sched
+            .schedule(delay, false, Action::Notify { link, what })
+    }
+
+    /// The dispatcher at `link`, if it is still there and not being served.
+    pub fn peek(&self, link: Link) -> Option<&D> {
+        let slot = self.slab.get(link.token.0)?;
+        if slot.gen != link.gen {
+            return None;
+        }
+        slot.dispatcher.as_ref()
+    }
+
+    /// The dispatcher at `link`, mutably (same rules as [`peek`](Self::peek)).
+    pub fn peek_mut(&mut self, link: Link) -> Option<&mut D> {
+        let slot = self.slab.get_mut(link.token.0)?;
+        if slot.gen != link.gen {
+            return None;
+        }
+        slot.dispatcher.as_mut()
+    }
+
+    /// Take the dispatcher at `link` out of the loop for good; the caller
+    /// hands it to [`close`](Self::close) when done with it. `None` if it is
+    /// gone, replaced, or being served.
+    pub fn remove(&mut self, link: Link) -> Option<D> {
+        self.peek(link)?;
+        self.slab.remove(link.token.0).dispatcher
+    }
+
+    /// Close a dispatcher already out of the loop ([`Dispatch::close`]).
+    pub fn close(&mut self, d: D) {
+        d.close(self);
+    }
+
+    /// Number of dispatchers in the loop.
+    pub fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    /// Whether no dispatcher is in the loop.
+    pub fn is_empty(&self) -> bool {
+        self.slab.is_empty()
+    }
 }
 
-/// The event loop (pyftpdlib `IOLoop`).
+/// The event loop (pyftpdlib `IOLoop`), generic over what it serves.
 ///
-/// An [`FtpServer`](crate::FtpServer) owns one; library users reach it with
-/// [`FtpServer::ioloop`](crate::FtpServer::ioloop) to schedule their own
-/// delayed calls, which run inside the loop thread.
+/// An [`FtpServer`](crate::FtpServer) owns one, [`crate::IoLoop`]; library
+/// users reach it with [`FtpServer::ioloop`](crate::FtpServer::ioloop) to
+/// schedule their own delayed calls, which run inside the loop thread.
 #[doc(alias = "IOLoop")]
-pub struct IoLoop {
+pub struct IoLoop<D: Dispatch> {
     poll: Poll,
     events: Events,
-    pub(crate) core: Core,
+    core: Core<D>,
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
-    due: Vec<Fired>,
+    due: Vec<Fired<D::Timer>>,
     signals: Option<crate::sys::SignalFd>,
     signalled: bool,
 }
@@ -225,11 +277,16 @@ impl StopHandle {
         // A failed wake only delays the stop until the next event.
         let _ = self.waker.wake();
     }
+
+    /// Whether a stop was asked for and not yet handled.
+    pub fn requested(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
 }
 
-impl IoLoop {
+impl<D: Dispatch> IoLoop<D> {
     /// A new loop with nothing registered (pyftpdlib `IOLoop.factory()`).
-    pub fn new() -> io::Result<IoLoop> {
+    pub fn new() -> io::Result<IoLoop<D>> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let registry = poll.registry().try_clone()?;
@@ -242,8 +299,8 @@ impl IoLoop {
                 sched: Scheduler::default(),
                 notices: VecDeque::new(),
                 deferred: Vec::new(),
-                bandwidth: crate::handlers::ftp::dtp::Bandwidth::new(0, 0),
                 next_gen: 0,
+                shared: D::Shared::default(),
             },
             waker,
             stop: Arc::new(AtomicBool::new(false)),
@@ -275,6 +332,16 @@ impl IoLoop {
         }
     }
 
+    /// The loop's core, to look dispatchers up by link.
+    pub fn core(&self) -> &Core<D> {
+        &self.core
+    }
+
+    /// The loop's core, to insert dispatchers and post to them.
+    pub fn core_mut(&mut self) -> &mut Core<D> {
+        &mut self.core
+    }
+
     /// Stop the loop on SIGINT or SIGTERM (pyftpdlib's `handle_exit`): the
     /// signals are blocked in this thread and read from a signalfd.
     pub(crate) fn watch_signals(&mut self) -> io::Result<()> {
@@ -301,12 +368,12 @@ impl IoLoop {
     }
 
     /// Whether a stop was requested and not yet handled.
-    pub(crate) fn stop_requested(&self) -> bool {
+    pub fn stop_requested(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
     }
 
     /// Clear a handled stop request.
-    pub(crate) fn clear_stop(&self) {
+    pub fn clear_stop(&self) {
         self.stop.store(false, Ordering::SeqCst);
     }
 
@@ -321,11 +388,11 @@ impl IoLoop {
     }
 
     /// One round: wait for events at most `timeout` (or until the nearest
-    /// timer when `None`), serve them, run due timers. Returns the delay
-    /// until the next timer (pyftpdlib `loop(blocking=False)`).
+    /// timer when `None`), serve them, resume the deferred, run due timers.
+    /// Returns the delay until the next timer (pyftpdlib
+    /// `loop(blocking=False)`).
     pub fn poll_once(&mut self, timeout: Option<Duration>) -> io::Result<Option<Duration>> {
-        let now = Instant::now();
-        let next = self.core.sched.next_timeout(now);
+        let next = self.core.sched.next_timeout(Instant::now());
         let wait = match (timeout, next) {
             _ if !self.core.deferred.is_empty() => Some(Duration::ZERO),
             (Some(t), Some(n)) => Some(t.min(n)),
@@ -337,6 +404,8 @@ impl IoLoop {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
+        // Notices posted from outside any handler (by the loop's owner).
+        deliver_notices(&mut self.core);
         for ev in self.events.iter() {
             match ev.token() {
                 WAKER => {}
@@ -348,13 +417,16 @@ impl IoLoop {
                     }
                 }
                 token => {
-                    serve(&mut self.core, token, Ready::of(ev));
+                    let ready = Ready::of(ev);
+                    serve(&mut self.core, token, None, |d, core| {
+                        d.on_ready(ready, core)
+                    });
                     deliver_notices(&mut self.core);
                 }
             }
         }
-        for (token, gen) in std::mem::take(&mut self.core.deferred) {
-            deliver(&mut self.core, token, gen, Notice::Resume);
+        for link in std::mem::take(&mut self.core.deferred) {
+            serve(&mut self.core, link.token, Some(link.gen), D::on_resume);
             deliver_notices(&mut self.core);
         }
         self.run_timers();
@@ -366,8 +438,8 @@ impl IoLoop {
     pub fn close_all(&mut self) {
         let keys: Vec<usize> = self.core.slab.iter().map(|(k, _)| k).collect();
         for key in keys {
-            if let Some(d) = self.core.slab.try_remove(key) {
-                close_dispatcher(d, &mut self.core);
+            if let Some(d) = self.core.slab.try_remove(key).and_then(|s| s.dispatcher) {
+                d.close(&mut self.core);
             }
         }
         self.core.notices.clear();
@@ -387,9 +459,11 @@ impl IoLoop {
                         log::error!(target: crate::log::LOGERROR, "a scheduled call panicked; the loop goes on");
                     }
                 }
-                Action::Notify { token, gen, what } => {
-                    let (token, gen, what) = (Token(*token), *gen, *what);
-                    deliver(&mut self.core, token, gen, Notice::Timer(what));
+                Action::Notify { link, what } => {
+                    let (link, what) = (*link, *what);
+                    serve(&mut self.core, link.token, Some(link.gen), |d, core| {
+                        d.on_timer(what, core)
+                    });
                 }
             }
             self.core.sched.restore(fired);
@@ -399,82 +473,37 @@ impl IoLoop {
     }
 }
 
-/// Take the dispatcher at `token` out of its slot, serve it with `f`, then
-/// put it back or close it.
-pub(crate) fn with_dispatcher(
-    core: &mut Core,
+/// Take the dispatcher at `token` out of its slot (if it has generation
+/// `gen`, when given, and is not already being served), serve it with `f`,
+/// then put it back or close it.
+fn serve<D: Dispatch>(
+    core: &mut Core<D>,
     token: Token,
-    f: impl FnOnce(&mut Dispatcher, &mut Core) -> Status,
+    gen: Option<u64>,
+    f: impl FnOnce(&mut D, &mut Core<D>) -> Status,
 ) {
     let Some(slot) = core.slab.get_mut(token.0) else {
         return;
     };
-    let mut d = std::mem::replace(slot, Dispatcher::Busy);
-    if matches!(d, Dispatcher::Busy) {
+    if gen.is_some_and(|g| g != slot.gen) {
         return;
     }
+    let Some(mut d) = slot.dispatcher.take() else {
+        return;
+    };
     match f(&mut d, core) {
-        Status::Keep => core.slab[token.0] = d,
+        Status::Keep => core.slab[token.0].dispatcher = Some(d),
         Status::Remove => {
             core.slab.remove(token.0);
-            close_dispatcher(d, core);
+            d.close(core);
         }
     }
 }
 
-/// Serve one readiness event.
-fn serve(core: &mut Core, token: Token, ready: Ready) {
-    with_dispatcher(core, token, |d, core| match d {
-        Dispatcher::Busy => Status::Keep,
-        Dispatcher::Acceptor(a) => a.on_ready(token, core),
-        Dispatcher::Control(c) => c.on_ready(ready, core),
-        Dispatcher::Passive(p) => p.on_ready(core),
-        Dispatcher::Active(a) => a.on_ready(ready, core),
-        Dispatcher::Data(d) => d.on_ready(ready, core),
-    });
-}
-
-fn deliver_notices(core: &mut Core) {
-    while let Some((token, gen, notice)) = core.notices.pop_front() {
-        deliver(core, token, gen, notice);
-    }
-}
-
-fn deliver(core: &mut Core, token: Token, gen: u64, notice: Notice) {
-    with_dispatcher(core, token, |d, core| {
-        if generation(d) != Some(gen) {
-            return Status::Keep;
-        }
-        match d {
-            Dispatcher::Busy => Status::Keep,
-            Dispatcher::Acceptor(a) => a.on_notice(notice),
-            Dispatcher::Control(c) => c.on_notice(notice, core),
-            Dispatcher::Passive(p) => p.on_notice(notice, core),
-            Dispatcher::Active(a) => a.on_notice(notice, core),
-            Dispatcher::Data(d) => d.on_notice(notice, core),
-        }
-    });
-}
-
-fn generation(d: &Dispatcher) -> Option<u64> {
-    match d {
-        Dispatcher::Busy => None,
-        Dispatcher::Acceptor(a) => Some(a.gen),
-        Dispatcher::Control(c) => Some(c.gen),
-        Dispatcher::Passive(p) => Some(p.gen),
-        Dispatcher::Active(a) => Some(a.gen),
-        Dispatcher::Data(d) => Some(d.gen),
-    }
-}
-
-/// Deregister and drop a dispatcher already removed from the slab.
-pub(crate) fn close_dispatcher(d: Dispatcher, core: &mut Core) {
-    match d {
-        Dispatcher::Busy => {}
-        Dispatcher::Acceptor(mut a) => a.close(core),
-        Dispatcher::Control(mut c) => c.close(core),
-        Dispatcher::Passive(mut p) => p.close(core),
-        Dispatcher::Active(mut a) => a.close(core),
-        Dispatcher::Data(mut d) => d.close(core),
+fn deliver_notices<D: Dispatch>(core: &mut Core<D>) {
+    while let Some((link, notice)) = core.notices.pop_front() {
+        serve(core, link.token, Some(link.gen), |d, core| {
+            d.on_notice(notice, core)
+        });
     }
 }

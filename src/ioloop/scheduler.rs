@@ -16,35 +16,15 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::Link;
+
 /// What a timer does when it fires.
-pub(crate) enum Action {
+pub(crate) enum Action<T> {
     /// A library user's callback ([`CallLater`] / [`CallEvery`]).
     Call(Box<dyn FnMut()>),
     /// A protocol timer of a dispatcher: routed back to the dispatcher at
-    /// `token` if it still has generation `gen`.
-    Notify {
-        token: usize,
-        gen: u64,
-        what: TimerKind,
-    },
-}
-
-/// The protocol timers a dispatcher can arm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TimerKind {
-    /// Control channel idle timeout (`FtpHandler::timeout`).
-    Idle,
-    /// End of the failed-login delay (`auth_failed_timeout`).
-    AuthDelay,
-    /// Passive listener or active connect did not complete in time.
-    DataSetup,
-    /// Data channel stall check (`DtpHandler::timeout`).
-    DataStall,
-    /// A throttled data channel may move bytes again.
-    ThrottleWake,
-    /// A TLS handshake took too long.
-    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
-    Handshake,
+    /// `link` if it is still there.
+    Notify { link: Link, what: T },
 }
 
 struct TimerState {
@@ -54,9 +34,9 @@ struct TimerState {
     repeat: bool,
 }
 
-pub(crate) struct Entry {
+pub(crate) struct Entry<T> {
     state: Rc<TimerState>,
-    action: Action,
+    action: Action<T>,
 }
 
 /// A delayed call scheduled on the loop (pyftpdlib `CallLater`).
@@ -121,16 +101,30 @@ impl fmt::Debug for CallLater {
 }
 
 /// The heap of delayed calls (pyftpdlib `_Scheduler`).
-#[derive(Default)]
-pub(crate) struct Scheduler {
+pub(crate) struct Scheduler<T> {
     heap: BinaryHeap<Reverse<(Instant, u64)>>,
-    entries: slab::Slab<Entry>,
+    entries: slab::Slab<Entry<T>>,
     seq: u64,
 }
 
-impl Scheduler {
+impl<T> Default for Scheduler<T> {
+    fn default() -> Scheduler<T> {
+        Scheduler {
+            heap: BinaryHeap::new(),
+            entries: slab::Slab::new(),
+            seq: 0,
+        }
+    }
+}
+
+impl<T> Scheduler<T> {
     /// Schedule `action` after `delay`, once or every `delay`.
-    pub(crate) fn schedule(&mut self, delay: Duration, repeat: bool, action: Action) -> CallLater {
+    pub(crate) fn schedule(
+        &mut self,
+        delay: Duration,
+        repeat: bool,
+        action: Action<T>,
+    ) -> CallLater {
         let state = Rc::new(TimerState {
             deadline: Cell::new(Instant::now() + delay),
             delay: Cell::new(delay),
@@ -157,7 +151,7 @@ impl Scheduler {
     /// back at their new deadline; repeating timers are re-armed and their
     /// actions handed out as `Fired::Repeat` to be put back with
     /// [`restore`](Self::restore) after they run.
-    pub(crate) fn pop_due(&mut self, now: Instant, due: &mut Vec<Fired>) {
+    pub(crate) fn pop_due(&mut self, now: Instant, due: &mut Vec<Fired<T>>) {
         while let Some(&Reverse((at, key))) = self.heap.peek() {
             if at > now {
                 break;
@@ -188,7 +182,7 @@ impl Scheduler {
     }
 
     /// Put a repeating timer back after it ran (unless it was cancelled).
-    pub(crate) fn restore(&mut self, fired: Fired) {
+    pub(crate) fn restore(&mut self, fired: Fired<T>) {
         if let Fired::Repeat(entry) = fired {
             if entry.state.cancelled.get() {
                 return;
@@ -242,14 +236,14 @@ fn slab_key(packed: u64) -> usize {
 }
 
 /// A timer taken off the heap because it is due.
-pub(crate) enum Fired {
-    Once(Action),
-    Repeat(Entry),
+pub(crate) enum Fired<T> {
+    Once(Action<T>),
+    Repeat(Entry<T>),
 }
 
-impl Fired {
+impl<T> Fired<T> {
     /// The action to run.
-    pub(crate) fn action(&mut self) -> &mut Action {
+    pub(crate) fn action(&mut self) -> &mut Action<T> {
         match self {
             Fired::Once(a) => a,
             Fired::Repeat(e) => &mut e.action,
@@ -262,7 +256,7 @@ mod tests {
     use super::*;
     use std::cell::RefCell;
 
-    fn run_due(s: &mut Scheduler, now: Instant) {
+    fn run_due(s: &mut Scheduler<()>, now: Instant) {
         let mut due = Vec::new();
         s.pop_due(now, &mut due);
         for mut f in due {
@@ -273,7 +267,7 @@ mod tests {
         }
     }
 
-    fn recorder() -> (Rc<RefCell<Vec<u32>>>, impl Fn(u32) -> Action) {
+    fn recorder() -> (Rc<RefCell<Vec<u32>>>, impl Fn(u32) -> Action<()>) {
         let log = Rc::new(RefCell::new(Vec::new()));
         let l = Rc::clone(&log);
         (log, move |n| {
@@ -284,7 +278,7 @@ mod tests {
 
     #[test]
     fn calls_fire_in_deadline_order_and_only_when_due() {
-        let mut s = Scheduler::default();
+        let mut s = Scheduler::<()>::default();
         let (log, make) = recorder();
         let t0 = Instant::now();
         s.schedule(Duration::from_millis(20), false, make(2));
@@ -300,7 +294,7 @@ mod tests {
 
     #[test]
     fn cancelled_call_never_runs_and_is_collected() {
-        let mut s = Scheduler::default();
+        let mut s = Scheduler::<()>::default();
         let (log, make) = recorder();
         let c = s.schedule(Duration::ZERO, false, make(1));
         c.cancel();
@@ -313,13 +307,17 @@ mod tests {
 
     #[test]
     fn reset_pushes_the_deadline_later() {
-        let mut s = Scheduler::default();
+        let mut s = Scheduler::<()>::default();
         let (log, make) = recorder();
         let c = s.schedule(Duration::from_millis(50), false, make(1));
         std::thread::sleep(Duration::from_millis(20));
+        // Deadlines are checked against instants taken around reset(), not
+        // against a later Instant::now(): a descheduled test thread cannot
+        // make this fail.
+        let before = Instant::now();
         c.reset();
-        let first = Instant::now() + Duration::from_millis(40);
-        run_due(&mut s, first);
+        assert!(c.deadline() >= before + Duration::from_millis(50));
+        run_due(&mut s, before + Duration::from_millis(40));
         assert!(log.borrow().is_empty(), "fired at the old deadline");
         run_due(&mut s, c.deadline());
         assert_eq!(*log.borrow(), vec![1]);
@@ -327,7 +325,7 @@ mod tests {
 
     #[test]
     fn call_every_repeats_until_cancelled() {
-        let mut s = Scheduler::default();
+        let mut s = Scheduler::<()>::default();
         let (log, make) = recorder();
         let c = s.schedule(Duration::from_millis(10), true, make(7));
         let mut now = Instant::now();
@@ -345,7 +343,7 @@ mod tests {
 
     #[test]
     fn next_timeout_is_the_nearest_deadline() {
-        let mut s = Scheduler::default();
+        let mut s = Scheduler::<()>::default();
         let now = Instant::now();
         s.schedule(
             Duration::from_secs(10),
@@ -354,8 +352,10 @@ mod tests {
         );
         s.schedule(Duration::from_secs(2), false, Action::Call(Box::new(|| {})));
         let t = s.next_timeout(now).unwrap_or_default();
+        // `now` was taken before both were scheduled: the nearest is at
+        // least 2 s away from it and far less than the other's 10 s.
         assert!(
-            t <= Duration::from_millis(2100) && t > Duration::from_secs(1),
+            t >= Duration::from_secs(2) && t < Duration::from_secs(10),
             "{t:?}"
         );
     }

@@ -13,14 +13,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 
 use mio::net::TcpStream;
-use mio::Token;
 
 use super::conn::{Conn, TlsConfig};
+use super::dispatch::{Core, Dispatcher, Notice, Timer};
 use super::dispatchers;
-use super::dtp::Owner;
 use super::session::{DataState, Effect, Session, TransferStats};
 use super::FtpHandler;
-use crate::ioloop::{self, CallLater, Core, Dispatcher, Notice, Ready, Status, TimerKind};
+use crate::ioloop::{CallLater, Link, Ready, Status};
 use crate::log::LOG;
 use crate::reply;
 
@@ -58,9 +57,9 @@ enum Wait {
 /// One client's control connection.
 pub(crate) struct ControlChannel {
     conn: Conn,
-    pub gen: u64,
-    token: Token,
-    acceptor: Owner,
+    /// This channel in the loop.
+    me: Link,
+    acceptor: Link,
     peer_ip: IpAddr,
     session: Session,
     inbuf: Vec<u8>,
@@ -71,7 +70,8 @@ pub(crate) struct ControlChannel {
     closing: bool,
     discarding: bool,
     wait: Wait,
-    data: Option<Owner>,
+    /// The passive listener, active connect or data channel of the session.
+    data: Option<Link>,
     idle: Option<CallLater>,
     auth_timer: Option<CallLater>,
     /// Refused at connect (connection limits): no session, no hooks.
@@ -90,8 +90,8 @@ impl ControlChannel {
     pub fn open(
         mut sock: TcpStream,
         peer: SocketAddr,
-        token: Token,
-        acceptor: Owner,
+        me: Link,
+        acceptor: Link,
         cfg: Rc<FtpHandler>,
         admission: Admission,
         core: &mut Core,
@@ -105,9 +105,8 @@ impl ControlChannel {
             sock.set_nodelay(true)?;
         }
         crate::sys::set_oobinline(sock.as_raw_fd())?;
-        core.register(&mut sock, token)?;
+        core.register(&mut sock, me.token())?;
         let local = sock.local_addr()?;
-        let gen = core.next_gen();
         let mut session = Session::new(Rc::clone(&cfg), peer, local);
         let mut closing = false;
         let mut idle = None;
@@ -120,7 +119,7 @@ impl ControlChannel {
         session.tls_control = conn.is_tls();
         let handshake_timer = conn
             .is_tls()
-            .then(|| core.timer(handshake_timeout(&cfg), token, gen, TimerKind::Handshake));
+            .then(|| core.timer(handshake_timeout(&cfg), me, Timer::Handshake));
         match refusal {
             Some(text) => {
                 log::warn!(target: LOG, "{} {}", session.prefix, text);
@@ -132,14 +131,13 @@ impl ControlChannel {
                 session.hook("on_connect", |h, info| h.on_connect(info));
                 session.greet();
                 if !cfg.timeout.is_zero() {
-                    idle = Some(core.timer(cfg.timeout, token, gen, TimerKind::Idle));
+                    idle = Some(core.timer(cfg.timeout, me, Timer::Idle));
                 }
             }
         }
         Ok(ControlChannel {
             conn,
-            gen,
-            token,
+            me,
             acceptor,
             peer_ip: peer.ip().to_canonical(),
             session,
@@ -171,24 +169,38 @@ impl ControlChannel {
         self.pump(core)
     }
 
-    /// A timer fired or the data side reported.
-    pub fn on_notice(&mut self, notice: Notice, core: &mut Core) -> Status {
-        match notice {
-            Notice::Timer(TimerKind::Idle) => self.idle_timeout(core),
-            Notice::Timer(TimerKind::Handshake) => {
+    /// It yielded with lines left: interpret them.
+    pub fn on_resume(&mut self, core: &mut Core) -> Status {
+        self.pump(core)
+    }
+
+    /// One of its timers fired.
+    pub fn on_timer(&mut self, timer: Timer, core: &mut Core) -> Status {
+        match timer {
+            Timer::Idle => self.idle_timeout(core),
+            Timer::Handshake => {
                 self.handshake_timer = None;
                 if self.conn.handshaking() {
                     self.session.log("TLS handshake timed out.");
                     return Status::Remove;
                 }
             }
-            Notice::Timer(TimerKind::AuthDelay) => {
+            Timer::AuthDelay => {
                 self.auth_timer = None;
                 self.wait = Wait::No;
                 self.session.on_auth_delay_over();
             }
-            Notice::DataConnected(token, gen) => {
-                self.data = Some((token, gen));
+            Timer::DataSetup | Timer::DataStall | Timer::ThrottleWake => {}
+        }
+        self.run_effects(core);
+        self.pump(core)
+    }
+
+    /// The data side reported.
+    pub fn on_notice(&mut self, notice: Notice, core: &mut Core) -> Status {
+        match notice {
+            Notice::DataConnected(link) => {
+                self.data = Some(link);
                 let active = self.wait == Wait::Active;
                 if active {
                     self.wait = Wait::No;
@@ -209,7 +221,7 @@ impl ControlChannel {
                 self.session.on_transfer_done(outcome, false);
                 self.touch();
             }
-            _ => {}
+            Notice::Start(_) | Notice::ControlClosed(_) => {}
         }
         self.run_effects(core);
         self.pump(core)
@@ -220,7 +232,7 @@ impl ControlChannel {
             // Suspended during transfers: arm a fresh timer (a fired one
             // cannot be reset).
             let timeout = self.session.cfg.timeout;
-            self.idle = Some(core.timer(timeout, self.token, self.gen, TimerKind::Idle));
+            self.idle = Some(core.timer(timeout, self.me, Timer::Idle));
             return;
         }
         self.session.log("Control connection timed out.");
@@ -257,7 +269,7 @@ impl ControlChannel {
                 if self.flush().is_err() {
                     return Status::Remove;
                 }
-                core.defer(self.token, self.gen);
+                core.defer(self.me);
                 return Status::Keep;
             }
             if self.closing {
@@ -474,7 +486,7 @@ impl ControlChannel {
 
     /// Give STAT the live numbers of a running transfer.
     fn refresh_stats(&mut self, core: &Core) {
-        self.session.stats = match self.data.and_then(|(t, _)| core.slab.get(t.0)) {
+        self.session.stats = match self.data.and_then(|link| core.peek(link)) {
             Some(Dispatcher::Data(d)) => {
                 let (bytes, elapsed, receiving) = d.stats();
                 Some(TransferStats {
@@ -498,7 +510,7 @@ impl ControlChannel {
     }
 
     fn apply(&mut self, effect: Effect, core: &mut Core) {
-        let me = (self.token, self.gen);
+        let me = self.me;
         match effect {
             Effect::OpenPassive { extended } => {
                 self.drop_data(core);
@@ -512,8 +524,8 @@ impl ControlChannel {
                     self.peer_ip,
                     tls,
                 ) {
-                    Ok((token, gen, addr)) => {
-                        self.data = Some((token, gen));
+                    Ok((link, addr)) => {
+                        self.data = Some(link);
                         self.session.on_passive_open(addr, extended);
                     }
                     Err(e) => {
@@ -554,7 +566,7 @@ impl ControlChannel {
                 }
             }
             Effect::StartJob(job) => match self.data {
-                Some((token, gen)) => core.notify(token, gen, Notice::Start(job)),
+                Some(link) => core.notify(link, Notice::Start(job)),
                 None => {
                     self.session.on_data_reply(
                         reply::CANT_OPEN_DATA,
@@ -566,8 +578,7 @@ impl ControlChannel {
             Effect::AuthDelay => {
                 self.wait = Wait::Auth;
                 let delay = self.session.cfg.auth_failed_timeout;
-                self.auth_timer =
-                    Some(core.timer(delay, self.token, self.gen, TimerKind::AuthDelay));
+                self.auth_timer = Some(core.timer(delay, self.me, Timer::AuthDelay));
             }
             Effect::Close => self.closing = true,
             Effect::StartTls => {
@@ -577,8 +588,7 @@ impl ControlChannel {
                 self.discarding = false;
                 self.start_tls = true;
                 let timeout = handshake_timeout(&self.session.cfg);
-                self.handshake_timer =
-                    Some(core.timer(timeout, self.token, self.gen, TimerKind::Handshake));
+                self.handshake_timer = Some(core.timer(timeout, self.me, Timer::Handshake));
             }
         }
     }
@@ -593,16 +603,15 @@ impl ControlChannel {
         }
     }
 
-    /// Remove the data-side dispatcher now; the outcome of a transfer it was
-    /// running, if any.
+    /// Remove the data-side dispatcher now (the loop's synchronous path,
+    /// see `dispatch`); the outcome of a transfer it was running, if any.
     fn drop_data(&mut self, core: &mut Core) -> Option<super::producers::Outcome> {
-        let (token, gen) = self.data.take()?;
-        let mut d = core.take(token, gen)?;
+        let mut d = core.remove(self.data.take()?)?;
         let outcome = match &mut d {
             Dispatcher::Data(dc) => dc.abort(),
             _ => None,
         };
-        ioloop::close_dispatcher(d, core);
+        core.close(d);
         outcome
     }
 
@@ -620,18 +629,14 @@ impl ControlChannel {
             t.cancel();
         }
         self.conn.close_notify();
-        let _ = core.registry.deregister(&mut self.conn.sock);
+        let _ = core.registry().deregister(&mut self.conn.sock);
         if !self.refused {
             self.session.log("FTP session closed (disconnect).");
             self.session
                 .hook("on_disconnect", |h, info| h.on_disconnect(info));
         }
         if !self.refused {
-            core.notify(
-                self.acceptor.0,
-                self.acceptor.1,
-                Notice::ControlClosed(self.peer_ip),
-            );
+            core.notify(self.acceptor, Notice::ControlClosed(self.peer_ip));
         }
     }
 }

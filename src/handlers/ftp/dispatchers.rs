@@ -9,51 +9,49 @@ use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 
 use mio::net::{TcpListener, TcpStream};
-use mio::{Interest, Token};
+use mio::Interest;
 
 use super::conn::{Conn, TlsConfig};
-use super::dtp::{DataChannel, Owner};
+use super::dispatch::{Core, Dispatcher, Notice, Timer};
+use super::dtp::DataChannel;
 use super::FtpHandler;
-use crate::ioloop::{CallLater, Core, Dispatcher, Notice, Ready, Status, TimerKind};
+use crate::ioloop::{CallLater, Link, Ready, Status};
 use crate::log::LOG;
 use crate::reply;
 
 /// A PASV/EPSV listener waiting for the client (pyftpdlib `PassiveDTP`).
 pub(crate) struct PassiveListener {
     listener: TcpListener,
-    pub gen: u64,
-    owner: Owner,
+    /// The control channel it works for.
+    owner: Link,
     remote_ip: IpAddr,
     cfg: Rc<FtpHandler>,
     timer: Option<CallLater>,
     tls: TlsConfig,
 }
 
-/// Open a passive listener on `local_ip` for `owner`; returns its token,
-/// generation and bound address.
+/// Open a passive listener on `local_ip` for `owner`; returns its link and
+/// bound address.
 pub(crate) fn open_passive(
     core: &mut Core,
-    owner: Owner,
+    owner: Link,
     cfg: &Rc<FtpHandler>,
     local_ip: IpAddr,
     remote_ip: IpAddr,
     tls: TlsConfig,
-) -> io::Result<(Token, u64, SocketAddr)> {
+) -> io::Result<(Link, SocketAddr)> {
     let std_listener = bind_passive(cfg, local_ip)?;
     crate::sys::listen(&std_listener, cfg.passive_dtp.backlog)?;
     std_listener.set_nonblocking(true)?;
     let addr = std_listener.local_addr()?;
     let mut listener = TcpListener::from_std(std_listener);
-    let gen = core.next_gen();
-    let token = core.insert_with(|token, core| {
-        core.registry
-            .register(&mut listener, token, Interest::READABLE)?;
+    let link = core.insert_with(|me, core| {
+        core.registry()
+            .register(&mut listener, me.token(), Interest::READABLE)?;
         let timeout = cfg.passive_dtp.timeout;
-        let timer =
-            (!timeout.is_zero()).then(|| core.timer(timeout, token, gen, TimerKind::DataSetup));
+        let timer = (!timeout.is_zero()).then(|| core.timer(timeout, me, Timer::DataSetup));
         Ok(Dispatcher::Passive(Box::new(PassiveListener {
             listener,
-            gen,
             owner,
             remote_ip,
             cfg: Rc::clone(cfg),
@@ -61,7 +59,7 @@ pub(crate) fn open_passive(
             tls,
         })))
     })?;
-    Ok((token, gen, addr))
+    Ok((link, addr))
 }
 
 /// Bind a port of `passive_ports`, starting at a random one (RFC 2577 port
@@ -114,8 +112,7 @@ impl PassiveListener {
                         );
                         log::warn!(target: LOG, "{text}");
                         core.notify(
-                            self.owner.0,
-                            self.owner.1,
+                            self.owner,
                             Notice::DataReply {
                                 code: reply::CANT_OPEN_DATA,
                                 text,
@@ -131,8 +128,7 @@ impl PassiveListener {
                 Err(e) => {
                     let text = format!("Can't open data connection: {}", reply::strerror(&e));
                     core.notify(
-                        self.owner.0,
-                        self.owner.1,
+                        self.owner,
                         Notice::DataReply {
                             code: reply::CANT_OPEN_DATA,
                             text,
@@ -145,23 +141,20 @@ impl PassiveListener {
         }
     }
 
-    /// Timeout or close request.
-    pub fn on_notice(&mut self, notice: Notice, core: &mut Core) -> Status {
-        match notice {
-            Notice::Timer(TimerKind::DataSetup) => {
-                core.notify(
-                    self.owner.0,
-                    self.owner.1,
-                    Notice::DataReply {
-                        code: reply::NOT_AVAILABLE,
-                        text: "Passive data channel timed out.".into(),
-                        fatal: true,
-                    },
-                );
-                Status::Remove
-            }
-            _ => Status::Keep,
+    /// The client did not connect in time.
+    pub fn on_timer(&mut self, timer: Timer, core: &mut Core) -> Status {
+        if timer != Timer::DataSetup {
+            return Status::Keep;
         }
+        core.notify(
+            self.owner,
+            Notice::DataReply {
+                code: reply::NOT_AVAILABLE,
+                text: "Passive data channel timed out.".into(),
+                fatal: true,
+            },
+        );
+        Status::Remove
     }
 
     /// Deregister and cancel the timer.
@@ -169,15 +162,15 @@ impl PassiveListener {
         if let Some(t) = self.timer.take() {
             t.cancel();
         }
-        let _ = core.registry.deregister(&mut self.listener);
+        let _ = core.registry().deregister(&mut self.listener);
     }
 }
 
 /// A PORT/EPRT connect in progress (pyftpdlib `ActiveDTP`).
 pub(crate) struct ActiveConnector {
     sock: Option<TcpStream>,
-    pub gen: u64,
-    owner: Owner,
+    /// The control channel it works for.
+    owner: Link,
     cfg: Rc<FtpHandler>,
     timer: Option<CallLater>,
     tls: TlsConfig,
@@ -186,28 +179,24 @@ pub(crate) struct ActiveConnector {
 /// Start a non-blocking connect to `addr` for `owner`.
 pub(crate) fn connect_active(
     core: &mut Core,
-    owner: Owner,
+    owner: Link,
     cfg: &Rc<FtpHandler>,
     addr: SocketAddr,
     tls: TlsConfig,
-) -> io::Result<(Token, u64)> {
+) -> io::Result<Link> {
     let mut sock = TcpStream::connect(addr)?;
-    let gen = core.next_gen();
-    let token = core.insert_with(|token, core| {
-        core.register(&mut sock, token)?;
+    core.insert_with(|me, core| {
+        core.register(&mut sock, me.token())?;
         let timeout = cfg.active_dtp.timeout;
-        let timer =
-            (!timeout.is_zero()).then(|| core.timer(timeout, token, gen, TimerKind::DataSetup));
+        let timer = (!timeout.is_zero()).then(|| core.timer(timeout, me, Timer::DataSetup));
         Ok(Dispatcher::Active(Box::new(ActiveConnector {
             sock: Some(sock),
-            gen,
             owner,
             cfg: Rc::clone(cfg),
             timer,
             tls,
         })))
-    })?;
-    Ok((token, gen))
+    })
 }
 
 impl ActiveConnector {
@@ -239,14 +228,13 @@ impl ActiveConnector {
         let Some(mut sock) = self.sock.take() else {
             return Status::Remove;
         };
-        let _ = core.registry.deregister(&mut sock);
+        let _ = core.registry().deregister(&mut sock);
         connected(sock, self.owner, &self.cfg, tls, core)
     }
 
-    fn fail(&self, core: &mut Core, code: u16, text: &str) {
+    fn fail(&self, core: &mut Core, code: crate::reply::Code, text: &str) {
         core.notify(
-            self.owner.0,
-            self.owner.1,
+            self.owner,
             Notice::DataReply {
                 code,
                 text: text.into(),
@@ -255,15 +243,13 @@ impl ActiveConnector {
         );
     }
 
-    /// Timeout or close request.
-    pub fn on_notice(&mut self, notice: Notice, core: &mut Core) -> Status {
-        match notice {
-            Notice::Timer(TimerKind::DataSetup) => {
-                self.fail(core, reply::NOT_AVAILABLE, "Active data channel timed out.");
-                Status::Remove
-            }
-            _ => Status::Keep,
+    /// The connect did not complete in time.
+    pub fn on_timer(&mut self, timer: Timer, core: &mut Core) -> Status {
+        if timer != Timer::DataSetup {
+            return Status::Keep;
         }
+        self.fail(core, reply::NOT_AVAILABLE, "Active data channel timed out.");
+        Status::Remove
     }
 
     /// Deregister and cancel the timer.
@@ -272,7 +258,7 @@ impl ActiveConnector {
             t.cancel();
         }
         if let Some(mut s) = self.sock.take() {
-            let _ = core.registry.deregister(&mut s);
+            let _ = core.registry().deregister(&mut s);
         }
     }
 }
@@ -280,27 +266,24 @@ impl ActiveConnector {
 /// Turn an established connection into a data channel and tell the owner.
 fn connected(
     mut sock: TcpStream,
-    owner: Owner,
+    owner: Link,
     cfg: &Rc<FtpHandler>,
     tls: TlsConfig,
     core: &mut Core,
 ) -> Status {
-    let gen = core.next_gen();
-    let made = core.insert_with(|token, core| {
-        core.register(&mut sock, token)?;
+    let made = core.insert_with(|me, core| {
+        core.register(&mut sock, me.token())?;
         Ok(Dispatcher::Data(Box::new(DataChannel::new(
             Conn::with_tls(sock, tls)?,
-            token,
-            gen,
+            me,
             owner,
             Rc::clone(cfg),
         ))))
     });
     match made {
-        Ok(token) => core.notify(owner.0, owner.1, Notice::DataConnected(token, gen)),
+        Ok(link) => core.notify(owner, Notice::DataConnected(link)),
         Err(e) => core.notify(
-            owner.0,
-            owner.1,
+            owner,
             Notice::DataReply {
                 code: reply::CANT_OPEN_DATA,
                 text: format!("Can't open data connection: {}", reply::strerror(&e)),

@@ -15,12 +15,11 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
 
-use mio::Token;
-
 use super::conn::Conn;
+use super::dispatch::{Core, Notice, Timer};
 use super::producers::{read_chunk, FromCrlf, Job, JobKind, Outcome, OutcomeKind, Source, ToCrlf};
 use super::FtpHandler;
-use crate::ioloop::{CallLater, Core, Notice, Ready, Status, TimerKind};
+use crate::ioloop::{CallLater, Link, Ready, Status};
 use crate::log::LOG;
 use crate::reply;
 
@@ -44,6 +43,13 @@ struct Bucket {
     limit: u64,
     tokens: f64,
     last: Instant,
+}
+
+impl Default for Bandwidth {
+    /// No limit either way.
+    fn default() -> Bandwidth {
+        Bandwidth::new(0, 0)
+    }
 }
 
 impl Bandwidth {
@@ -95,9 +101,6 @@ impl Bandwidth {
     }
 }
 
-/// The control channel a data-side dispatcher belongs to.
-pub(crate) type Owner = (Token, u64);
-
 /// What one pump of a transfer achieved.
 enum Step {
     /// The socket or file would block; wait for readiness.
@@ -113,9 +116,10 @@ enum Step {
 /// An open data connection moving one transfer (pyftpdlib `DTPHandler`).
 pub(crate) struct DataChannel {
     conn: Conn,
-    pub gen: u64,
-    token: Token,
-    owner: Owner,
+    /// This channel in the loop.
+    me: Link,
+    /// The control channel it belongs to.
+    owner: Link,
     cfg: Rc<FtpHandler>,
     readable: bool,
     writable: bool,
@@ -148,20 +152,13 @@ pub(crate) struct DataChannel {
 }
 
 impl DataChannel {
-    pub(super) fn new(
-        conn: Conn,
-        token: Token,
-        gen: u64,
-        owner: Owner,
-        cfg: Rc<FtpHandler>,
-    ) -> DataChannel {
+    pub(super) fn new(conn: Conn, me: Link, owner: Link, cfg: Rc<FtpHandler>) -> DataChannel {
         DataChannel {
             conn,
             tls_checked: false,
             pipe: None,
             notified: false,
-            gen,
-            token,
+            me,
             owner,
             cfg,
             readable: false,
@@ -207,19 +204,30 @@ impl DataChannel {
         self.pump(core)
     }
 
-    /// A job to run, a timer, a close request.
+    /// The transfer to run.
     pub fn on_notice(&mut self, notice: Notice, core: &mut Core) -> Status {
         match notice {
             Notice::Start(job) => {
                 self.start(job, core);
                 self.pump(core)
             }
-            Notice::Resume => self.pump(core),
-            Notice::Timer(TimerKind::ThrottleWake) => {
+            _ => Status::Keep,
+        }
+    }
+
+    /// It yielded its round with bytes left to move.
+    pub fn on_resume(&mut self, core: &mut Core) -> Status {
+        self.pump(core)
+    }
+
+    /// The throttle sleep or the stall check is over.
+    pub fn on_timer(&mut self, timer: Timer, core: &mut Core) -> Status {
+        match timer {
+            Timer::ThrottleWake => {
                 self.wake = None;
                 self.pump(core)
             }
-            Notice::Timer(TimerKind::DataStall) => {
+            Timer::DataStall => {
                 if self.job.is_some() && self.bytes == self.bytes_at_check {
                     self.finish(OutcomeKind::Stalled, core);
                     return Status::Remove;
@@ -248,7 +256,7 @@ impl DataChannel {
     fn arm_stall(&mut self, core: &mut Core) {
         let timeout = self.cfg.dtp_handler.timeout;
         if !timeout.is_zero() {
-            self.stall = Some(core.timer(timeout, self.token, self.gen, TimerKind::DataStall));
+            self.stall = Some(core.timer(timeout, self.me, Timer::DataStall));
         }
     }
 
@@ -292,9 +300,9 @@ impl DataChannel {
             let due = (self.bytes as f64 + chunk) / self.limit as f64;
             wait = wait.max(due - self.started.elapsed().as_secs_f64());
         }
-        wait = wait.max(core.bandwidth.wait(self.receiving(), 4096));
+        wait = wait.max(core.shared.wait(self.receiving(), 4096));
         let delay = std::time::Duration::from_secs_f64(wait);
-        self.wake = Some(core.timer(delay, self.token, self.gen, TimerKind::ThrottleWake));
+        self.wake = Some(core.timer(delay, self.me, Timer::ThrottleWake));
     }
 
     fn pump(&mut self, core: &mut Core) -> Status {
@@ -305,18 +313,17 @@ impl DataChannel {
             None => return Status::Keep,
             Some(j) => matches!(j.kind, JobKind::Send(_)),
         };
-        self.grant = core.bandwidth.available(!sending);
+        self.grant = core.shared.available(!sending);
         self.round_start = self.bytes;
         let this = &mut *self;
         let run =
             std::panic::AssertUnwindSafe(|| if sending { this.send() } else { this.receive() });
         let step = std::panic::catch_unwind(run).unwrap_or_else(|_| {
             // A failing file system or listing producer: 426, the loop goes on.
-            log::error!(target: crate::log::LOGERROR, "data channel of {:?} panicked; transfer aborted", self.owner.0);
+            log::error!(target: crate::log::LOGERROR, "data channel of {:?} panicked; transfer aborted", self.owner.token());
             Step::Done(OutcomeKind::LocalError(io::Error::other("Internal error")))
         });
-        core.bandwidth
-            .consume(!sending, self.bytes - self.round_start);
+        core.shared.consume(!sending, self.bytes - self.round_start);
         match step {
             Step::Throttled => {
                 self.throttle(core);
@@ -324,7 +331,7 @@ impl DataChannel {
             }
             Step::Blocked => Status::Keep,
             Step::Yield => {
-                core.defer(self.token, self.gen);
+                core.defer(self.me);
                 Status::Keep
             }
             Step::Done(kind) => {
@@ -362,7 +369,7 @@ impl DataChannel {
                 text: failure,
                 fatal: true,
             };
-            core.notify(self.owner.0, self.owner.1, reply);
+            core.notify(self.owner, reply);
         }
         Some(Status::Remove)
     }
@@ -667,7 +674,7 @@ impl DataChannel {
     /// Close the file, tell the control channel.
     fn finish(&mut self, kind: OutcomeKind, core: &mut Core) {
         let outcome = self.conclude(kind);
-        core.notify(self.owner.0, self.owner.1, Notice::TransferDone(outcome));
+        core.notify(self.owner, Notice::TransferDone(outcome));
     }
 
     /// Flush and trim an upload, build the outcome, drop the job.
@@ -722,7 +729,7 @@ impl DataChannel {
             self.notified = true;
             self.conn.close_notify();
         }
-        let _ = core.registry.deregister(&mut self.conn.sock);
+        let _ = core.registry().deregister(&mut self.conn.sock);
     }
 }
 

@@ -12,7 +12,12 @@
 //!   replies and effects out) and the commands, grouped by concern;
 //! - `commands`: the command table (pyftpdlib `proto_cmds`);
 //! - `control`: the control-channel dispatcher (socket, buffers, timers);
-//! - `dtp`: the passive / active / data-channel dispatchers;
+//! - `dispatchers`: the passive listener and the active connector
+//!   (pyftpdlib `PassiveDTP`, `ActiveDTP`);
+//! - `dtp`: the data channel (pyftpdlib `DTPHandler`) and the server-wide
+//!   bandwidth buckets;
+//! - `dispatch`: the closed set of dispatchers, notices and timers that the
+//!   generic loop serves (the composition root);
 //! - `producers`: what a data channel sends or receives.
 
 use std::collections::HashMap;
@@ -35,6 +40,7 @@ mod cmd_transfer;
 pub(crate) mod commands;
 pub(crate) mod conn;
 pub(crate) mod control;
+pub(crate) mod dispatch;
 pub(crate) mod dispatchers;
 pub(crate) mod dtp;
 pub mod hooks;

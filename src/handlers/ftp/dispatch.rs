@@ -1,0 +1,139 @@
+//! The FTP server's dispatchers as one closed set: the composition root
+//! that plugs the FTP handlers into the generic [`IoLoop`](crate::ioloop).
+//!
+//! The loop knows nothing of FTP; this module names what an FTP server's
+//! loop serves (its listeners, control channels, passive listeners, active
+//! connects and data channels), the notices they send each other and the
+//! timers they arm, and routes each call of [`Dispatch`] to the right kind.
+//!
+//! Who talks to whom:
+//! - the acceptor opens control channels; a closing control channel sends
+//!   it [`Notice::ControlClosed`];
+//! - a control channel opens a passive listener or an active connect; when
+//!   the data connection is up that one becomes a data channel and sends
+//!   the control channel [`Notice::DataConnected`] (or a
+//!   [`Notice::DataReply`] on failure);
+//! - the control channel sends the data channel its [`Notice::Start`]; the
+//!   data channel answers [`Notice::TransferDone`];
+//! - ABOR, a new PASV/PORT and the end of a session remove the data side at
+//!   once through [`Core::remove`](crate::ioloop::Core::remove), the loop's
+//!   one synchronous path, and read its outcome.
+
+use std::net::IpAddr;
+
+use super::control::ControlChannel;
+use super::dispatchers::{ActiveConnector, PassiveListener};
+use super::dtp::{Bandwidth, DataChannel};
+use super::producers::{Job, Outcome};
+use crate::ioloop::{self, Dispatch, Link, Ready, Status};
+use crate::reply::Code;
+use crate::servers::Acceptor;
+
+/// The loop core as the FTP dispatchers see it.
+pub(crate) type Core = ioloop::Core<Dispatcher>;
+
+/// Every kind of socket an FTP server's loop serves (STYLE.md rule 4).
+pub(crate) enum Dispatcher {
+    /// A listening FTP server (pyftpdlib `FTPServer` / `Acceptor`).
+    Acceptor(Box<Acceptor>),
+    /// A control connection (pyftpdlib `FTPHandler`).
+    Control(Box<ControlChannel>),
+    /// A PASV/EPSV listener (pyftpdlib `PassiveDTP`).
+    Passive(Box<PassiveListener>),
+    /// A PORT/EPRT connect in progress (pyftpdlib `ActiveDTP`).
+    Active(Box<ActiveConnector>),
+    /// An open data connection (pyftpdlib `DTPHandler`).
+    Data(Box<DataChannel>),
+}
+
+/// A message from one FTP dispatcher to another, delivered by the loop.
+pub(crate) enum Notice {
+    /// To a control channel: its data connection is up at this link.
+    DataConnected(Link),
+    /// To a control channel: a reply about its data connection (a refused
+    /// foreign peer, a failed connect, a timeout).
+    DataReply {
+        code: Code,
+        text: String,
+        /// The data side is gone.
+        fatal: bool,
+    },
+    /// To a control channel: its transfer ended.
+    TransferDone(Outcome),
+    /// To a data channel: the transfer to run.
+    Start(Job),
+    /// To an acceptor: one of its control connections closed.
+    ControlClosed(IpAddr),
+}
+
+/// The protocol timers an FTP dispatcher can arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Timer {
+    /// Control channel idle timeout (`FtpHandler::timeout`).
+    Idle,
+    /// End of the failed-login delay (`auth_failed_timeout`).
+    AuthDelay,
+    /// Passive listener or active connect did not complete in time.
+    DataSetup,
+    /// Data channel stall check (`DtpHandler::timeout`).
+    DataStall,
+    /// A throttled data channel may move bytes again.
+    ThrottleWake,
+    /// A TLS handshake took too long.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Handshake,
+}
+
+impl Dispatch for Dispatcher {
+    type Notice = Notice;
+    type Timer = Timer;
+    /// The server-wide rate limits all data channels share.
+    type Shared = Bandwidth;
+
+    fn on_ready(&mut self, ready: Ready, core: &mut Core) -> Status {
+        match self {
+            Dispatcher::Acceptor(a) => a.on_ready(core),
+            Dispatcher::Control(c) => c.on_ready(ready, core),
+            Dispatcher::Passive(p) => p.on_ready(core),
+            Dispatcher::Active(a) => a.on_ready(ready, core),
+            Dispatcher::Data(d) => d.on_ready(ready, core),
+        }
+    }
+
+    fn on_notice(&mut self, notice: Notice, core: &mut Core) -> Status {
+        match self {
+            Dispatcher::Acceptor(a) => a.on_notice(notice),
+            Dispatcher::Control(c) => c.on_notice(notice, core),
+            Dispatcher::Data(d) => d.on_notice(notice, core),
+            Dispatcher::Passive(_) | Dispatcher::Active(_) => Status::Keep,
+        }
+    }
+
+    fn on_timer(&mut self, timer: Timer, core: &mut Core) -> Status {
+        match self {
+            Dispatcher::Acceptor(_) => Status::Keep,
+            Dispatcher::Control(c) => c.on_timer(timer, core),
+            Dispatcher::Passive(p) => p.on_timer(timer, core),
+            Dispatcher::Active(a) => a.on_timer(timer, core),
+            Dispatcher::Data(d) => d.on_timer(timer, core),
+        }
+    }
+
+    fn on_resume(&mut self, core: &mut Core) -> Status {
+        match self {
+            Dispatcher::Control(c) => c.on_resume(core),
+            Dispatcher::Data(d) => d.on_resume(core),
+            _ => Status::Keep,
+        }
+    }
+
+    fn close(self, core: &mut Core) {
+        match self {
+            Dispatcher::Acceptor(mut a) => a.close(core),
+            Dispatcher::Control(mut c) => c.close(core),
+            Dispatcher::Passive(mut p) => p.close(core),
+            Dispatcher::Active(mut a) => a.close(core),
+            Dispatcher::Data(mut d) => d.close(core),
+        }
+    }
+}
