@@ -17,10 +17,9 @@ use mio::net::TcpStream;
 use super::conn::{Conn, TlsConfig};
 use super::dispatch::{Core, Dispatcher, Notice, Timer};
 use super::dispatchers;
-use super::session::{DataState, Effect, Session, TransferStats};
+use super::session::{Effect, Session, TransferStats};
 use super::FtpHandler;
 use crate::ioloop::{CallLater, Link, Ready, Status};
-use crate::log::LOG;
 use crate::reply;
 
 /// Longest command line accepted (pyftpdlib: 2048 bytes).
@@ -63,7 +62,6 @@ pub(crate) struct ControlChannel {
     peer_ip: IpAddr,
     session: Session,
     inbuf: Vec<u8>,
-    outpos: usize,
     readable: bool,
     writable: bool,
     eof: bool,
@@ -96,10 +94,6 @@ impl ControlChannel {
         admission: Admission,
         core: &mut Core,
     ) -> io::Result<ControlChannel> {
-        let Admission {
-            refusal,
-            implicit_tls,
-        } = admission;
         use std::os::fd::AsRawFd;
         if cfg.tcp_no_delay {
             sock.set_nodelay(true)?;
@@ -107,56 +101,54 @@ impl ControlChannel {
         crate::sys::set_oobinline(sock.as_raw_fd())?;
         core.register(&mut sock, me.token())?;
         let local = sock.local_addr()?;
-        let mut session = Session::new(Rc::clone(&cfg), peer, local);
-        let mut closing = false;
-        let mut idle = None;
-        let tls_config = if implicit_tls {
+        let tls_config = if admission.implicit_tls {
             session_tls_config(&cfg)
         } else {
             None
         };
         let conn = Conn::with_tls(sock, tls_config.clone())?;
-        session.tls_control = conn.is_tls();
-        let handshake_timer = conn
-            .is_tls()
-            .then(|| core.timer(handshake_timeout(&cfg), me, Timer::Handshake));
-        match refusal {
-            Some(text) => {
-                log::warn!(target: LOG, "{} {}", session.prefix, text);
-                session.reply(reply::NOT_AVAILABLE, text);
-                closing = true;
-            }
-            None => {
-                session.log("FTP session opened (connect)");
-                session.hook("on_connect", |h, info| h.on_connect(info));
-                session.greet();
-                if !cfg.timeout.is_zero() {
-                    idle = Some(core.timer(cfg.timeout, me, Timer::Idle));
-                }
-            }
-        }
-        Ok(ControlChannel {
+        let mut c = ControlChannel {
             conn,
             me,
             acceptor,
             peer_ip: peer.ip().to_canonical(),
-            session,
+            session: Session::new(Rc::clone(&cfg), peer, local),
             inbuf: Vec::new(),
-            outpos: 0,
             readable: false,
             writable: true,
             eof: false,
-            closing,
+            closing: false,
             discarding: false,
             wait: Wait::No,
             data: None,
-            idle,
+            idle: None,
             auth_timer: None,
-            refused: refusal.is_some(),
+            refused: admission.refusal.is_some(),
             start_tls: false,
             tls_config,
-            handshake_timer,
-        })
+            handshake_timer: None,
+        };
+        if c.conn.is_tls() {
+            c.session.tls_started();
+            let timeout = handshake_timeout(&cfg);
+            c.handshake_timer = Some(core.timer(timeout, me, Timer::Handshake));
+        }
+        c.greet(admission.refusal, core);
+        Ok(c)
+    }
+
+    /// Greet the client, or refuse it (then close once the 421 is sent).
+    fn greet(&mut self, refusal: Option<&'static str>, core: &mut Core) {
+        if let Some(text) = refusal {
+            self.session.refuse(text);
+            self.closing = true;
+            return;
+        }
+        self.session.open();
+        let timeout = self.session.cfg().timeout;
+        if !timeout.is_zero() {
+            self.idle = Some(core.timer(timeout, self.me, Timer::Idle));
+        }
     }
 
     /// Readiness changed.
@@ -228,16 +220,14 @@ impl ControlChannel {
     }
 
     fn idle_timeout(&mut self, core: &mut Core) {
-        if self.session.data == DataState::Transferring {
+        if self.session.is_transferring() {
             // Suspended during transfers: arm a fresh timer (a fired one
             // cannot be reset).
-            let timeout = self.session.cfg.timeout;
+            let timeout = self.session.cfg().timeout;
             self.idle = Some(core.timer(timeout, self.me, Timer::Idle));
             return;
         }
-        self.session.log("Control connection timed out.");
-        self.session
-            .reply(reply::NOT_AVAILABLE, "Control connection timed out.");
+        self.session.idle_timeout();
         self.closing = true;
     }
 
@@ -292,7 +282,7 @@ impl ControlChannel {
     }
 
     fn pending_out(&self) -> usize {
-        self.session.out.len() - self.outpos + usize::from(self.conn.tls_pending())
+        self.session.output().len() + usize::from(self.conn.tls_pending())
     }
 
     /// Switch the control connection to TLS (after AUTH's 234 is sent).
@@ -301,22 +291,22 @@ impl ControlChannel {
         #[cfg(feature = "tls")]
         {
             if self.tls_config.is_none() {
-                self.tls_config = session_tls_config(&self.session.cfg);
+                self.tls_config = session_tls_config(self.session.cfg());
             }
             let Some(config) = self.tls_config.clone() else {
                 return Err(io::Error::other("TLS is not configured"));
             };
             self.conn.start_tls(config)?;
-            self.session.tls_control = true;
+            self.session.tls_started();
         }
         Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        while self.writable && self.outpos < self.session.out.len() {
-            match self.conn.write(&self.session.out[self.outpos..]) {
+        while self.writable && !self.session.output().is_empty() {
+            match self.conn.write(self.session.output()) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.outpos += n,
+                Ok(n) => self.session.output_sent(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -329,15 +319,8 @@ impl ControlChannel {
                 Err(e) => return Err(e),
             }
         }
-        if self.start_tls && self.outpos == self.session.out.len() && !self.conn.tls_pending() {
+        if self.start_tls && self.pending_out() == 0 {
             self.begin_tls()?;
-        }
-        if self.outpos == self.session.out.len() {
-            self.session.out.clear();
-            self.outpos = 0;
-            if self.session.out.capacity() > KEEP_CAPACITY {
-                self.session.out = Vec::new();
-            }
         }
         Ok(())
     }
@@ -346,15 +329,17 @@ impl ControlChannel {
         self.inbuf.contains(&b'\n')
     }
 
+    /// Whether input may be interpreted (and so read) now.
+    fn interpreting(&self) -> bool {
+        self.wait == Wait::No
+            && !self.closing
+            && !self.session.is_quitting()
+            && self.pending_out() <= MAX_PENDING_OUT
+    }
+
     /// Whether more input may be read now.
     fn may_read(&self) -> bool {
-        self.readable
-            && !self.eof
-            && !self.start_tls
-            && self.wait == Wait::No
-            && !self.session.quitting
-            && self.pending_out() <= MAX_PENDING_OUT
-            && !self.has_line()
+        self.readable && !self.eof && !self.start_tls && self.interpreting() && !self.has_line()
     }
 
     /// Read once into the input buffer; returns the bytes read.
@@ -415,56 +400,21 @@ impl ControlChannel {
         if self.inbuf.len() - tail_start > MAX_LINE + 1 {
             self.inbuf.truncate(tail_start);
             self.discarding = true;
-            log::warn!(target: LOG, "{} Command too long.", self.session.prefix);
-            self.session
-                .reply(reply::UNKNOWN_COMMAND, "Command too long.");
+            self.session.line_too_long();
         }
     }
 
     /// Interpret complete lines while allowed.
     fn run_lines(&mut self, core: &mut Core, lines: &mut usize) {
         let mut start = 0;
-        while self.wait == Wait::No
-            && !self.closing
-            && !self.session.quitting
-            && self.pending_out() <= MAX_PENDING_OUT
-            && *lines < LINES_PER_ROUND
-        {
+        while self.interpreting() && *lines < LINES_PER_ROUND {
             let Some(i) = self.inbuf[start..].iter().position(|&b| b == b'\n') else {
                 break;
             };
             let end = start + i;
             self.touch();
             self.refresh_stats(core);
-            let mut line = &self.inbuf[start..end];
-            if let Some(stripped) = line.strip_suffix(b"\r") {
-                line = stripped;
-            }
-            if line.len() > MAX_LINE {
-                log::warn!(target: LOG, "{} Command too long.", self.session.prefix);
-                self.session
-                    .reply(reply::UNKNOWN_COMMAND, "Command too long.");
-            } else {
-                let line = strip_telnet(line);
-                let session = &mut self.session;
-                let run = std::panic::AssertUnwindSafe(|| session.handle_line(&line));
-                if std::panic::catch_unwind(run).is_err() {
-                    // A bug in a command (or a custom command) must not take
-                    // the server down: log it, end this session cleanly.
-                    log::error!(
-                        target: crate::log::LOGERROR,
-                        "{} command {:?} panicked; closing the session",
-                        self.session.prefix,
-                        String::from_utf8_lossy(line.get(..line.len().min(64)).unwrap_or(&[]))
-                    );
-                    self.session.effects.clear();
-                    self.session.reply(
-                        reply::NOT_AVAILABLE,
-                        "Internal error; closing control connection.",
-                    );
-                    self.closing = true;
-                }
-            }
+            self.interpret(start, end);
             start = end + 1;
             *lines += 1;
             self.run_effects(core);
@@ -484,9 +434,28 @@ impl ControlChannel {
         }
     }
 
+    /// Hand the line at `inbuf[start..end]` (its LF excluded) to the
+    /// session; a panicking command ends the session, not the server.
+    fn interpret(&mut self, start: usize, end: usize) {
+        let mut line = &self.inbuf[start..end];
+        if let Some(stripped) = line.strip_suffix(b"\r") {
+            line = stripped;
+        }
+        if line.len() > MAX_LINE {
+            return self.session.line_too_long();
+        }
+        let line = strip_telnet(line);
+        let session = &mut self.session;
+        let run = std::panic::AssertUnwindSafe(|| session.handle_line(&line));
+        if std::panic::catch_unwind(run).is_err() {
+            self.session.command_panicked(&line);
+            self.closing = true;
+        }
+    }
+
     /// Give STAT the live numbers of a running transfer.
     fn refresh_stats(&mut self, core: &Core) {
-        self.session.stats = match self.data.and_then(|link| core.peek(link)) {
+        let stats = match self.data.and_then(|link| core.peek(link)) {
             Some(Dispatcher::Data(d)) => {
                 let (bytes, elapsed, receiving) = d.stats();
                 Some(TransferStats {
@@ -497,12 +466,16 @@ impl ControlChannel {
             }
             _ => None,
         };
+        self.session.set_transfer_stats(stats);
     }
 
     /// Carry out what the session asked for, in order.
     fn run_effects(&mut self, core: &mut Core) {
-        while !self.session.effects.is_empty() {
-            let effects = std::mem::take(&mut self.session.effects);
+        loop {
+            let effects = self.session.take_effects();
+            if effects.is_empty() {
+                return;
+            }
             for effect in effects {
                 self.apply(effect, core);
             }
@@ -510,93 +483,86 @@ impl ControlChannel {
     }
 
     fn apply(&mut self, effect: Effect, core: &mut Core) {
-        let me = self.me;
         match effect {
-            Effect::OpenPassive { extended } => {
-                self.drop_data(core);
-                let local = self.session.local.ip();
-                let tls = self.data_tls();
-                match dispatchers::open_passive(
-                    core,
-                    me,
-                    &self.session.cfg,
-                    local,
-                    self.peer_ip,
-                    tls,
-                ) {
-                    Ok((link, addr)) => {
-                        self.data = Some(link);
-                        self.session.on_passive_open(addr, extended);
-                    }
-                    Err(e) => {
-                        let text =
-                            format!("Can't open passive connection: {}", reply::strerror(&e));
-                        self.session
-                            .on_data_reply(reply::CANT_OPEN_DATA, &text, true);
-                    }
-                }
-            }
-            Effect::ConnectActive(addr) => {
-                self.drop_data(core);
-                let tls = self.data_tls();
-                match dispatchers::connect_active(core, me, &self.session.cfg, addr, tls) {
-                    Ok(link) => {
-                        self.data = Some(link);
-                        self.wait = Wait::Active;
-                    }
-                    Err(_) => self.session.on_data_reply(
-                        reply::CANT_OPEN_DATA,
-                        "Can't connect to specified address.",
-                        true,
-                    ),
-                }
-            }
+            Effect::OpenPassive { extended } => self.open_passive(extended, core),
+            Effect::ConnectActive(addr) => self.connect_active(addr, core),
             Effect::CloseData => {
                 self.drop_data(core);
             }
-            Effect::AbortTransfer => {
-                if let Some(outcome) = self.drop_data(core) {
-                    self.session.on_transfer_done(outcome, true);
-                } else {
-                    self.session.data = DataState::None;
-                    self.session.reply(
-                        reply::DATA_OPEN_NO_TRANSFER,
-                        "ABOR command successful; data channel closed.",
-                    );
-                }
-            }
+            Effect::AbortTransfer => match self.drop_data(core) {
+                Some(outcome) => self.session.on_transfer_done(outcome, true),
+                None => self.session.on_abort_without_transfer(),
+            },
             Effect::StartJob(job) => match self.data {
                 Some(link) => core.notify(link, Notice::Start(job)),
                 None => {
-                    self.session.on_data_reply(
-                        reply::CANT_OPEN_DATA,
-                        "Data connection lost.",
-                        true,
-                    );
+                    self.session
+                        .on_data_reply(reply::CANT_OPEN_DATA, "Data connection lost.", true)
                 }
             },
             Effect::AuthDelay => {
                 self.wait = Wait::Auth;
-                let delay = self.session.cfg.auth_failed_timeout;
+                let delay = self.session.cfg().auth_failed_timeout;
                 self.auth_timer = Some(core.timer(delay, self.me, Timer::AuthDelay));
             }
             Effect::Close => self.closing = true,
-            Effect::StartTls => {
-                // Whatever the client pipelined after AUTH is dropped, never
-                // run after the handshake (CVE-2011-1575 class, pyftpdlib #315).
-                self.inbuf.clear();
-                self.discarding = false;
-                self.start_tls = true;
-                let timeout = handshake_timeout(&self.session.cfg);
-                self.handshake_timer = Some(core.timer(timeout, self.me, Timer::Handshake));
+            Effect::StartTls => self.start_tls_after_reply(core),
+        }
+    }
+
+    /// Replace any data connection by a passive listener.
+    fn open_passive(&mut self, extended: bool, core: &mut Core) {
+        self.drop_data(core);
+        let local = self.session.local_addr().ip();
+        let tls = self.data_tls();
+        let cfg = Rc::clone(self.session.cfg());
+        match dispatchers::open_passive(core, self.me, &cfg, local, self.peer_ip, tls) {
+            Ok((link, addr)) => {
+                self.data = Some(link);
+                self.session.on_passive_open(addr, extended);
+            }
+            Err(e) => {
+                let text = format!("Can't open passive connection: {}", reply::strerror(&e));
+                self.session
+                    .on_data_reply(reply::CANT_OPEN_DATA, &text, true);
             }
         }
+    }
+
+    /// Replace any data connection by a connect to `addr`; later lines
+    /// wait for its outcome.
+    fn connect_active(&mut self, addr: SocketAddr, core: &mut Core) {
+        self.drop_data(core);
+        let tls = self.data_tls();
+        let cfg = Rc::clone(self.session.cfg());
+        match dispatchers::connect_active(core, self.me, &cfg, addr, tls) {
+            Ok(link) => {
+                self.data = Some(link);
+                self.wait = Wait::Active;
+            }
+            Err(_) => self.session.on_data_reply(
+                reply::CANT_OPEN_DATA,
+                "Can't connect to specified address.",
+                true,
+            ),
+        }
+    }
+
+    /// AUTH TLS: whatever the client pipelined after AUTH is dropped, never
+    /// run after the handshake (CVE-2011-1575 class, pyftpdlib #315); the
+    /// handshake starts once the 234 is sent.
+    fn start_tls_after_reply(&mut self, core: &mut Core) {
+        self.inbuf.clear();
+        self.discarding = false;
+        self.start_tls = true;
+        let timeout = handshake_timeout(self.session.cfg());
+        self.handshake_timer = Some(core.timer(timeout, self.me, Timer::Handshake));
     }
 
     /// The TLS configuration for a new data connection: this session's,
     /// after PROT P.
     fn data_tls(&self) -> TlsConfig {
-        if self.session.prot_private {
+        if self.session.prot_private() {
             self.tls_config.clone()
         } else {
             None
@@ -631,11 +597,7 @@ impl ControlChannel {
         self.conn.close_notify();
         let _ = core.registry().deregister(&mut self.conn.sock);
         if !self.refused {
-            self.session.log("FTP session closed (disconnect).");
-            self.session
-                .hook("on_disconnect", |h, info| h.on_disconnect(info));
-        }
-        if !self.refused {
+            self.session.closed();
             core.notify(self.acceptor, Notice::ControlClosed(self.peer_ip));
         }
     }

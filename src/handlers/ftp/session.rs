@@ -93,6 +93,8 @@ pub(crate) struct Session {
     pub data: DataState,
     pub queued: Option<(Job, bool)>,
     pub out: Vec<u8>,
+    /// Bytes of `out` already handed to the socket.
+    out_sent: usize,
     pub effects: Vec<Effect>,
     pub quitting: bool,
     pub delayed: Option<DelayedReply>,
@@ -128,6 +130,7 @@ impl Session {
             data: DataState::None,
             queued: None,
             out: Vec::new(),
+            out_sent: 0,
             effects: Vec::new(),
             quitting: false,
             delayed: None,
@@ -602,6 +605,129 @@ impl Session {
     pub fn hook(&self, name: &str, f: impl FnOnce(&dyn Hooks, &SessionInfo<'_>)) {
         let info = self.info();
         super::hooks::call(name, &self.prefix, || f(&*self.cfg.hooks, &info));
+    }
+}
+
+/// Reply buffers larger than this are released once sent.
+const KEEP_CAPACITY: usize = 1024;
+
+/// The door the control channel goes through: lines and socket events in;
+/// reply bytes, effects and log lines out.
+impl Session {
+    /// The connection was let in: log it, call `on_connect`, greet.
+    pub fn open(&mut self) {
+        self.log("FTP session opened (connect)");
+        self.hook("on_connect", |h, info| h.on_connect(info));
+        self.greet();
+    }
+
+    /// A connection limit refused the connection: 421 and nothing else.
+    pub fn refuse(&mut self, text: &str) {
+        log::warn!(target: LOG, "{} {}", self.prefix, text);
+        self.reply(reply::NOT_AVAILABLE, text);
+    }
+
+    /// The connection is gone: log it, call `on_disconnect`.
+    pub fn closed(&mut self) {
+        self.log("FTP session closed (disconnect).");
+        self.hook("on_disconnect", |h, info| h.on_disconnect(info));
+    }
+
+    /// The idle timer fired: 421 (the control channel then closes).
+    pub fn idle_timeout(&mut self) {
+        self.log("Control connection timed out.");
+        self.reply(reply::NOT_AVAILABLE, "Control connection timed out.");
+    }
+
+    /// A line over [`MAX_LINE`](super::control::MAX_LINE) bytes was cut.
+    pub fn line_too_long(&mut self) {
+        log::warn!(target: LOG, "{} Command too long.", self.prefix);
+        self.reply(reply::UNKNOWN_COMMAND, "Command too long.");
+    }
+
+    /// The command on `line` panicked: log it, drop its effects, 421 (the
+    /// control channel then closes the session).
+    pub fn command_panicked(&mut self, line: &[u8]) {
+        log::error!(
+            target: crate::log::LOGERROR,
+            "{} command {:?} panicked; closing the session",
+            self.prefix,
+            String::from_utf8_lossy(line.get(..line.len().min(64)).unwrap_or(&[]))
+        );
+        self.effects.clear();
+        self.reply(
+            reply::NOT_AVAILABLE,
+            "Internal error; closing control connection.",
+        );
+    }
+
+    /// ABOR found the data side set up but no transfer running: it is
+    /// closed, 225.
+    pub fn on_abort_without_transfer(&mut self) {
+        self.data = DataState::None;
+        self.reply(
+            reply::DATA_OPEN_NO_TRANSFER,
+            "ABOR command successful; data channel closed.",
+        );
+    }
+
+    /// The control connection now speaks TLS (AUTH done, or implicit FTPS).
+    pub fn tls_started(&mut self) {
+        self.tls_control = true;
+    }
+
+    /// Reply bytes not yet sent.
+    pub fn output(&self) -> &[u8] {
+        &self.out[self.out_sent..]
+    }
+
+    /// `n` bytes of [`output`](Self::output) were sent; the buffer is
+    /// compacted (and released when large) once all of it is.
+    pub fn output_sent(&mut self, n: usize) {
+        self.out_sent = (self.out_sent + n).min(self.out.len());
+        if self.out_sent == self.out.len() {
+            self.out.clear();
+            self.out_sent = 0;
+            if self.out.capacity() > KEEP_CAPACITY {
+                self.out = Vec::new();
+            }
+        }
+    }
+
+    /// What the last lines and events asked the control channel to do, in
+    /// order.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Give STAT the live numbers of the running transfer.
+    pub fn set_transfer_stats(&mut self, stats: Option<TransferStats>) {
+        self.stats = stats;
+    }
+
+    /// The handler settings of this session.
+    pub fn cfg(&self) -> &Rc<FtpHandler> {
+        &self.cfg
+    }
+
+    /// The local address of the control connection.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// QUIT was received: no further line is read.
+    pub fn is_quitting(&self) -> bool {
+        self.quitting
+    }
+
+    /// A transfer is running (the idle timeout is suspended meanwhile).
+    pub fn is_transferring(&self) -> bool {
+        self.data == DataState::Transferring
+    }
+
+    /// PROT P: new data connections use TLS.
+    pub fn prot_private(&self) -> bool {
+        self.prot_private
     }
 }
 
