@@ -17,24 +17,33 @@
 //! ## Design
 //!
 //! ```text
-//!            +---------------- IoLoop (one thread) ----------------+
-//!            |  mio::Poll --events--> Slab<Dispatcher> <--timers--  |
-//!            |                          |            Scheduler(heap)|
-//!            +--------------------------|---------------------------+
-//!       Acceptor (FtpServer)   ControlChannel ---- Session (sans-IO)
-//!                                   |   notices        | uses
-//!                     PassiveListener / ActiveConnector  Authorizer, Filesystem
-//!                                   |
-//!                              DataChannel (sendfile, buffered, ASCII)
+//!  ioloop::IoLoop<D: Dispatch>  (one thread; knows no FTP)
+//!    mio::Poll --events--> Slab<D> <--timers-- Scheduler (CallLater, CallEvery)
+//!        |                   notices between dispatchers, addressed by Link
+//!        v
+//!  handlers::ftp::dispatch::Dispatcher  (the closed set an FtpServer serves)
+//!    Acceptor ........ FtpServer's listener: max_cons, max_cons_per_ip
+//!    ControlChannel .. FtpHandler's socket half --lines--> Session (sans-IO)
+//!    PassiveListener . PassiveDtp settings    <--replies, effects--'  |
+//!    ActiveConnector . ActiveDtp settings                              | uses
+//!    DataChannel ..... DtpHandler settings: sendfile, splice, ASCII    v
+//!                                          Authorizer (DummyAuthorizer,
+//!                                          UnixAuthorizer), Filesystem
+//!                                          (AbstractedFs, UnixFilesystem)
 //! ```
 //!
-//! Every socket is a dispatcher in one slab, keyed by its mio token. mio is
+//! The loop ([`ioloop`]) is generic: it polls, keeps dispatchers in a slab,
+//! runs the scheduler and delivers notices, and knows nothing of FTP; the
+//! FTP server's closed set of dispatchers is one enum in the FTP handlers.
+//! Every socket is a dispatcher in that slab, keyed by its mio token. mio is
 //! edge-triggered, so each dispatcher remembers its readiness and works
 //! until an operation would block. The protocol interpreter (`Session`)
 //! never touches a socket: it turns a command line into replies and effects
 //! that the control channel carries out. Control and data channels talk
 //! through notices delivered by the loop, so no state is shared and nothing
-//! needs a lock.
+//! needs a lock. The public settings keep pyftpdlib's names ([`FtpHandler`],
+//! [`DtpHandler`], [`PassiveDtp`], [`ActiveDtp`]); the per-connection
+//! objects they configure are private.
 #![deny(missing_docs)]
 
 pub mod authorizers;
