@@ -173,41 +173,16 @@ chown -R "$BENCH_USER:" "$HOME_DIR"
 cat "$data/big.bin" >/dev/null # into the page cache for every server alike
 
 # ----------------------------------------------------------- server control
+# stop_pid, stop_started, pick_port, wait_listen
+source "$ROOT/benches/lib.sh"
 declare -a PIDS=()
-stop_pid() {
-    local pid=$1
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-    PIDS=()
+    stop_started
     usermod --lock "$BENCH_USER" 2>/dev/null || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-port_free() { ! ss -Hltn "sport = :$1" | grep -q .; }
 next_port=$BASE_PORT
-pick_port() {
-    while ! port_free "$next_port"; do next_port=$((next_port + 1)); done
-    PORT=$next_port
-    next_port=$((next_port + 1))
-}
-wait_listen() { # PID PORT
-    for _ in $(seq 100); do
-        kill -0 "$1" 2>/dev/null || return 1
-        ss -Hltn "sport = :$2" | grep -q . && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # setpriv execs the server, so $! of `"${AS_USER[@]}" server &` is the
 # server's own PID (a shell function would add a subshell to the tree).

@@ -322,6 +322,39 @@ fn configure(handler: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error
     Ok(())
 }
 
+/// `ftpdlib --version`.
+const VERSION: &str = concat!("ftpdlib ", env!("CARGO_PKG_VERSION"), "\n");
+
+/// One option being parsed: its name and, in the `--name=value` form, the
+/// inline value; otherwise the value is the next argument.
+struct Arg<'a, 'i> {
+    name: &'a str,
+    inline: Option<&'a str>,
+    rest: &'i mut std::slice::Iter<'a, String>,
+}
+
+impl Arg<'_, '_> {
+    fn value(&mut self) -> Result<String, String> {
+        let value = self
+            .inline
+            .map(str::to_string)
+            .or_else(|| self.rest.next().cloned());
+        value.ok_or(format!("{} needs a value", self.name))
+    }
+
+    fn number<T: std::str::FromStr>(&mut self) -> Result<T, String> {
+        number(self.name, &self.value()?)
+    }
+
+    fn path(&mut self) -> Result<Option<PathBuf>, String> {
+        Ok(Some(PathBuf::from(self.value()?)))
+    }
+
+    fn dir(&mut self) -> Result<Option<PathBuf>, String> {
+        existing_dir(&self.value()?).map(Some)
+    }
+}
+
 fn parse(args: &[String]) -> Result<Parsed, String> {
     let mut o = Options {
         port: 2121,
@@ -329,76 +362,28 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
         max_login_attempts: 3,
         ..Options::default()
     };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
         let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
+            Some((n, v)) if n.starts_with("--") => (n, Some(v)),
             _ => (arg.as_str(), None),
         };
-        let mut value = |what: &str| -> Result<String, String> {
-            match &inline {
-                Some(v) => Ok(v.clone()),
-                None => it.next().cloned().ok_or(format!("{what} needs a value")),
-            }
+        if let Some(exit) = early_exit(name) {
+            return Ok(exit);
+        }
+        let a = &mut Arg {
+            name,
+            inline,
+            rest: &mut rest,
         };
-        match name {
-            "-h" | "--help" => return Ok(Parsed::Exit(USAGE)),
-            "-v" | "--version" => {
-                return Ok(Parsed::Exit(concat!(
-                    "ftpdlib ",
-                    env!("CARGO_PKG_VERSION"),
-                    "\n"
-                )))
-            }
-            "-i" | "--interface" => o.interface = value(name)?,
-            "-p" | "--port" => o.port = number(name, &value(name)?)?,
-            "-w" | "--write" => o.write = true,
-            "-d" | "--directory" => o.directory = Some(existing_dir(&value(name)?)?),
-            "-n" | "--nat-address" => {
-                o.nat_address = Some(
-                    value(name)?
-                        .parse()
-                        .map_err(|_| format!("{name}: not an IP address"))?,
-                )
-            }
-            "-r" | "--range" => o.range = Some(port_range(&value(name)?)?),
-            "-D" | "--debug" => o.debug = true,
-            "-q" | "--quiet" => o.quiet = true,
-            "-u" | "--username" => o.username = Some(value(name)?),
-            "-P" | "--password" => o.password = Some(value(name)?),
-            "--user" => o.users.push(user_spec(&value(name)?)?),
-            "--anonymous" => o.anonymous_dir = Some(existing_dir(&value(name)?)?),
-            "--no-anonymous" => o.no_anonymous = true,
-            "--timeout" => o.timeout = Some(number(name, &value(name)?)?),
-            "--banner" => o.banner = Some(value(name)?),
-            "--permit-foreign-addresses" => o.permit_foreign_addresses = true,
-            "--permit-privileged-ports" => o.permit_privileged_ports = true,
-            "--encoding" => o.encoding = Some(value(name)?),
-            "--use-localtime" => o.use_localtime = true,
-            "--disable-sendfile" => o.disable_sendfile = true,
-            "--max-cons" => o.max_cons = number(name, &value(name)?)?,
-            "--max-cons-per-ip" => o.max_cons_per_ip = number(name, &value(name)?)?,
-            "--max-login-attempts" => o.max_login_attempts = number(name, &value(name)?)?,
-            "--tls" => o.tls = true,
-            "--certfile" => o.certfile = Some(PathBuf::from(value(name)?)),
-            "--keyfile" => o.keyfile = Some(PathBuf::from(value(name)?)),
-            "--tls-control-required" => o.tls_control_required = true,
-            "--tls-data-required" => o.tls_data_required = true,
-            "--implicit-tls" => o.implicit_tls = true,
-            "--no-tls-session-reuse" => o.no_tls_session_reuse = true,
-            "--workers" => o.workers = number(name, &value(name)?)?,
-            "--xferlog" => o.xferlog = Some(PathBuf::from(value(name)?)),
-            "--read-limit" => o.read_limit = number(name, &value(name)?)?,
-            "--write-limit" => o.write_limit = number(name, &value(name)?)?,
-            "--total-read-limit" => o.total_read_limit = number(name, &value(name)?)?,
-            "--total-write-limit" => o.total_write_limit = number(name, &value(name)?)?,
-            "--hash-password" => return Ok(Parsed::HashPassword),
-            "--unix-users" => o.unix_users = true,
-            "--allowed-users" => o.allowed_users = name_list(&value(name)?),
-            "--rejected-users" => o.rejected_users = name_list(&value(name)?),
-            "--anonymous-user" => o.anonymous_user = Some(value(name)?),
-            "--unix-filesystem" => o.unix_filesystem = true,
-            other => return Err(format!("unrecognized argument {other:?}")),
+        let known = server_option(&mut o, a)?
+            || log_option(&mut o, a)?
+            || user_option(&mut o, a)?
+            || limit_option(&mut o, a)?
+            || tls_option(&mut o, a)?
+            || unix_option(&mut o, a)?;
+        if !known {
+            return Err(format!("unrecognized argument {name:?}"));
         }
     }
     if o.username.is_some() != o.password.is_some() {
@@ -406,6 +391,108 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
     }
     check_unix_options(&o)?;
     Ok(Parsed::Run(Box::new(o)))
+}
+
+/// `--help`, `--version` and `--hash-password` end the parse where they stand.
+fn early_exit(name: &str) -> Option<Parsed> {
+    match name {
+        "-h" | "--help" => Some(Parsed::Exit(USAGE)),
+        "-v" | "--version" => Some(Parsed::Exit(VERSION)),
+        "--hash-password" => Some(Parsed::HashPassword),
+        _ => None,
+    }
+}
+
+// Each `*_option` below sets one group of options and returns whether it
+// knew `a.name`.
+
+/// Where and what to serve, and the protocol switches.
+fn server_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
+    match a.name {
+        "-i" | "--interface" => o.interface = a.value()?,
+        "-p" | "--port" => o.port = a.number()?,
+        "-w" | "--write" => o.write = true,
+        "-d" | "--directory" => o.directory = a.dir()?,
+        "-n" | "--nat-address" => o.nat_address = Some(ip_address(a.name, &a.value()?)?),
+        "-r" | "--range" => o.range = Some(port_range(&a.value()?)?),
+        "--timeout" => o.timeout = Some(a.number()?),
+        "--banner" => o.banner = Some(a.value()?),
+        "--permit-foreign-addresses" => o.permit_foreign_addresses = true,
+        "--permit-privileged-ports" => o.permit_privileged_ports = true,
+        "--encoding" => o.encoding = Some(a.value()?),
+        "--use-localtime" => o.use_localtime = true,
+        "--disable-sendfile" => o.disable_sendfile = true,
+        "--workers" => o.workers = a.number()?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// `-D`, `-q`, `--xferlog`.
+fn log_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
+    match a.name {
+        "-D" | "--debug" => o.debug = true,
+        "-q" | "--quiet" => o.quiet = true,
+        "--xferlog" => o.xferlog = a.path()?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// Virtual users and anonymous.
+fn user_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
+    match a.name {
+        "-u" | "--username" => o.username = Some(a.value()?),
+        "-P" | "--password" => o.password = Some(a.value()?),
+        "--user" => o.users.push(user_spec(&a.value()?)?),
+        "--anonymous" => o.anonymous_dir = a.dir()?,
+        "--no-anonymous" => o.no_anonymous = true,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// Connection, login and bandwidth limits.
+fn limit_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
+    match a.name {
+        "--max-cons" => o.max_cons = a.number()?,
+        "--max-cons-per-ip" => o.max_cons_per_ip = a.number()?,
+        "--max-login-attempts" => o.max_login_attempts = a.number()?,
+        "--read-limit" => o.read_limit = a.number()?,
+        "--write-limit" => o.write_limit = a.number()?,
+        "--total-read-limit" => o.total_read_limit = a.number()?,
+        "--total-write-limit" => o.total_write_limit = a.number()?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// FTPS.
+fn tls_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
+    match a.name {
+        "--tls" => o.tls = true,
+        "--certfile" => o.certfile = a.path()?,
+        "--keyfile" => o.keyfile = a.path()?,
+        "--tls-control-required" => o.tls_control_required = true,
+        "--tls-data-required" => o.tls_data_required = true,
+        "--implicit-tls" => o.implicit_tls = true,
+        "--no-tls-session-reuse" => o.no_tls_session_reuse = true,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// System users (`--unix-users` and the options that go with it).
+fn unix_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
+    match a.name {
+        "--unix-users" => o.unix_users = true,
+        "--allowed-users" => o.allowed_users = name_list(&a.value()?),
+        "--rejected-users" => o.rejected_users = name_list(&a.value()?),
+        "--anonymous-user" => o.anonymous_user = Some(a.value()?),
+        "--unix-filesystem" => o.unix_filesystem = true,
+        _ => return Ok(false),
+    }
+    Ok(true)
 }
 
 /// The system-user options go with `--unix-users`, the virtual-user ones
@@ -452,6 +539,11 @@ fn name_list(text: &str) -> Vec<String> {
 fn number<T: std::str::FromStr>(name: &str, text: &str) -> Result<T, String> {
     text.parse()
         .map_err(|_| format!("{name}: invalid number {text:?}"))
+}
+
+fn ip_address(name: &str, text: &str) -> Result<std::net::IpAddr, String> {
+    text.parse()
+        .map_err(|_| format!("{name}: not an IP address"))
 }
 
 fn existing_dir(text: &str) -> Result<PathBuf, String> {
