@@ -40,6 +40,9 @@ pub const PASSIVE: Code = 227;
 pub const EXTENDED_PASSIVE: Code = 229;
 /// 230 User logged in, proceed.
 pub const LOGGED_IN: Code = 230;
+/// 234 Security data exchange complete: AUTH accepted, the TLS handshake
+/// follows (RFC 2228).
+pub const SECURITY_EXCHANGE_OK: Code = 234;
 /// 250 Requested file action okay, completed.
 pub const FILE_ACTION_OK: Code = 250;
 /// 257 "PATHNAME" created / is the current directory.
@@ -70,10 +73,16 @@ pub const NOT_IMPLEMENTED: Code = 502;
 pub const BAD_SEQUENCE: Code = 503;
 /// 504 Command not implemented for that parameter.
 pub const NOT_IMPLEMENTED_FOR_ARG: Code = 504;
+/// 521 Data connection cannot be opened with this PROT setting (RFC 4217);
+/// pyftpdlib's answer to PROT S and PROT E.
+pub const PROT_NOT_USABLE: Code = 521;
 /// 522 Network protocol not supported (RFC 2428).
 pub const BAD_NETWORK_PROTOCOL: Code = 522;
 /// 530 Not logged in.
 pub const NOT_LOGGED_IN: Code = 530;
+/// 534 Request denied for policy reasons (RFC 2228): PROT C when TLS is
+/// required on the data channel.
+pub const DENIED_BY_POLICY: Code = 534;
 /// 550 Requested action not taken (file unavailable, no access, outside home).
 pub const ACTION_NOT_TAKEN: Code = 550;
 /// 552 Requested file action aborted: exceeded storage allocation.
