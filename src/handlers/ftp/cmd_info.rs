@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::session::{printable, Session};
 use crate::filesystems::Facts;
-use crate::reply;
+use crate::reply::{self, MultiLine};
 
 /// FEAT (RFC 2389): the extensions, sorted, one per line with a leading
 /// space; derived from the command table.
@@ -26,14 +26,12 @@ pub(super) fn feat(s: &mut Session, _: &str, _: Option<PathBuf>) {
         feats.extend(line.lines().map(str::to_string));
     }
     feats.sort();
-    let mut text = String::from("211-Features supported:\r\n");
+    let mut lines = MultiLine::new(reply::SYSTEM_STATUS, "Features supported:");
     for f in &feats {
-        text.push(' ');
-        text.push_str(f);
-        text.push_str("\r\n");
+        lines.line(f);
     }
-    text.push_str("211 End FEAT.\r\n");
-    s.reply_raw(reply::SYSTEM_STATUS, &text);
+    let (code, text) = lines.end("End FEAT.");
+    s.reply_raw(code, &text);
 }
 
 /// What an OPTS command sets (RFC 2389 §4).
@@ -114,15 +112,13 @@ pub(super) fn help(s: &mut Session, arg: &str, _: Option<PathBuf>) {
         .map(|c| c.name.as_str())
         .filter(|n| !n.starts_with("SITE "))
         .collect();
-    let mut text = String::from("214-The following commands are recognized:\r\n");
+    let mut lines = MultiLine::new(reply::HELP, "The following commands are recognized:");
     for row in names.chunks(8) {
-        for name in row {
-            text.push_str(&format!(" {name:<6}"));
-        }
-        text.push_str("\r\n");
+        let row: Vec<String> = row.iter().map(|name| format!("{name:<6}")).collect();
+        lines.line(&row.join(" "));
     }
-    text.push_str("214 Help command successful.\r\n");
-    s.reply_raw(reply::HELP, &text);
+    let (code, text) = lines.end("Help command successful.");
+    s.reply_raw(code, &text);
 }
 
 /// SITE HELP [cmd]: the SITE commands, or one SITE command's syntax.
@@ -135,19 +131,13 @@ pub(super) fn site_help(s: &mut Session, arg: &str, _: Option<PathBuf>) {
             None => s.reply(reply::BAD_ARGUMENT, "Unrecognized SITE command."),
         };
     }
-    let mut text = String::from("214-The following SITE commands are recognized:\r\n");
-    for spec in s
-        .cfg
-        .commands
-        .iter()
-        .filter(|c| c.name.starts_with("SITE "))
-    {
-        text.push(' ');
-        text.push_str(&spec.name[5..]);
-        text.push_str("\r\n");
+    let mut lines = MultiLine::new(reply::HELP, "The following SITE commands are recognized:");
+    let table = &s.cfg.commands;
+    for sub in table.iter().filter_map(|c| c.name.strip_prefix("SITE ")) {
+        lines.line(sub);
     }
-    text.push_str("214 Help SITE command successful.\r\n");
-    s.reply_raw(reply::HELP, &text);
+    let (code, text) = lines.end("Help SITE command successful.");
+    s.reply_raw(code, &text);
 }
 
 /// SITE with an unknown sub-command (known ones are dispatched directly).

@@ -12,7 +12,7 @@ use super::producers::{
 use super::session::{DataState, Effect, Session};
 use crate::authorizers::Perm;
 use crate::filesystems::{format_mlsx_entry, FileHandle, OpenMode};
-use crate::reply;
+use crate::reply::{self, MultiLine};
 
 /// RETR: send a file, from the REST offset if one is pending.
 pub(super) fn retr(s: &mut Session, _: &str, path: Option<PathBuf>) {
@@ -270,15 +270,16 @@ pub(super) fn mlst(s: &mut Session, _: &str, path: Option<PathBuf>) {
     let perms = perms_at(&s.cfg, &s.username, &path);
     let Some(fs) = s.fs_or_reply() else { return };
     let virt = fs.fs2ftp(&path);
-    let mut line = vec![b' '];
-    let formatted = format_mlsx_entry(&**fs, &path, virt.as_bytes(), perms, facts, utc, &mut line);
+    let mut entry = Vec::new();
+    let formatted = format_mlsx_entry(&**fs, &path, virt.as_bytes(), perms, facts, utc, &mut entry);
     if let Err(e) = formatted {
         return s.reply(reply::ACTION_NOT_TAKEN, &reply::strerror(&e));
     }
-    let mut text = format!("250-Listing \"{virt}\":\r\n");
-    text.push_str(&String::from_utf8_lossy(&line));
-    text.push_str("250 End MLST.\r\n");
-    s.reply_raw(reply::FILE_ACTION_OK, &text);
+    let mut lines = MultiLine::new(reply::FILE_ACTION_OK, &format!("Listing \"{virt}\":"));
+    let entry = String::from_utf8_lossy(&entry);
+    lines.line(entry.strip_suffix("\r\n").unwrap_or(&entry));
+    let (code, text) = lines.end("End MLST.");
+    s.reply_raw(code, &text);
 }
 
 /// STAT: server status, or with a path a LIST on the control channel.
@@ -304,50 +305,47 @@ pub(super) fn stat(s: &mut Session, arg: &str, _: Option<PathBuf>) {
     let mut body = Vec::new();
     let mut producer = Listing::new(fs.box_clone(), dir, names, ListFormat::List, utc, None);
     while producer.fill(&mut body, 1 << 16) {}
-    let mut text = format!("213-Status of \"{virt}\":\r\n");
+    let mut lines = MultiLine::new(reply::FILE_STATUS, &format!("Status of \"{virt}\":"));
     for line in String::from_utf8_lossy(&body).lines() {
-        text.push(' ');
-        text.push_str(line);
-        text.push_str("\r\n");
+        lines.line(line);
     }
-    text.push_str("213 End of status.\r\n");
-    s.reply_raw(reply::FILE_STATUS, &text);
+    let (code, text) = lines.end("End of status.");
+    s.reply_raw(code, &text);
 }
 
 fn server_status(s: &mut Session) {
-    let mut text = String::from("211-FTP server status:\r\n");
-    text.push_str(&format!(
-        " Connected to: {}:{}\r\n",
-        s.local.ip(),
-        s.local.port()
-    ));
+    let mut lines = MultiLine::new(reply::SYSTEM_STATUS, "FTP server status:");
+    let local = s.local;
+    lines.line(&format!("Connected to: {}:{}", local.ip(), local.port()));
     if s.authenticated {
-        text.push_str(&format!(
-            " Logged in as: {}\r\n",
-            super::session::printable(&s.username)
-        ));
+        let user = super::session::printable(&s.username);
+        lines.line(&format!("Logged in as: {user}"));
     } else if s.username.is_empty() {
-        text.push_str(" Waiting for username.\r\n");
+        lines.line("Waiting for username.");
     } else {
-        text.push_str(" Waiting for password.\r\n");
+        lines.line("Waiting for password.");
     }
     let kind = if s.binary { "Binary" } else { "ASCII" };
-    text.push_str(&format!(" TYPE: {kind}; STRUcture: File; MODE: Stream\r\n"));
-    let data = match (s.data, s.stats) {
+    lines.line(&format!("TYPE: {kind}; STRUcture: File; MODE: Stream"));
+    lines.line(&data_status(s));
+    let (code, text) = lines.end("End of status.");
+    s.reply_raw(code, &text);
+}
+
+/// STAT's line about the data connection.
+fn data_status(s: &Session) -> String {
+    match (s.data, s.stats) {
         (DataState::Transferring, Some(st)) => format!(
-            " Data connection open: {} {} bytes in {:.1} seconds.",
+            "Data connection open: {} {} bytes in {:.1} seconds.",
             if st.receiving { "received" } else { "sent" },
             st.bytes,
             st.elapsed
         ),
-        (DataState::Listening, _) => " Passive data channel waiting for connection.".to_string(),
-        (DataState::Connecting, _) => " Active data channel connecting.".to_string(),
-        (DataState::Connected, _) => " Data connection open, no transfer.".to_string(),
-        _ => " Data connection closed.".to_string(),
-    };
-    text.push_str(&data);
-    text.push_str("\r\n211 End of status.\r\n");
-    s.reply_raw(reply::SYSTEM_STATUS, &text);
+        (DataState::Listening, _) => "Passive data channel waiting for connection.".to_string(),
+        (DataState::Connecting, _) => "Active data channel connecting.".to_string(),
+        (DataState::Connected, _) => "Data connection open, no transfer.".to_string(),
+        _ => "Data connection closed.".to_string(),
+    }
 }
 
 /// Reply to a finished transfer, log it, and close the session if QUIT was
