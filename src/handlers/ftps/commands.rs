@@ -1,6 +1,6 @@
 //! AUTH, PBSZ and PROT (RFC 2228, RFC 4217) with pyftpdlib's replies.
 
-use super::super::ftp::commands::{ArgRule, Command, PathRule};
+use super::super::ftp::commands::{ArgRule, Auth, Command, PathRule};
 use super::super::ftp::session::{Effect, Session};
 use crate::reply;
 
@@ -12,12 +12,12 @@ pub(crate) fn rows() -> Vec<Command> {
             "Syntax: AUTH <SP> TLS|SSL (set up secure control channel).",
             auth,
         )
-        .auth(false)
+        .login(Auth::Never)
         .arg(ArgRule::Required)
         .path(PathRule::None)
         .feat("AUTH TLS\nAUTH SSL"),
         Command::builtin("PBSZ", "Syntax: PBSZ <SP> 0 (negotiate TLS buffer).", pbsz)
-            .auth(false)
+            .login(Auth::Never)
             .arg(ArgRule::Required)
             .feat("PBSZ"),
         Command::builtin(
@@ -25,7 +25,7 @@ pub(crate) fn rows() -> Vec<Command> {
             "Syntax: PROT <SP> [C|P] (set up un/secure data channel).",
             prot,
         )
-        .auth(false)
+        .login(Auth::Never)
         .arg(ArgRule::Required)
         .feat("PROT"),
     ]
