@@ -351,7 +351,6 @@ fn data_status(s: &Session) -> String {
 /// Reply to a finished transfer, log it, and close the session if QUIT was
 /// waiting for it.
 pub(super) fn finish(s: &mut Session, outcome: Outcome, via_abor: bool) {
-    let completed = matches!(outcome.kind, OutcomeKind::Complete);
     match &outcome.kind {
         OutcomeKind::Complete => s.reply(reply::TRANSFER_COMPLETE, "Transfer complete."),
         OutcomeKind::Aborted => {
@@ -382,7 +381,7 @@ pub(super) fn finish(s: &mut Session, outcome: Outcome, via_abor: bool) {
         ),
     }
     if let Some(transfer) = outcome.transfer().filter(|t| t.moves_a_file()) {
-        super::transfer_log::record(s, transfer, &outcome, completed);
+        super::transfer_log::record(s, transfer, &outcome);
     }
     if s.quitting {
         s.effects.push(Effect::Close);

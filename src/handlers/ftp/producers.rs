@@ -156,6 +156,11 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
+    /// Whether every byte moved.
+    pub fn completed(&self) -> bool {
+        matches!(self.kind, OutcomeKind::Complete)
+    }
+
     /// The command the transfer served; `None` when no job ran.
     pub fn transfer(&self) -> Option<TransferKind> {
         TransferKind::from_name(self.cmd)

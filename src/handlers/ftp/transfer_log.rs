@@ -19,7 +19,8 @@ use crate::log::{LOG, LOGERROR};
 
 /// Log the transfer (pyftpdlib `log_transfer`), append the xferlog line,
 /// fire `on_file_sent` / `on_file_received` or their incomplete variants.
-pub(super) fn record(s: &Session, transfer: TransferKind, outcome: &Outcome, completed: bool) {
+pub(super) fn record(s: &Session, transfer: TransferKind, outcome: &Outcome) {
+    let completed = outcome.completed();
     log::info!(
         target: LOG,
         "{} {} {} completed={} bytes={} seconds={}",
@@ -31,7 +32,7 @@ pub(super) fn record(s: &Session, transfer: TransferKind, outcome: &Outcome, com
         seconds(outcome.elapsed)
     );
     if let Some(file) = &s.cfg.xferlog {
-        let line = xferlog_line(s, transfer, outcome, completed, now());
+        let line = xferlog_line(s, transfer, outcome, now());
         if let Err(e) = (&*file).write_all(line.as_bytes()) {
             log::error!(target: LOGERROR, "{} cannot write the xferlog: {e}", s.prefix);
         }
@@ -57,14 +58,10 @@ fn now() -> i64 {
 }
 
 /// One xferlog record, newline included.
-fn xferlog_line(
-    s: &Session,
-    transfer: TransferKind,
-    o: &Outcome,
-    completed: bool,
-    at: i64,
-) -> String {
-    let tm = crate::sys::broken_down(at, false);
+fn xferlog_line(s: &Session, transfer: TransferKind, o: &Outcome, at: i64) -> String {
+    // The date is local time, as wu-ftpd writes it.
+    let utc = false;
+    let tm = crate::sys::broken_down(at, utc);
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -92,7 +89,7 @@ fn xferlog_line(
         },
         if anonymous { 'a' } else { 'r' },
         no_spaces(&s.username),
-        if completed { 'c' } else { 'i' },
+        if o.completed() { 'c' } else { 'i' },
     )
 }
 
