@@ -40,6 +40,9 @@ pub const PASSIVE: Code = 227;
 pub const EXTENDED_PASSIVE: Code = 229;
 /// 230 User logged in, proceed.
 pub const LOGGED_IN: Code = 230;
+/// 234 Security data exchange complete: AUTH accepted, the TLS handshake
+/// follows (RFC 2228).
+pub const SECURITY_EXCHANGE_OK: Code = 234;
 /// 250 Requested file action okay, completed.
 pub const FILE_ACTION_OK: Code = 250;
 /// 257 "PATHNAME" created / is the current directory.
@@ -70,10 +73,16 @@ pub const NOT_IMPLEMENTED: Code = 502;
 pub const BAD_SEQUENCE: Code = 503;
 /// 504 Command not implemented for that parameter.
 pub const NOT_IMPLEMENTED_FOR_ARG: Code = 504;
+/// 521 Data connection cannot be opened with this PROT setting (RFC 4217);
+/// pyftpdlib's answer to PROT S and PROT E.
+pub const PROT_NOT_USABLE: Code = 521;
 /// 522 Network protocol not supported (RFC 2428).
 pub const BAD_NETWORK_PROTOCOL: Code = 522;
 /// 530 Not logged in.
 pub const NOT_LOGGED_IN: Code = 530;
+/// 534 Request denied for policy reasons (RFC 2228): PROT C when TLS is
+/// required on the data channel.
+pub const DENIED_BY_POLICY: Code = 534;
 /// 550 Requested action not taken (file unavailable, no access, outside home).
 pub const ACTION_NOT_TAKEN: Code = 550;
 /// 552 Requested file action aborted: exceeded storage allocation.
@@ -166,6 +175,56 @@ pub fn push_long(out: &mut Vec<u8>, code: Code, text: &str) {
     }
 }
 
+/// A multi-line reply built a line at a time, for replies whose lines are
+/// data rather than one message (FEAT, HELP, STAT, MLST): `code-first`,
+/// body lines each behind one space (so none can pass for a final line,
+/// RFC 959 §4.2), `code last`. The code is written once, here.
+///
+/// ```
+/// let mut lines = ftpdlib::reply::MultiLine::new(ftpdlib::reply::HELP, "Commands:");
+/// lines.line("NOOP");
+/// let (code, text) = lines.end("Done.");
+/// assert_eq!((code, text.as_str()), (214, "214-Commands:\r\n NOOP\r\n214 Done.\r\n"));
+/// ```
+pub struct MultiLine {
+    code: Code,
+    text: String,
+}
+
+impl MultiLine {
+    /// A reply with `code` whose first line is `first`.
+    pub fn new(code: Code, first: &str) -> MultiLine {
+        let mut text = String::with_capacity(first.len() + 64);
+        push_code_str(&mut text, code);
+        text.push('-');
+        text.push_str(first);
+        text.push_str("\r\n");
+        MultiLine { code, text }
+    }
+
+    /// Append a body line.
+    pub fn line(&mut self, body: &str) {
+        self.text.push(' ');
+        self.text.push_str(body);
+        self.text.push_str("\r\n");
+    }
+
+    /// End with the last line: the code and the whole reply.
+    pub fn end(mut self, last: &str) -> (Code, String) {
+        push_code_str(&mut self.text, self.code);
+        self.text.push(' ');
+        self.text.push_str(last);
+        self.text.push_str("\r\n");
+        (self.code, self.text)
+    }
+}
+
+fn push_code_str(out: &mut String, code: Code) {
+    use std::fmt::Write;
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{:03}", code.min(999));
+}
+
 fn push_code(out: &mut Vec<u8>, code: Code) {
     let code = code.min(999);
     out.extend_from_slice(&[
@@ -198,6 +257,23 @@ mod tests {
             out,
             b"211-Features supported:\r\n EPRT\r\n211 End FEAT.\r\n"
         );
+    }
+
+    #[test]
+    fn multi_line_reply_built_line_by_line_per_rfc959() {
+        let mut lines = MultiLine::new(SYSTEM_STATUS, "Features supported:");
+        lines.line("EPRT");
+        lines.line("MLST type*;size*;");
+        assert_eq!(
+            lines.end("End FEAT."),
+            (
+                SYSTEM_STATUS,
+                "211-Features supported:\r\n EPRT\r\n MLST type*;size*;\r\n211 End FEAT.\r\n"
+                    .to_string()
+            )
+        );
+        let empty = MultiLine::new(HELP, "none:");
+        assert_eq!(empty.end("ok").1, "214-none:\r\n214 ok\r\n");
     }
 
     #[test]

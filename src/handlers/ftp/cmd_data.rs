@@ -62,13 +62,137 @@ pub fn parse_rest(arg: &str) -> Option<u64> {
     arg.parse().ok()
 }
 
-/// The RFC 2428 protocol number of the control connection (1 = IPv4).
-fn proto_of(s: &Session) -> u8 {
-    if s.local.ip().to_canonical().is_ipv4() {
-        1
-    } else {
-        2
+/// An address family by its RFC 2428 network protocol number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Protocol 1.
+    Ipv4,
+    /// Protocol 2.
+    Ipv6,
+}
+
+impl Family {
+    /// The family of `ip` as written (an IPv4-mapped IPv6 address is IPv6).
+    pub fn of(ip: IpAddr) -> Family {
+        match ip {
+            IpAddr::V4(_) => Family::Ipv4,
+            IpAddr::V6(_) => Family::Ipv6,
+        }
     }
+
+    /// The RFC 2428 protocol number, as replies name it ("use 1").
+    pub fn number(self) -> u8 {
+        match self {
+            Family::Ipv4 => 1,
+            Family::Ipv6 => 2,
+        }
+    }
+}
+
+/// EPSV's argument (RFC 2428 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpsvArg {
+    /// No argument: a listener in the control connection's family.
+    Any,
+    /// `ALL`: from now on only EPSV opens data connections.
+    All,
+    /// A protocol number: a listener in that family.
+    Family(Family),
+}
+
+/// EPSV named a protocol number other than 1 or 2.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UnknownProtocol;
+
+/// Parse EPSV's optional `1`, `2` or `ALL` (any case, spaces around ignored).
+pub fn parse_epsv(arg: &str) -> Result<EpsvArg, UnknownProtocol> {
+    let arg = arg.trim();
+    match arg {
+        "" => Ok(EpsvArg::Any),
+        "1" => Ok(EpsvArg::Family(Family::Ipv4)),
+        "2" => Ok(EpsvArg::Family(Family::Ipv6)),
+        _ if arg.eq_ignore_ascii_case("ALL") => Ok(EpsvArg::All),
+        _ => Err(UnknownProtocol),
+    }
+}
+
+/// The representation type set by TYPE (RFC 959 §3.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferType {
+    /// `A`, `A N`, `L 7`: text, with CRLF line ends on the wire.
+    Ascii,
+    /// `I`, `L 8`: bytes as they are.
+    Binary,
+}
+
+/// TYPE's argument is not a type we implement (EBCDIC, Telnet or ASA
+/// formats, other byte sizes, garbage: all answered 504).
+#[derive(Debug, PartialEq, Eq)]
+pub struct UnsupportedType;
+
+/// Parse TYPE's argument; spaces are ignored (`L 8` = `L8`), case too.
+pub fn parse_type(arg: &str) -> Result<TransferType, UnsupportedType> {
+    let t: String = arg.chars().filter(|c| !c.is_whitespace()).collect();
+    match t.to_ascii_uppercase().as_str() {
+        "A" | "AN" | "L7" => Ok(TransferType::Ascii),
+        "I" | "L8" => Ok(TransferType::Binary),
+        _ => Err(UnsupportedType),
+    }
+}
+
+/// Why a MODE or STRU argument was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ParamError {
+    /// A value RFC 959 defines that we do not implement (504).
+    Unimplemented,
+    /// Not a value RFC 959 defines (501).
+    Unrecognized,
+}
+
+/// The transfer mode set by MODE (RFC 959 §3.4): stream is the only one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferMode {
+    /// `S`.
+    Stream,
+}
+
+/// Parse MODE's `S`; `B` (block) and `C` (compressed) are unimplemented.
+pub fn parse_mode(arg: &str) -> Result<TransferMode, ParamError> {
+    match arg.trim().to_ascii_uppercase().as_str() {
+        "S" => Ok(TransferMode::Stream),
+        "B" | "C" => Err(ParamError::Unimplemented),
+        _ => Err(ParamError::Unrecognized),
+    }
+}
+
+/// The file structure set by STRU (RFC 959 §3.1.2): file is the only one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStructure {
+    /// `F`.
+    File,
+}
+
+/// Parse STRU's `F`; `P` (page) and `R` (record) are unimplemented.
+pub fn parse_stru(arg: &str) -> Result<FileStructure, ParamError> {
+    match arg.trim().to_ascii_uppercase().as_str() {
+        "F" => Ok(FileStructure::File),
+        "P" | "R" => Err(ParamError::Unimplemented),
+        _ => Err(ParamError::Unrecognized),
+    }
+}
+
+/// The address family of the control connection: the one data connections use.
+fn family_of(s: &Session) -> Family {
+    Family::of(s.local.ip().to_canonical())
+}
+
+/// Which passive reply a listener gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Passive {
+    /// PASV's 227 with `h1,h2,h3,h4,p1,p2`.
+    Pasv,
+    /// EPSV's 229 with `|||port|`.
+    Epsv,
 }
 
 /// PORT h1,h2,h3,h4,p1,p2.
@@ -93,18 +217,15 @@ pub(super) fn eprt(s: &mut Session, arg: &str, _: Option<PathBuf>) {
     if s.epsv_all {
         return s.reply(reply::BAD_ARGUMENT, "EPRT not allowed after EPSV ALL.");
     }
-    let proto = proto_of(s);
+    let family = family_of(s);
     match parse_eprt(arg) {
-        Ok(addr) => {
-            let wanted = if addr.is_ipv4() { 1 } else { 2 };
-            if wanted != proto {
-                let text = format!("Network protocol not supported (use {proto}).");
-                return s.reply(reply::BAD_NETWORK_PROTOCOL, &text);
-            }
-            connect_active(s, "EPRT", addr)
+        Ok(addr) if Family::of(addr.ip()) == family => connect_active(s, "EPRT", addr),
+        Ok(_) => {
+            let text = format!("Network protocol not supported (use {}).", family.number());
+            s.reply(reply::BAD_NETWORK_PROTOCOL, &text)
         }
         Err(EprtError::UnknownProtocol) => {
-            let text = format!("Unknown network protocol (use {proto}).");
+            let text = format!("Unknown network protocol (use {}).", family.number());
             s.reply(reply::BAD_ARGUMENT, &text)
         }
         Err(EprtError::Format) => s.reply(reply::BAD_ARGUMENT, "Invalid EPRT format."),
@@ -147,13 +268,13 @@ pub(super) fn pasv(s: &mut Session, _: &str, _: Option<PathBuf>) {
     if s.epsv_all {
         return s.reply(reply::BAD_ARGUMENT, "PASV not allowed after EPSV ALL.");
     }
-    if proto_of(s) != 1 {
+    if family_of(s) != Family::Ipv4 {
         return s.reply(
             reply::CANT_OPEN_DATA,
             "PASV is IPv4 only on this connection; use EPSV.",
         );
     }
-    open_passive(s, false);
+    open_passive(s, Passive::Pasv);
 }
 
 /// EPSV [1|2|ALL].
@@ -161,27 +282,29 @@ pub(super) fn epsv(s: &mut Session, arg: &str, _: Option<PathBuf>) {
     if s.refuse_without_tls_data() {
         return;
     }
-    let proto = proto_of(s);
-    match arg.trim().to_ascii_uppercase().as_str() {
-        "" => open_passive(s, true),
-        "ALL" => {
+    let family = family_of(s);
+    match parse_epsv(arg) {
+        Ok(EpsvArg::Any) => open_passive(s, Passive::Epsv),
+        Ok(EpsvArg::Family(asked)) if asked == family => open_passive(s, Passive::Epsv),
+        Ok(EpsvArg::Family(_)) => {
+            let text = format!("Network protocol not supported (use {}).", family.number());
+            s.reply(reply::BAD_NETWORK_PROTOCOL, &text)
+        }
+        Ok(EpsvArg::All) => {
             s.epsv_all = true;
             s.reply(reply::OK, "EPSV ALL command successful.");
         }
-        "1" | "2" if arg.trim() == proto.to_string() => open_passive(s, true),
-        "1" | "2" => {
-            let text = format!("Network protocol not supported (use {proto}).");
-            s.reply(reply::BAD_NETWORK_PROTOCOL, &text)
-        }
-        _ => {
-            let text = format!("Unknown network protocol (use {proto}).");
+        Err(UnknownProtocol) => {
+            let text = format!("Unknown network protocol (use {}).", family.number());
             s.reply(reply::BAD_ARGUMENT, &text)
         }
     }
 }
 
-fn open_passive(s: &mut Session, extended: bool) {
+/// Replace the data connection by a listener, answered with `reply`.
+fn open_passive(s: &mut Session, reply: Passive) {
     drop_transfer_state(s);
+    let extended = reply == Passive::Epsv;
     s.effects.push(Effect::OpenPassive { extended });
 }
 
@@ -199,21 +322,16 @@ fn drop_transfer_state(s: &mut Session) {
 
 /// TYPE A | I | L 8.
 pub(super) fn type_(s: &mut Session, arg: &str, _: Option<PathBuf>) {
-    let t: String = arg
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_ascii_uppercase();
-    match t.as_str() {
-        "A" | "AN" | "L7" => {
+    match parse_type(arg) {
+        Ok(TransferType::Ascii) => {
             s.binary = false;
             s.reply(reply::OK, "Type set to: ASCII.");
         }
-        "I" | "L8" => {
+        Ok(TransferType::Binary) => {
             s.binary = true;
             s.reply(reply::OK, "Type set to: Binary.");
         }
-        _ => {
+        Err(UnsupportedType) => {
             let text = format!("Unsupported type \"{}\".", super::session::printable(arg));
             s.reply(reply::NOT_IMPLEMENTED_FOR_ARG, &text);
         }
@@ -222,19 +340,23 @@ pub(super) fn type_(s: &mut Session, arg: &str, _: Option<PathBuf>) {
 
 /// MODE S (stream) only.
 pub(super) fn mode(s: &mut Session, arg: &str, _: Option<PathBuf>) {
-    match arg.trim().to_ascii_uppercase().as_str() {
-        "S" => s.reply(reply::OK, "Transfer mode set to: S"),
-        "B" | "C" => s.reply(reply::NOT_IMPLEMENTED_FOR_ARG, "Unimplemented MODE type."),
-        _ => s.reply(reply::BAD_ARGUMENT, "Unrecognized MODE type."),
+    match parse_mode(arg) {
+        Ok(TransferMode::Stream) => s.reply(reply::OK, "Transfer mode set to: S"),
+        Err(ParamError::Unimplemented) => {
+            s.reply(reply::NOT_IMPLEMENTED_FOR_ARG, "Unimplemented MODE type.")
+        }
+        Err(ParamError::Unrecognized) => s.reply(reply::BAD_ARGUMENT, "Unrecognized MODE type."),
     }
 }
 
 /// STRU F (file) only.
 pub(super) fn stru(s: &mut Session, arg: &str, _: Option<PathBuf>) {
-    match arg.trim().to_ascii_uppercase().as_str() {
-        "F" => s.reply(reply::OK, "File transfer structure set to: F."),
-        "P" | "R" => s.reply(reply::NOT_IMPLEMENTED_FOR_ARG, "Unimplemented STRU type."),
-        _ => s.reply(reply::BAD_ARGUMENT, "Unrecognized STRU type."),
+    match parse_stru(arg) {
+        Ok(FileStructure::File) => s.reply(reply::OK, "File transfer structure set to: F."),
+        Err(ParamError::Unimplemented) => {
+            s.reply(reply::NOT_IMPLEMENTED_FOR_ARG, "Unimplemented STRU type.")
+        }
+        Err(ParamError::Unrecognized) => s.reply(reply::BAD_ARGUMENT, "Unrecognized STRU type."),
     }
 }
 
@@ -315,6 +437,67 @@ mod tests {
         assert_eq!(parse_eprt("|1|127.0.0.1|70000|"), Err(EprtError::Format));
         assert_eq!(parse_eprt("|1|127.0.0.1|6275"), Err(EprtError::Format));
         assert_eq!(parse_eprt(""), Err(EprtError::Format));
+    }
+
+    #[test]
+    fn type_argument_per_rfc959() {
+        use TransferType::{Ascii, Binary};
+        for ascii in ["A", "a", "AN", "a n", "A N", "L7", "l 7", " A "] {
+            assert_eq!(parse_type(ascii), Ok(Ascii), "{ascii:?}");
+        }
+        for binary in ["I", "i", "L8", "L 8", "l8", " I"] {
+            assert_eq!(parse_type(binary), Ok(Binary), "{binary:?}");
+        }
+        for refused in ["", "E", "A T", "A C", "L", "L 16", "I N", "AI", "Z", "é"] {
+            assert_eq!(parse_type(refused), Err(UnsupportedType), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn mode_is_stream_only_per_rfc959() {
+        assert_eq!(parse_mode("S"), Ok(TransferMode::Stream));
+        assert_eq!(parse_mode(" s "), Ok(TransferMode::Stream));
+        assert_eq!(parse_mode("B"), Err(ParamError::Unimplemented));
+        assert_eq!(parse_mode("c"), Err(ParamError::Unimplemented));
+        for bad in ["", "X", "SS", "S B"] {
+            assert_eq!(parse_mode(bad), Err(ParamError::Unrecognized), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn structure_is_file_only_per_rfc959() {
+        assert_eq!(parse_stru("F"), Ok(FileStructure::File));
+        assert_eq!(parse_stru("f "), Ok(FileStructure::File));
+        assert_eq!(parse_stru("P"), Err(ParamError::Unimplemented));
+        assert_eq!(parse_stru("r"), Err(ParamError::Unimplemented));
+        for bad in ["", "X", "FF", "F P"] {
+            assert_eq!(parse_stru(bad), Err(ParamError::Unrecognized), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn epsv_argument_per_rfc2428() {
+        assert_eq!(parse_epsv(""), Ok(EpsvArg::Any));
+        assert_eq!(parse_epsv("  "), Ok(EpsvArg::Any));
+        assert_eq!(parse_epsv("1"), Ok(EpsvArg::Family(Family::Ipv4)));
+        assert_eq!(parse_epsv(" 2 "), Ok(EpsvArg::Family(Family::Ipv6)));
+        assert_eq!(parse_epsv("ALL"), Ok(EpsvArg::All));
+        assert_eq!(parse_epsv("all"), Ok(EpsvArg::All));
+        for bad in ["3", "0", "01", "ALLX", "1 2", "ipv4"] {
+            assert_eq!(parse_epsv(bad), Err(UnknownProtocol), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn families_are_numbered_per_rfc2428() {
+        assert_eq!(Family::of("127.0.0.1".parse().unwrap()).number(), 1);
+        assert_eq!(Family::of("::1".parse().unwrap()).number(), 2);
+        // A mapped address is written as IPv6: EPRT |2|::ffff:127.0.0.1| on an
+        // IPv4 control connection is a 522.
+        assert_eq!(
+            Family::of("::ffff:127.0.0.1".parse().unwrap()),
+            Family::Ipv6
+        );
     }
 
     #[test]

@@ -189,7 +189,7 @@ pub(super) fn mfmt(s: &mut Session, arg: &str, path: Option<PathBuf>) {
 pub(super) fn site_chmod(s: &mut Session, arg: &str, path: Option<PathBuf>) {
     let Some(path) = path else { return };
     let mode_text = arg.split(' ').next().unwrap_or("");
-    let mode = match parse_mode(mode_text) {
+    let mode = match parse_chmod_mode(mode_text) {
         Some(m) => m,
         None => return s.reply(reply::BAD_ARGUMENT, "Invalid SITE CHMOD format."),
     };
@@ -204,7 +204,7 @@ pub(super) fn site_chmod(s: &mut Session, arg: &str, path: Option<PathBuf>) {
     );
 }
 
-fn parse_mode(text: &str) -> Option<u32> {
+fn parse_chmod_mode(text: &str) -> Option<u32> {
     if !(3..=4).contains(&text.len()) || !text.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
         return None;
     }
@@ -222,10 +222,10 @@ mod tests {
 
     #[test]
     fn chmod_mode_is_three_or_four_octal_digits() {
-        assert_eq!(parse_mode("755"), Some(0o755));
-        assert_eq!(parse_mode("4755"), Some(0o4755));
-        assert_eq!(parse_mode("78"), None);
-        assert_eq!(parse_mode("789"), None);
-        assert_eq!(parse_mode("77777"), None);
+        assert_eq!(parse_chmod_mode("755"), Some(0o755));
+        assert_eq!(parse_chmod_mode("4755"), Some(0o4755));
+        assert_eq!(parse_chmod_mode("78"), None);
+        assert_eq!(parse_chmod_mode("789"), None);
+        assert_eq!(parse_chmod_mode("77777"), None);
     }
 }

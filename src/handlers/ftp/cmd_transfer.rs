@@ -6,11 +6,13 @@ use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::producers::{perms_at, Job, JobKind, ListFormat, Listing, Outcome, OutcomeKind, Source};
+use super::producers::{
+    perms_at, Job, JobKind, ListFormat, Listing, Outcome, OutcomeKind, Source, TransferKind,
+};
 use super::session::{DataState, Effect, Session};
 use crate::authorizers::Perm;
 use crate::filesystems::{format_mlsx_entry, FileHandle, OpenMode};
-use crate::reply;
+use crate::reply::{self, MultiLine};
 
 /// RETR: send a file, from the REST offset if one is pending.
 pub(super) fn retr(s: &mut Session, _: &str, path: Option<PathBuf>) {
@@ -42,11 +44,7 @@ pub(super) fn retr(s: &mut Session, _: &str, path: Option<PathBuf>) {
         ascii: !binary,
         sendfile_offset,
     };
-    let job = Job {
-        cmd: "RETR",
-        path,
-        kind: JobKind::Send(source),
-    };
+    let job = Job::new(TransferKind::Retr, path, JobKind::Send(source));
     s.start_or_queue(job, None);
 }
 
@@ -84,7 +82,7 @@ pub(super) fn stor(s: &mut Session, _: &str, path: Option<PathBuf>) {
     } else {
         OpenMode::Write
     };
-    receive(s, "STOR", path, mode, rest);
+    receive(s, TransferKind::Stor, path, mode, rest);
 }
 
 /// APPE: receive and append.
@@ -99,10 +97,10 @@ pub(super) fn appe(s: &mut Session, _: &str, path: Option<PathBuf>) {
     if !s.data_channel_ready() {
         return;
     }
-    receive(s, "APPE", path, OpenMode::Append, 0);
+    receive(s, TransferKind::Appe, path, OpenMode::Append, 0);
 }
 
-fn receive(s: &mut Session, cmd: &'static str, path: PathBuf, mode: OpenMode, rest: u64) {
+fn receive(s: &mut Session, transfer: TransferKind, path: PathBuf, mode: OpenMode, rest: u64) {
     let ascii = !s.binary;
     let Some(fs) = s.fs_or_reply() else { return };
     if fs.isdir(&path) {
@@ -121,7 +119,7 @@ fn receive(s: &mut Session, cmd: &'static str, path: PathBuf, mode: OpenMode, re
         ascii,
         truncate: rest > 0,
     };
-    s.start_or_queue(Job { cmd, path, kind }, None);
+    s.start_or_queue(Job::new(transfer, path, kind), None);
 }
 
 /// STOU [name]: receive into a new file with a unique name (RFC 1123
@@ -136,41 +134,16 @@ pub(super) fn stou(s: &mut Session, arg: &str, _: Option<PathBuf>) {
     if !s.data_channel_ready() {
         return;
     }
-    let (virt_dir, prefix) = if arg.is_empty() {
-        (String::new(), "ftpd.".to_string())
-    } else {
-        let Some(fs) = s.fs.as_deref() else { return };
-        let norm = fs.ftpnorm(arg);
-        let (dir, base) = norm.rsplit_once('/').unwrap_or(("", norm.as_str()));
-        (
-            if dir.is_empty() {
-                "/".into()
-            } else {
-                dir.to_string()
-            },
-            format!("{base}."),
-        )
+    let Some((virt_dir, prefix)) = unique_name_parts(s, arg) else {
+        return;
     };
     let Some(dir) = s.checked_path(&virt_dir, Perm::Store) else {
         return;
     };
     let ascii = !s.binary;
-    let Some(fs) = s.fs_or_reply() else { return };
-    let created = fs.mkstemp(&dir, &prefix);
-    let (file, path) = match created {
-        Ok(pair) => pair,
-        Err(e) => return s.reply(reply::FILE_UNAVAILABLE, &reply::strerror(&e)),
+    let Some((file, path)) = create_unique(s, &dir, &prefix) else {
+        return;
     };
-    if !s
-        .cfg
-        .authorizer
-        .has_perm(&s.username, Perm::Store, Some(&path))
-    {
-        if let Some(fs) = s.fs.as_deref() {
-            let _ = fs.remove(&path);
-        }
-        return s.reply(reply::ACTION_NOT_TAKEN, "Not enough privileges.");
-    }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -180,14 +153,49 @@ pub(super) fn stou(s: &mut Session, arg: &str, _: Option<PathBuf>) {
         ascii,
         truncate: false,
     };
-    s.start_or_queue(
-        Job {
-            cmd: "STOU",
-            path,
-            kind,
-        },
-        Some(&name),
-    );
+    s.start_or_queue(Job::new(TransferKind::Stou, path, kind), Some(&name));
+}
+
+/// The virtual directory and the name prefix of STOU's new file: the
+/// argument's directory and `base.`, or the cwd and `ftpd.` without one.
+fn unique_name_parts(s: &Session, arg: &str) -> Option<(String, String)> {
+    if arg.is_empty() {
+        return Some((String::new(), "ftpd.".to_string()));
+    }
+    let norm = s.fs.as_deref()?.ftpnorm(arg);
+    let (dir, base) = norm.rsplit_once('/').unwrap_or(("", norm.as_str()));
+    let dir = if dir.is_empty() { "/" } else { dir };
+    Some((dir.to_string(), format!("{base}.")))
+}
+
+/// Create STOU's file in `dir` and check the store permission on the file
+/// itself (a per-directory override may refuse it); replies on failure.
+fn create_unique(
+    s: &mut Session,
+    dir: &Path,
+    prefix: &str,
+) -> Option<(Box<dyn FileHandle>, PathBuf)> {
+    let fs = s.fs_or_reply()?;
+    let created = fs.mkstemp(dir, prefix);
+    let (file, path) = match created {
+        Ok(pair) => pair,
+        Err(e) => {
+            s.reply(reply::FILE_UNAVAILABLE, &reply::strerror(&e));
+            return None;
+        }
+    };
+    if !s
+        .cfg
+        .authorizer
+        .has_perm(&s.username, Perm::Store, Some(&path))
+    {
+        if let Some(fs) = s.fs.as_deref() {
+            let _ = fs.remove(&path);
+        }
+        s.reply(reply::ACTION_NOT_TAKEN, "Not enough privileges.");
+        return None;
+    }
+    Some((file, path))
 }
 
 /// LIST [path]: `ls -l` lines on the data channel.
@@ -195,7 +203,7 @@ pub(super) fn list(s: &mut Session, _: &str, path: Option<PathBuf>) {
     if !s.data_channel_ready() {
         return;
     }
-    listing(s, "LIST", path, ListFormat::List);
+    listing(s, TransferKind::List, path, ListFormat::List);
 }
 
 /// NLST [path]: bare names on the data channel.
@@ -203,7 +211,7 @@ pub(super) fn nlst(s: &mut Session, _: &str, path: Option<PathBuf>) {
     if !s.data_channel_ready() {
         return;
     }
-    listing(s, "NLST", path, ListFormat::Nlst);
+    listing(s, TransferKind::Nlst, path, ListFormat::Nlst);
 }
 
 /// MLSD [path]: RFC 3659 facts of a directory's entries.
@@ -217,10 +225,10 @@ pub(super) fn mlsd(s: &mut Session, _: &str, path: Option<PathBuf>) {
         return s.reply(reply::BAD_ARGUMENT, "No such directory.");
     }
     let facts = s.facts;
-    listing(s, "MLSD", Some(path), ListFormat::Mlsd(facts));
+    listing(s, TransferKind::Mlsd, Some(path), ListFormat::Mlsd(facts));
 }
 
-fn listing(s: &mut Session, cmd: &'static str, path: Option<PathBuf>, format: ListFormat) {
+fn listing(s: &mut Session, transfer: TransferKind, path: Option<PathBuf>, format: ListFormat) {
     let Some(path) = path else { return };
     let utc = s.cfg.use_gmt_times;
     let perms = Some((Rc::clone(&s.cfg), s.username.clone()));
@@ -231,11 +239,7 @@ fn listing(s: &mut Session, cmd: &'static str, path: Option<PathBuf>, format: Li
         Err(e) => return s.reply(reply::ACTION_NOT_TAKEN, &reply::strerror(&e)),
     };
     let producer = Listing::new(fs.box_clone(), dir, names, format, utc, perms);
-    let job = Job {
-        cmd,
-        path,
-        kind: JobKind::Send(Source::Listing(producer)),
-    };
+    let job = Job::new(transfer, path, JobKind::Send(Source::Listing(producer)));
     s.start_or_queue(job, None);
 }
 
@@ -266,15 +270,16 @@ pub(super) fn mlst(s: &mut Session, _: &str, path: Option<PathBuf>) {
     let perms = perms_at(&s.cfg, &s.username, &path);
     let Some(fs) = s.fs_or_reply() else { return };
     let virt = fs.fs2ftp(&path);
-    let mut line = vec![b' '];
-    let formatted = format_mlsx_entry(&**fs, &path, virt.as_bytes(), perms, facts, utc, &mut line);
+    let mut entry = Vec::new();
+    let formatted = format_mlsx_entry(&**fs, &path, virt.as_bytes(), perms, facts, utc, &mut entry);
     if let Err(e) = formatted {
         return s.reply(reply::ACTION_NOT_TAKEN, &reply::strerror(&e));
     }
-    let mut text = format!("250-Listing \"{virt}\":\r\n");
-    text.push_str(&String::from_utf8_lossy(&line));
-    text.push_str("250 End MLST.\r\n");
-    s.reply_raw(reply::FILE_ACTION_OK, &text);
+    let mut lines = MultiLine::new(reply::FILE_ACTION_OK, &format!("Listing \"{virt}\":"));
+    let entry = String::from_utf8_lossy(&entry);
+    lines.line(entry.strip_suffix("\r\n").unwrap_or(&entry));
+    let (code, text) = lines.end("End MLST.");
+    s.reply_raw(code, &text);
 }
 
 /// STAT: server status, or with a path a LIST on the control channel.
@@ -300,56 +305,52 @@ pub(super) fn stat(s: &mut Session, arg: &str, _: Option<PathBuf>) {
     let mut body = Vec::new();
     let mut producer = Listing::new(fs.box_clone(), dir, names, ListFormat::List, utc, None);
     while producer.fill(&mut body, 1 << 16) {}
-    let mut text = format!("213-Status of \"{virt}\":\r\n");
+    let mut lines = MultiLine::new(reply::FILE_STATUS, &format!("Status of \"{virt}\":"));
     for line in String::from_utf8_lossy(&body).lines() {
-        text.push(' ');
-        text.push_str(line);
-        text.push_str("\r\n");
+        lines.line(line);
     }
-    text.push_str("213 End of status.\r\n");
-    s.reply_raw(reply::FILE_STATUS, &text);
+    let (code, text) = lines.end("End of status.");
+    s.reply_raw(code, &text);
 }
 
 fn server_status(s: &mut Session) {
-    let mut text = String::from("211-FTP server status:\r\n");
-    text.push_str(&format!(
-        " Connected to: {}:{}\r\n",
-        s.local.ip(),
-        s.local.port()
-    ));
+    let mut lines = MultiLine::new(reply::SYSTEM_STATUS, "FTP server status:");
+    let local = s.local;
+    lines.line(&format!("Connected to: {}:{}", local.ip(), local.port()));
     if s.authenticated {
-        text.push_str(&format!(
-            " Logged in as: {}\r\n",
-            super::session::printable(&s.username)
-        ));
+        let user = super::session::printable(&s.username);
+        lines.line(&format!("Logged in as: {user}"));
     } else if s.username.is_empty() {
-        text.push_str(" Waiting for username.\r\n");
+        lines.line("Waiting for username.");
     } else {
-        text.push_str(" Waiting for password.\r\n");
+        lines.line("Waiting for password.");
     }
     let kind = if s.binary { "Binary" } else { "ASCII" };
-    text.push_str(&format!(" TYPE: {kind}; STRUcture: File; MODE: Stream\r\n"));
-    let data = match (s.data, s.stats) {
+    lines.line(&format!("TYPE: {kind}; STRUcture: File; MODE: Stream"));
+    lines.line(&data_status(s));
+    let (code, text) = lines.end("End of status.");
+    s.reply_raw(code, &text);
+}
+
+/// STAT's line about the data connection.
+fn data_status(s: &Session) -> String {
+    match (s.data, s.stats) {
         (DataState::Transferring, Some(st)) => format!(
-            " Data connection open: {} {} bytes in {:.1} seconds.",
+            "Data connection open: {} {} bytes in {:.1} seconds.",
             if st.receiving { "received" } else { "sent" },
             st.bytes,
             st.elapsed
         ),
-        (DataState::Listening, _) => " Passive data channel waiting for connection.".to_string(),
-        (DataState::Connecting, _) => " Active data channel connecting.".to_string(),
-        (DataState::Connected, _) => " Data connection open, no transfer.".to_string(),
-        _ => " Data connection closed.".to_string(),
-    };
-    text.push_str(&data);
-    text.push_str("\r\n211 End of status.\r\n");
-    s.reply_raw(reply::SYSTEM_STATUS, &text);
+        (DataState::Listening, _) => "Passive data channel waiting for connection.".to_string(),
+        (DataState::Connecting, _) => "Active data channel connecting.".to_string(),
+        (DataState::Connected, _) => "Data connection open, no transfer.".to_string(),
+        _ => "Data connection closed.".to_string(),
+    }
 }
 
 /// Reply to a finished transfer, log it, and close the session if QUIT was
 /// waiting for it.
 pub(super) fn finish(s: &mut Session, outcome: Outcome, via_abor: bool) {
-    let completed = matches!(outcome.kind, OutcomeKind::Complete);
     match &outcome.kind {
         OutcomeKind::Complete => s.reply(reply::TRANSFER_COMPLETE, "Transfer complete."),
         OutcomeKind::Aborted => {
@@ -379,8 +380,8 @@ pub(super) fn finish(s: &mut Session, outcome: Outcome, via_abor: bool) {
             "Data connection timed out; transfer aborted.",
         ),
     }
-    if matches!(outcome.cmd, "RETR" | "STOR" | "APPE" | "STOU") {
-        super::transfer_log::record(s, &outcome, completed);
+    if let Some(transfer) = outcome.transfer().filter(|t| t.moves_a_file()) {
+        super::transfer_log::record(s, transfer, &outcome);
     }
     if s.quitting {
         s.effects.push(Effect::Close);

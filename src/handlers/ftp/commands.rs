@@ -1,6 +1,6 @@
 //! The command table (pyftpdlib `proto_cmds`).
 //!
-//! One row per command: its permission letter, whether it needs a login,
+//! One row per command: its permission letter, when it needs a login,
 //! its argument rule, how its argument maps to a path, its HELP text and the
 //! function that runs it. The session's dispatcher reads the row to do the
 //! checks in pyftpdlib's order (501 argument, 530 login, 550 outside home,
@@ -29,6 +29,30 @@ pub enum ArgRule {
     Forbidden,
     /// Either.
     Optional,
+}
+
+/// When a command needs a logged-in user (pyftpdlib's `auth` of
+/// `proto_cmds`, with its STAT special case as a rule of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Auth {
+    /// Works before login (USER, PASS, QUIT, FEAT, HELP...).
+    Never,
+    /// Before login → 530 "Log in with USER and PASS first."
+    Always,
+    /// Only with an argument: a bare STAT is the server status, STAT with a
+    /// path lists files.
+    WithArgument,
+}
+
+impl Auth {
+    /// Whether the command, sent with `arg`, needs a login.
+    pub fn needs_login(self, arg: &str) -> bool {
+        match self {
+            Auth::Never => false,
+            Auth::Always => true,
+            Auth::WithArgument => !arg.is_empty(),
+        }
+    }
 }
 
 /// How the argument becomes the path that confinement and permission
@@ -67,7 +91,7 @@ pub(crate) enum Run {
 pub(crate) struct CommandSpec {
     pub name: String,
     pub perm: Option<Perm>,
-    pub auth: bool,
+    pub auth: Auth,
     pub arg: ArgRule,
     pub path: PathRule,
     pub help: String,
@@ -80,14 +104,14 @@ pub(crate) struct CommandSpec {
 /// an `ftp_<CMD>` method on a handler subclass).
 ///
 /// ```
-/// use ftpdlib::{Command, DummyAuthorizer, FtpHandler, Perm};
+/// use ftpdlib::{reply, Command, DummyAuthorizer, FtpHandler, Perm};
 /// let mut handler = FtpHandler::new(DummyAuthorizer::new());
 /// handler.add_command(
 ///     Command::new("SITE MD5", "Syntax: SITE MD5 <SP> path (checksum of a file).", |ctx| {
 ///         let size = ctx.path().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len());
 ///         match size {
-///             Some(n) => ctx.reply(200, &format!("{n} bytes")),
-///             None => ctx.reply(550, "No such file."),
+///             Some(n) => ctx.reply(reply::OK, &format!("{n} bytes")),
+///             None => ctx.reply(reply::ACTION_NOT_TAKEN, "No such file."),
 ///         }
 ///     })
 ///     .perm(Perm::Retrieve)
@@ -112,7 +136,7 @@ impl Command {
             spec: CommandSpec {
                 name: name.to_ascii_uppercase(),
                 perm: None,
-                auth: true,
+                auth: Auth::Always,
                 arg: ArgRule::Required,
                 path: PathRule::None,
                 help: help.to_string(),
@@ -137,8 +161,13 @@ impl Command {
     }
 
     /// Whether a login is required (default true).
-    pub fn auth(mut self, required: bool) -> Command {
-        self.spec.auth = required;
+    pub fn auth(self, required: bool) -> Command {
+        self.login(if required { Auth::Always } else { Auth::Never })
+    }
+
+    /// When a login is required (default [`Auth::Always`]).
+    pub(crate) fn login(mut self, rule: Auth) -> Command {
+        self.spec.auth = rule;
         self
     }
 
@@ -278,24 +307,22 @@ impl CommandTable {
 struct BuiltinRow {
     name: &'static str,
     perm: Option<Perm>,
-    auth: bool,
+    auth: Auth,
     arg: ArgRule,
     path: PathRule,
-    help: &'static str,
     run: Builtin,
+    help: &'static str,
 }
 
-use ArgRule::{Forbidden as NO, Optional as OPT, Required as REQ};
-use PathRule as P;
-
-const fn c(
+/// One row, its values in the order of the table's columns.
+const fn row(
     name: &'static str,
     perm: Option<Perm>,
-    auth: bool,
+    auth: Auth,
     arg: ArgRule,
     path: PathRule,
-    help: &'static str,
     run: Builtin,
+    help: &'static str,
 ) -> BuiltinRow {
     BuiltinRow {
         name,
@@ -303,436 +330,65 @@ const fn c(
         auth,
         arg,
         path,
-        help,
         run,
+        help,
     }
 }
 
-/// The built-in commands, sorted by name.
+/// The built-in commands, sorted by name. Columns: the name (`SITE X` for a
+/// SITE command); the permission letter checked on the path; when a login
+/// is needed; the argument rule; how the argument maps to the checked path;
+/// the function; the HELP text.
+#[rustfmt::skip]
 static BUILTINS: &[BuiltinRow] = &[
-    c(
-        "ABOR",
-        None,
-        true,
-        NO,
-        P::None,
-        "Syntax: ABOR (abort transfer).",
-        data::abor,
-    ),
-    c(
-        "ALLO",
-        None,
-        true,
-        REQ,
-        P::None,
-        "Syntax: ALLO <SP> bytes (noop; allocate storage).",
-        data::allo,
-    ),
-    c(
-        "APPE",
-        Some(Perm::Append),
-        true,
-        REQ,
-        P::Arg,
-        "Syntax: APPE <SP> file-name (append data to file).",
-        xfer::appe,
-    ),
-    c(
-        "CDUP",
-        Some(Perm::ChangeDir),
-        true,
-        NO,
-        P::Parent,
-        "Syntax: CDUP (go to parent directory).",
-        fs::cwd,
-    ),
-    c(
-        "CWD",
-        Some(Perm::ChangeDir),
-        true,
-        OPT,
-        P::ArgOrRoot,
-        "Syntax: CWD [<SP> dir-name] (change working directory).",
-        fs::cwd,
-    ),
-    c(
-        "DELE",
-        Some(Perm::Delete),
-        true,
-        REQ,
-        P::Arg,
-        "Syntax: DELE <SP> file-name (delete file).",
-        fs::dele,
-    ),
-    c(
-        "EPRT",
-        None,
-        true,
-        REQ,
-        P::None,
-        "Syntax: EPRT <SP> |proto|ip|port| (extended active mode).",
-        data::eprt,
-    ),
-    c(
-        "EPSV",
-        None,
-        true,
-        OPT,
-        P::None,
-        "Syntax: EPSV [<SP> proto/\"ALL\"] (extended passive mode).",
-        data::epsv,
-    ),
-    c(
-        "FEAT",
-        None,
-        false,
-        NO,
-        P::None,
-        "Syntax: FEAT (list all new features supported).",
-        info::feat,
-    ),
-    c(
-        "HELP",
-        None,
-        false,
-        OPT,
-        P::None,
-        "Syntax: HELP [<SP> cmd] (show help).",
-        info::help,
-    ),
-    c(
-        "LIST",
-        Some(Perm::List),
-        true,
-        OPT,
-        P::ArgOrCwd,
-        "Syntax: LIST [<SP> path] (list files).",
-        xfer::list,
-    ),
-    c(
-        "MDTM",
-        Some(Perm::List),
-        true,
-        REQ,
-        P::Arg,
-        "Syntax: MDTM [<SP> path] (file last modification time).",
-        fs::mdtm,
-    ),
-    c(
-        "MFMT",
-        Some(Perm::SetMtime),
-        true,
-        REQ,
-        P::SecondWord,
-        "Syntax: MFMT <SP> timeval <SP> path (file update last modification time).",
-        fs::mfmt,
-    ),
-    c(
-        "MKD",
-        Some(Perm::MakeDir),
-        true,
-        REQ,
-        P::Arg,
-        "Syntax: MKD <SP> path (create directory).",
-        fs::mkd,
-    ),
-    c(
-        "MLSD",
-        Some(Perm::List),
-        true,
-        OPT,
-        P::ArgOrCwd,
-        "Syntax: MLSD [<SP> path] (list directory).",
-        xfer::mlsd,
-    ),
-    c(
-        "MLST",
-        Some(Perm::List),
-        true,
-        OPT,
-        P::ArgOrCwd,
-        "Syntax: MLST [<SP> path] (show information about path).",
-        xfer::mlst,
-    ),
-    c(
-        "MODE",
-        None,
-        true,
-        REQ,
-        P::None,
-        "Syntax: MODE <SP> mode (noop; set data transfer mode).",
-        data::mode,
-    ),
-    c(
-        "NLST",
-        Some(Perm::List),
-        true,
-        OPT,
-        P::ArgOrCwd,
-        "Syntax: NLST [<SP> path] (list path in a compact form).",
-        xfer::nlst,
-    ),
-    c(
-        "NOOP",
-        None,
-        false,
-        NO,
-        P::None,
-        "Syntax: NOOP (just do nothing).",
-        info::noop,
-    ),
-    c(
-        "OPTS",
-        None,
-        false,
-        REQ,
-        P::None,
-        "Syntax: OPTS <SP> cmd [<SP> option] (set option for command).",
-        info::opts,
-    ),
-    c(
-        "PASS",
-        None,
-        false,
-        OPT,
-        P::None,
-        "Syntax: PASS [<SP> password] (set user password).",
-        login::pass,
-    ),
-    c(
-        "PASV",
-        None,
-        true,
-        NO,
-        P::None,
-        "Syntax: PASV (open passive data connection).",
-        data::pasv,
-    ),
-    c(
-        "PORT",
-        None,
-        true,
-        REQ,
-        P::None,
-        "Syntax: PORT <sp> h,h,h,h,p,p (open active data connection).",
-        data::port,
-    ),
-    c(
-        "PWD",
-        None,
-        true,
-        NO,
-        P::None,
-        "Syntax: PWD (get current working directory).",
-        fs::pwd,
-    ),
-    c(
-        "QUIT",
-        None,
-        false,
-        NO,
-        P::None,
-        "Syntax: QUIT (quit current session).",
-        login::quit,
-    ),
-    c(
-        "REIN",
-        None,
-        true,
-        NO,
-        P::None,
-        "Syntax: REIN (flush account).",
-        login::rein,
-    ),
-    c(
-        "REST",
-        None,
-        true,
-        REQ,
-        P::None,
-        "Syntax: REST <SP> offset (set file offset).",
-        data::rest,
-    ),
-    c(
-        "RETR",
-        Some(Perm::Retrieve),
-        true,
-        REQ,
-        P::Arg,
-        "Syntax: RETR <SP> file-name (retrieve a file).",
-        xfer::retr,
-    ),
-    c(
-        "RMD",
-        Some(Perm::Delete),
-        true,
-        REQ,
-        P::Arg,
-        "Syntax: RMD <SP> dir-name (remove directory).",
-        fs::rmd,
-    ),
-    c(
-        "RNFR",
-        Some(Perm::Rename),
-        true,
-        REQ,
-        P::Arg,
-        "Syntax: RNFR <SP> file-name (rename (source name)).",
-        fs::rnfr,
-    ),
-    c(
-        "RNTO",
-        Some(Perm::Rename),
-        true,
-        REQ,
-        P::Arg,
-        "Syntax: RNTO <SP> file-name (rename (destination name)).",
-        fs::rnto,
-    ),
-    c(
-        "SITE",
-        None,
-        false,
-        REQ,
-        P::None,
-        "Syntax: SITE <SP> site-command (execute SITE command).",
-        info::site,
-    ),
-    c(
-        "SITE CHMOD",
-        Some(Perm::Chmod),
-        true,
-        REQ,
-        P::SecondWord,
-        "Syntax: SITE CHMOD <SP> mode path (change file mode).",
-        fs::site_chmod,
-    ),
-    c(
-        "SITE HELP",
-        None,
-        false,
-        OPT,
-        P::None,
-        "Syntax: SITE HELP [<SP> cmd] (show SITE command help).",
-        info::site_help,
-    ),
-    c(
-        "SIZE",
-        Some(Perm::List),
-        true,
-        REQ,
-        P::Arg,
-        "Syntax: SIZE <SP> file-name (get file size).",
-        fs::size,
-    ),
-    c(
-        "STAT",
-        None,
-        false,
-        OPT,
-        P::None,
-        "Syntax: STAT [<SP> path name] (server stats [list files]).",
-        xfer::stat,
-    ),
-    c(
-        "STOR",
-        Some(Perm::Store),
-        true,
-        REQ,
-        P::Arg,
-        "Syntax: STOR <SP> file-name (store a file).",
-        xfer::stor,
-    ),
-    c(
-        "STOU",
-        None,
-        true,
-        OPT,
-        P::None,
-        "Syntax: STOU [<SP> name] (store a file with a unique name).",
-        xfer::stou,
-    ),
-    c(
-        "STRU",
-        None,
-        true,
-        REQ,
-        P::None,
-        "Syntax: STRU <SP> type (noop; set file structure).",
-        data::stru,
-    ),
-    c(
-        "SYST",
-        None,
-        false,
-        NO,
-        P::None,
-        "Syntax: SYST (get operating system type).",
-        info::syst,
-    ),
-    c(
-        "TYPE",
-        None,
-        true,
-        REQ,
-        P::None,
-        "Syntax: TYPE <SP> [A | I] (set transfer type).",
-        data::type_,
-    ),
-    c(
-        "USER",
-        None,
-        false,
-        REQ,
-        P::None,
-        "Syntax: USER <SP> user-name (set username).",
-        login::user,
-    ),
-    c(
-        "XCUP",
-        Some(Perm::ChangeDir),
-        true,
-        NO,
-        P::Parent,
-        "Syntax: XCUP (obsolete; go to parent directory).",
-        fs::cwd,
-    ),
-    c(
-        "XCWD",
-        Some(Perm::ChangeDir),
-        true,
-        OPT,
-        P::ArgOrRoot,
-        "Syntax: XCWD [<SP> dir-name] (obsolete; change directory).",
-        fs::cwd,
-    ),
-    c(
-        "XMKD",
-        Some(Perm::MakeDir),
-        true,
-        REQ,
-        P::Arg,
-        "Syntax: XMKD <SP> path (obsolete; create directory).",
-        fs::mkd,
-    ),
-    c(
-        "XPWD",
-        None,
-        true,
-        NO,
-        P::None,
-        "Syntax: XPWD (obsolete; get current dir).",
-        fs::pwd,
-    ),
-    c(
-        "XRMD",
-        Some(Perm::Delete),
-        true,
-        REQ,
-        P::Arg,
-        "Syntax: XRMD <SP> dir-name (obsolete; remove directory).",
-        fs::rmd,
-    ),
+    //  name          permission             login               argument            path                  runs             help
+    row("ABOR",       None,                  Auth::Always,       ArgRule::Forbidden, PathRule::None,       data::abor,      "Syntax: ABOR (abort transfer)."),
+    row("ALLO",       None,                  Auth::Always,       ArgRule::Required,  PathRule::None,       data::allo,      "Syntax: ALLO <SP> bytes (noop; allocate storage)."),
+    row("APPE",       Some(Perm::Append),    Auth::Always,       ArgRule::Required,  PathRule::Arg,        xfer::appe,      "Syntax: APPE <SP> file-name (append data to file)."),
+    row("CDUP",       Some(Perm::ChangeDir), Auth::Always,       ArgRule::Forbidden, PathRule::Parent,     fs::cwd,         "Syntax: CDUP (go to parent directory)."),
+    row("CWD",        Some(Perm::ChangeDir), Auth::Always,       ArgRule::Optional,  PathRule::ArgOrRoot,  fs::cwd,         "Syntax: CWD [<SP> dir-name] (change working directory)."),
+    row("DELE",       Some(Perm::Delete),    Auth::Always,       ArgRule::Required,  PathRule::Arg,        fs::dele,        "Syntax: DELE <SP> file-name (delete file)."),
+    row("EPRT",       None,                  Auth::Always,       ArgRule::Required,  PathRule::None,       data::eprt,      "Syntax: EPRT <SP> |proto|ip|port| (extended active mode)."),
+    row("EPSV",       None,                  Auth::Always,       ArgRule::Optional,  PathRule::None,       data::epsv,      "Syntax: EPSV [<SP> proto/\"ALL\"] (extended passive mode)."),
+    row("FEAT",       None,                  Auth::Never,        ArgRule::Forbidden, PathRule::None,       info::feat,      "Syntax: FEAT (list all new features supported)."),
+    row("HELP",       None,                  Auth::Never,        ArgRule::Optional,  PathRule::None,       info::help,      "Syntax: HELP [<SP> cmd] (show help)."),
+    row("LIST",       Some(Perm::List),      Auth::Always,       ArgRule::Optional,  PathRule::ArgOrCwd,   xfer::list,      "Syntax: LIST [<SP> path] (list files)."),
+    row("MDTM",       Some(Perm::List),      Auth::Always,       ArgRule::Required,  PathRule::Arg,        fs::mdtm,        "Syntax: MDTM [<SP> path] (file last modification time)."),
+    row("MFMT",       Some(Perm::SetMtime),  Auth::Always,       ArgRule::Required,  PathRule::SecondWord, fs::mfmt,        "Syntax: MFMT <SP> timeval <SP> path (file update last modification time)."),
+    row("MKD",        Some(Perm::MakeDir),   Auth::Always,       ArgRule::Required,  PathRule::Arg,        fs::mkd,         "Syntax: MKD <SP> path (create directory)."),
+    row("MLSD",       Some(Perm::List),      Auth::Always,       ArgRule::Optional,  PathRule::ArgOrCwd,   xfer::mlsd,      "Syntax: MLSD [<SP> path] (list directory)."),
+    row("MLST",       Some(Perm::List),      Auth::Always,       ArgRule::Optional,  PathRule::ArgOrCwd,   xfer::mlst,      "Syntax: MLST [<SP> path] (show information about path)."),
+    row("MODE",       None,                  Auth::Always,       ArgRule::Required,  PathRule::None,       data::mode,      "Syntax: MODE <SP> mode (noop; set data transfer mode)."),
+    row("NLST",       Some(Perm::List),      Auth::Always,       ArgRule::Optional,  PathRule::ArgOrCwd,   xfer::nlst,      "Syntax: NLST [<SP> path] (list path in a compact form)."),
+    row("NOOP",       None,                  Auth::Never,        ArgRule::Forbidden, PathRule::None,       info::noop,      "Syntax: NOOP (just do nothing)."),
+    row("OPTS",       None,                  Auth::Never,        ArgRule::Required,  PathRule::None,       info::opts,      "Syntax: OPTS <SP> cmd [<SP> option] (set option for command)."),
+    row("PASS",       None,                  Auth::Never,        ArgRule::Optional,  PathRule::None,       login::pass,     "Syntax: PASS [<SP> password] (set user password)."),
+    row("PASV",       None,                  Auth::Always,       ArgRule::Forbidden, PathRule::None,       data::pasv,      "Syntax: PASV (open passive data connection)."),
+    row("PORT",       None,                  Auth::Always,       ArgRule::Required,  PathRule::None,       data::port,      "Syntax: PORT <sp> h,h,h,h,p,p (open active data connection)."),
+    row("PWD",        None,                  Auth::Always,       ArgRule::Forbidden, PathRule::None,       fs::pwd,         "Syntax: PWD (get current working directory)."),
+    row("QUIT",       None,                  Auth::Never,        ArgRule::Forbidden, PathRule::None,       login::quit,     "Syntax: QUIT (quit current session)."),
+    row("REIN",       None,                  Auth::Always,       ArgRule::Forbidden, PathRule::None,       login::rein,     "Syntax: REIN (flush account)."),
+    row("REST",       None,                  Auth::Always,       ArgRule::Required,  PathRule::None,       data::rest,      "Syntax: REST <SP> offset (set file offset)."),
+    row("RETR",       Some(Perm::Retrieve),  Auth::Always,       ArgRule::Required,  PathRule::Arg,        xfer::retr,      "Syntax: RETR <SP> file-name (retrieve a file)."),
+    row("RMD",        Some(Perm::Delete),    Auth::Always,       ArgRule::Required,  PathRule::Arg,        fs::rmd,         "Syntax: RMD <SP> dir-name (remove directory)."),
+    row("RNFR",       Some(Perm::Rename),    Auth::Always,       ArgRule::Required,  PathRule::Arg,        fs::rnfr,        "Syntax: RNFR <SP> file-name (rename (source name))."),
+    row("RNTO",       Some(Perm::Rename),    Auth::Always,       ArgRule::Required,  PathRule::Arg,        fs::rnto,        "Syntax: RNTO <SP> file-name (rename (destination name))."),
+    row("SITE",       None,                  Auth::Never,        ArgRule::Required,  PathRule::None,       info::site,      "Syntax: SITE <SP> site-command (execute SITE command)."),
+    row("SITE CHMOD", Some(Perm::Chmod),     Auth::Always,       ArgRule::Required,  PathRule::SecondWord, fs::site_chmod,  "Syntax: SITE CHMOD <SP> mode path (change file mode)."),
+    row("SITE HELP",  None,                  Auth::Never,        ArgRule::Optional,  PathRule::None,       info::site_help, "Syntax: SITE HELP [<SP> cmd] (show SITE command help)."),
+    row("SIZE",       Some(Perm::List),      Auth::Always,       ArgRule::Required,  PathRule::Arg,        fs::size,        "Syntax: SIZE <SP> file-name (get file size)."),
+    row("STAT",       None,                  Auth::WithArgument, ArgRule::Optional,  PathRule::None,       xfer::stat,      "Syntax: STAT [<SP> path name] (server stats [list files])."),
+    row("STOR",       Some(Perm::Store),     Auth::Always,       ArgRule::Required,  PathRule::Arg,        xfer::stor,      "Syntax: STOR <SP> file-name (store a file)."),
+    row("STOU",       None,                  Auth::Always,       ArgRule::Optional,  PathRule::None,       xfer::stou,      "Syntax: STOU [<SP> name] (store a file with a unique name)."),
+    row("STRU",       None,                  Auth::Always,       ArgRule::Required,  PathRule::None,       data::stru,      "Syntax: STRU <SP> type (noop; set file structure)."),
+    row("SYST",       None,                  Auth::Never,        ArgRule::Forbidden, PathRule::None,       info::syst,      "Syntax: SYST (get operating system type)."),
+    row("TYPE",       None,                  Auth::Always,       ArgRule::Required,  PathRule::None,       data::type_,     "Syntax: TYPE <SP> [A | I] (set transfer type)."),
+    row("USER",       None,                  Auth::Never,        ArgRule::Required,  PathRule::None,       login::user,     "Syntax: USER <SP> user-name (set username)."),
+    row("XCUP",       Some(Perm::ChangeDir), Auth::Always,       ArgRule::Forbidden, PathRule::Parent,     fs::cwd,         "Syntax: XCUP (obsolete; go to parent directory)."),
+    row("XCWD",       Some(Perm::ChangeDir), Auth::Always,       ArgRule::Optional,  PathRule::ArgOrRoot,  fs::cwd,         "Syntax: XCWD [<SP> dir-name] (obsolete; change directory)."),
+    row("XMKD",       Some(Perm::MakeDir),   Auth::Always,       ArgRule::Required,  PathRule::Arg,        fs::mkd,         "Syntax: XMKD <SP> path (obsolete; create directory)."),
+    row("XPWD",       None,                  Auth::Always,       ArgRule::Forbidden, PathRule::None,       fs::pwd,         "Syntax: XPWD (obsolete; get current dir)."),
+    row("XRMD",       Some(Perm::Delete),    Auth::Always,       ArgRule::Required,  PathRule::Arg,        fs::rmd,         "Syntax: XRMD <SP> dir-name (obsolete; remove directory)."),
 ];
 
 #[cfg(test)]
@@ -772,6 +428,32 @@ mod tests {
         assert!(table.has("SITE MD5"));
         assert!(table.remove("SITE MD5"));
         assert!(!table.has("SITE MD5"));
+    }
+
+    #[test]
+    fn stat_needs_a_login_only_with_an_argument() {
+        let table = CommandTable::builtin();
+        let stat = table.lookup("STAT").map(|s| s.auth);
+        assert_eq!(stat, Some(Auth::WithArgument));
+        assert!(!Auth::WithArgument.needs_login(""));
+        assert!(Auth::WithArgument.needs_login("/"));
+        assert!(Auth::Always.needs_login(""));
+        assert!(!Auth::Never.needs_login("x"));
+        let open: Vec<&str> = BUILTINS
+            .iter()
+            .filter(|b| b.auth == Auth::Never)
+            .map(|b| b.name)
+            .collect();
+        let before_login = "FEAT HELP NOOP OPTS PASS QUIT SITE SITE HELP SYST USER";
+        assert_eq!(open.join(" "), before_login);
+    }
+
+    #[test]
+    fn the_auth_builder_maps_to_always_or_never() {
+        let open = Command::new("SITE X", "Syntax: SITE X.", |_| {}).auth(false);
+        assert_eq!(open.spec.auth, Auth::Never);
+        let closed = open.auth(true);
+        assert_eq!(closed.spec.auth, Auth::Always);
     }
 
     #[test]

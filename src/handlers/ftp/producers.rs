@@ -14,13 +14,106 @@ use crate::filesystems::{
     format_list_entry_in, format_mlsx_entry_in, Facts, FileHandle, Filesystem,
 };
 
+/// The command a transfer serves: what the xferlog, the hooks and the
+/// transfer log line are told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransferKind {
+    /// RETR: a file to the client.
+    Retr,
+    /// STOR: a file from the client.
+    Stor,
+    /// APPE: a file from the client, appended.
+    Appe,
+    /// STOU: a file from the client, under a new unique name.
+    Stou,
+    /// LIST: `ls -l` lines.
+    List,
+    /// NLST: bare names.
+    Nlst,
+    /// MLSD: RFC 3659 facts.
+    Mlsd,
+}
+
+/// Which way a transfer's bytes go, as the xferlog's direction field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// Server to client (`o`, outgoing).
+    Download,
+    /// Client to server (`i`, incoming).
+    Upload,
+}
+
+impl TransferKind {
+    const ALL: [TransferKind; 7] = [
+        TransferKind::Retr,
+        TransferKind::Stor,
+        TransferKind::Appe,
+        TransferKind::Stou,
+        TransferKind::List,
+        TransferKind::Nlst,
+        TransferKind::Mlsd,
+    ];
+
+    /// The command name, for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            TransferKind::Retr => "RETR",
+            TransferKind::Stor => "STOR",
+            TransferKind::Appe => "APPE",
+            TransferKind::Stou => "STOU",
+            TransferKind::List => "LIST",
+            TransferKind::Nlst => "NLST",
+            TransferKind::Mlsd => "MLSD",
+        }
+    }
+
+    /// The kind whose [`name`](Self::name) is `name`. The data channel
+    /// carries the kind to the [`Outcome`] as its name (`Job::cmd`), so the
+    /// outcome reads it back here.
+    pub fn from_name(name: &str) -> Option<TransferKind> {
+        TransferKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether a file (not a listing) moves: only those transfers are
+    /// logged, written to the xferlog and reported to the file hooks.
+    pub fn moves_a_file(self) -> bool {
+        !matches!(
+            self,
+            TransferKind::List | TransferKind::Nlst | TransferKind::Mlsd
+        )
+    }
+
+    /// Which way the bytes go.
+    pub fn direction(self) -> Direction {
+        match self {
+            TransferKind::Stor | TransferKind::Appe | TransferKind::Stou => Direction::Upload,
+            TransferKind::Retr | TransferKind::List | TransferKind::Nlst | TransferKind::Mlsd => {
+                Direction::Download
+            }
+        }
+    }
+}
+
 /// A transfer handed from the session to its data channel.
 pub(crate) struct Job {
-    /// RETR, STOR, APPE, STOU, LIST, NLST or MLSD.
+    /// The [`TransferKind::name`] of the transfer; a name rather than the
+    /// kind because the data channel copies it into the [`Outcome`] as is.
+    /// Set by [`Job::new`].
     pub cmd: &'static str,
     /// Real path of the file, or of the listed directory.
     pub path: PathBuf,
     pub kind: JobKind,
+}
+
+impl Job {
+    /// A `transfer` of `path` moving `kind`.
+    pub fn new(transfer: TransferKind, path: PathBuf, kind: JobKind) -> Job {
+        Job {
+            cmd: transfer.name(),
+            path,
+            kind,
+        }
+    }
 }
 
 /// Direction and content of a transfer.
@@ -51,6 +144,8 @@ pub(crate) enum Source {
 
 /// How a transfer ended.
 pub(crate) struct Outcome {
+    /// The job's [`TransferKind::name`] (empty when no job ran); read with
+    /// [`Outcome::transfer`].
     pub cmd: &'static str,
     pub path: PathBuf,
     /// ASCII type (for the xferlog).
@@ -58,6 +153,18 @@ pub(crate) struct Outcome {
     pub bytes: u64,
     pub elapsed: f64,
     pub kind: OutcomeKind,
+}
+
+impl Outcome {
+    /// Whether every byte moved.
+    pub fn completed(&self) -> bool {
+        matches!(self.kind, OutcomeKind::Complete)
+    }
+
+    /// The command the transfer served; `None` when no job ran.
+    pub fn transfer(&self) -> Option<TransferKind> {
+        TransferKind::from_name(self.cmd)
+    }
 }
 
 /// The reason a transfer ended.
@@ -268,6 +375,29 @@ pub(crate) fn read_chunk(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transfer_kind_survives_the_trip_through_its_name() {
+        for kind in TransferKind::ALL {
+            assert_eq!(TransferKind::from_name(kind.name()), Some(kind));
+        }
+        assert_eq!(TransferKind::from_name(""), None);
+        assert_eq!(TransferKind::from_name("retr"), None);
+    }
+
+    #[test]
+    fn only_file_transfers_are_logged_and_uploads_are_incoming() {
+        let logged: Vec<_> = TransferKind::ALL
+            .into_iter()
+            .filter(|k| k.moves_a_file())
+            .map(TransferKind::name)
+            .collect();
+        assert_eq!(logged, ["RETR", "STOR", "APPE", "STOU"]);
+        assert_eq!(TransferKind::Retr.direction(), Direction::Download);
+        assert_eq!(TransferKind::Mlsd.direction(), Direction::Download);
+        assert_eq!(TransferKind::Stou.direction(), Direction::Upload);
+        assert_eq!(TransferKind::Appe.direction(), Direction::Upload);
+    }
 
     #[test]
     fn lf_becomes_crlf_across_chunks() {

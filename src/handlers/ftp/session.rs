@@ -254,8 +254,7 @@ impl Session {
             }
             _ => {}
         }
-        let needs_login = spec.auth || (spec.name == "STAT" && !arg.is_empty());
-        if needs_login && !self.authenticated {
+        if spec.auth.needs_login(arg) && !self.authenticated {
             return self.reply(reply::NOT_LOGGED_IN, "Log in with USER and PASS first.");
         }
         let path = match self.resolve_path(spec, arg) {

@@ -12,38 +12,39 @@
 
 use std::io::Write;
 
-use super::producers::Outcome;
+use super::producers::{Direction, Outcome, TransferKind};
 use super::session::Session;
 use crate::filesystems::days_from_civil;
 use crate::log::{LOG, LOGERROR};
 
 /// Log the transfer (pyftpdlib `log_transfer`), append the xferlog line,
 /// fire `on_file_sent` / `on_file_received` or their incomplete variants.
-pub(super) fn record(s: &Session, outcome: &Outcome, completed: bool) {
+pub(super) fn record(s: &Session, transfer: TransferKind, outcome: &Outcome) {
+    let completed = outcome.completed();
     log::info!(
         target: LOG,
         "{} {} {} completed={} bytes={} seconds={}",
         s.prefix,
-        outcome.cmd,
+        transfer.name(),
         outcome.path.display(),
         u8::from(completed),
         outcome.bytes,
         seconds(outcome.elapsed)
     );
     if let Some(file) = &s.cfg.xferlog {
-        let line = xferlog_line(s, outcome, completed, now());
+        let line = xferlog_line(s, transfer, outcome, now());
         if let Err(e) = (&*file).write_all(line.as_bytes()) {
             log::error!(target: LOGERROR, "{} cannot write the xferlog: {e}", s.prefix);
         }
     }
     let path = outcome.path.as_path();
-    match (outcome.cmd == "RETR", completed) {
-        (true, true) => s.hook("on_file_sent", |h, i| h.on_file_sent(i, path)),
-        (true, false) => s.hook("on_incomplete_file_sent", |h, i| {
+    match (transfer.direction(), completed) {
+        (Direction::Download, true) => s.hook("on_file_sent", |h, i| h.on_file_sent(i, path)),
+        (Direction::Download, false) => s.hook("on_incomplete_file_sent", |h, i| {
             h.on_incomplete_file_sent(i, path)
         }),
-        (false, true) => s.hook("on_file_received", |h, i| h.on_file_received(i, path)),
-        (false, false) => s.hook("on_incomplete_file_received", |h, i| {
+        (Direction::Upload, true) => s.hook("on_file_received", |h, i| h.on_file_received(i, path)),
+        (Direction::Upload, false) => s.hook("on_incomplete_file_received", |h, i| {
             h.on_incomplete_file_received(i, path)
         }),
     }
@@ -57,8 +58,10 @@ fn now() -> i64 {
 }
 
 /// One xferlog record, newline included.
-fn xferlog_line(s: &Session, o: &Outcome, completed: bool, at: i64) -> String {
-    let tm = crate::sys::broken_down(at, false);
+fn xferlog_line(s: &Session, transfer: TransferKind, o: &Outcome, at: i64) -> String {
+    // The date is local time, as wu-ftpd writes it.
+    let utc = false;
+    let tm = crate::sys::broken_down(at, utc);
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -80,10 +83,13 @@ fn xferlog_line(s: &Session, o: &Outcome, completed: bool, at: i64) -> String {
         o.bytes,
         no_spaces(&o.path.to_string_lossy()),
         if o.ascii { 'a' } else { 'b' },
-        if o.cmd == "RETR" { 'o' } else { 'i' },
+        match transfer.direction() {
+            Direction::Download => 'o',
+            Direction::Upload => 'i',
+        },
         if anonymous { 'a' } else { 'r' },
         no_spaces(&s.username),
-        if completed { 'c' } else { 'i' },
+        if o.completed() { 'c' } else { 'i' },
     )
 }
 

@@ -1,7 +1,8 @@
 //! AUTH, PBSZ and PROT (RFC 2228, RFC 4217) with pyftpdlib's replies.
 
-use super::super::ftp::commands::{ArgRule, Command, PathRule};
+use super::super::ftp::commands::{ArgRule, Auth, Command, PathRule};
 use super::super::ftp::session::{Effect, Session};
+use crate::reply;
 
 /// The three rows `enable_tls` adds to the command table.
 pub(crate) fn rows() -> Vec<Command> {
@@ -11,12 +12,12 @@ pub(crate) fn rows() -> Vec<Command> {
             "Syntax: AUTH <SP> TLS|SSL (set up secure control channel).",
             auth,
         )
-        .auth(false)
+        .login(Auth::Never)
         .arg(ArgRule::Required)
         .path(PathRule::None)
         .feat("AUTH TLS\nAUTH SSL"),
         Command::builtin("PBSZ", "Syntax: PBSZ <SP> 0 (negotiate TLS buffer).", pbsz)
-            .auth(false)
+            .login(Auth::Never)
             .arg(ArgRule::Required)
             .feat("PBSZ"),
         Command::builtin(
@@ -24,57 +25,198 @@ pub(crate) fn rows() -> Vec<Command> {
             "Syntax: PROT <SP> [C|P] (set up un/secure data channel).",
             prot,
         )
-        .auth(false)
+        .login(Auth::Never)
         .arg(ArgRule::Required)
         .feat("PROT"),
     ]
 }
 
-fn auth(s: &mut Session, arg: &str, _: Option<std::path::PathBuf>) {
-    let kind = arg.trim().to_ascii_uppercase();
-    if s.tls_control {
-        return s.reply(503, "Already using TLS.");
-    }
-    match kind.as_str() {
-        "TLS" | "TLS-C" | "SSL" | "TLS-P" => {
-            s.reply(234, &format!("AUTH {kind} successful."));
-            s.effects.push(Effect::StartTls);
+/// The security mechanisms AUTH accepts (RFC 4217 §4; `SSL` and `TLS-P`
+/// are the older names clients still send).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mechanism {
+    /// `TLS`.
+    Tls,
+    /// `TLS-C`.
+    TlsC,
+    /// `SSL`.
+    Ssl,
+    /// `TLS-P`.
+    TlsP,
+}
+
+impl Mechanism {
+    /// The name as the client wrote it, upper-cased (for the 234 text).
+    pub fn name(self) -> &'static str {
+        match self {
+            Mechanism::Tls => "TLS",
+            Mechanism::TlsC => "TLS-C",
+            Mechanism::Ssl => "SSL",
+            Mechanism::TlsP => "TLS-P",
         }
-        _ => s.reply(502, "Unrecognized encryption type (use TLS or SSL)."),
     }
 }
 
+/// AUTH named a mechanism other than TLS or SSL.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct UnknownMechanism;
+
+/// Parse AUTH's mechanism, in any case.
+pub(crate) fn parse_auth(arg: &str) -> Result<Mechanism, UnknownMechanism> {
+    match arg.trim().to_ascii_uppercase().as_str() {
+        "TLS" => Ok(Mechanism::Tls),
+        "TLS-C" => Ok(Mechanism::TlsC),
+        "SSL" => Ok(Mechanism::Ssl),
+        "TLS-P" => Ok(Mechanism::TlsP),
+        _ => Err(UnknownMechanism),
+    }
+}
+
+/// A data-channel protection level (RFC 2228 §3, PROT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProtLevel {
+    /// `C`: plain data connections.
+    Clear,
+    /// `S`: integrity only; TLS has no such level.
+    Safe,
+    /// `E`: confidentiality only; TLS has no such level.
+    Confidential,
+    /// `P`: TLS data connections.
+    Private,
+}
+
+impl ProtLevel {
+    /// The level's letter.
+    pub fn letter(self) -> char {
+        match self {
+            ProtLevel::Clear => 'C',
+            ProtLevel::Safe => 'S',
+            ProtLevel::Confidential => 'E',
+            ProtLevel::Private => 'P',
+        }
+    }
+}
+
+/// PROT named no RFC 2228 level.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct UnknownLevel;
+
+/// Parse PROT's level letter, in any case.
+pub(crate) fn parse_prot(arg: &str) -> Result<ProtLevel, UnknownLevel> {
+    match arg.trim().to_ascii_uppercase().as_str() {
+        "C" => Ok(ProtLevel::Clear),
+        "S" => Ok(ProtLevel::Safe),
+        "E" => Ok(ProtLevel::Confidential),
+        "P" => Ok(ProtLevel::Private),
+        _ => Err(UnknownLevel),
+    }
+}
+
+fn auth(s: &mut Session, arg: &str, _: Option<std::path::PathBuf>) {
+    if s.tls_control {
+        return s.reply(reply::BAD_SEQUENCE, "Already using TLS.");
+    }
+    match parse_auth(arg) {
+        Ok(mechanism) => {
+            let text = format!("AUTH {} successful.", mechanism.name());
+            s.reply(reply::SECURITY_EXCHANGE_OK, &text);
+            s.effects.push(Effect::StartTls);
+        }
+        Err(UnknownMechanism) => s.reply(
+            reply::NOT_IMPLEMENTED,
+            "Unrecognized encryption type (use TLS or SSL).",
+        ),
+    }
+}
+
+/// PBSZ: the argument is not looked at, as in pyftpdlib. TLS protects a
+/// stream, so the buffer size is always 0 (RFC 4217), and a 200 with
+/// `PBSZ=<size>` naming the size the server uses is RFC 2228's answer to
+/// any requested size.
 fn pbsz(s: &mut Session, _: &str, _: Option<std::path::PathBuf>) {
     if !s.tls_control {
-        return s.reply(503, "PBSZ not allowed on insecure control connection.");
+        return s.reply(
+            reply::BAD_SEQUENCE,
+            "PBSZ not allowed on insecure control connection.",
+        );
     }
     s.pbsz = true;
-    s.reply(200, "PBSZ=0 successful.");
+    s.reply(reply::OK, "PBSZ=0 successful.");
 }
 
 fn prot(s: &mut Session, arg: &str, _: Option<std::path::PathBuf>) {
-    let level = arg.trim().to_ascii_uppercase();
     if !s.tls_control {
-        return s.reply(503, "PROT not allowed on insecure control connection.");
+        return s.reply(
+            reply::BAD_SEQUENCE,
+            "PROT not allowed on insecure control connection.",
+        );
     }
     if !s.pbsz {
-        return s.reply(503, "You must issue the PBSZ command prior to PROT.");
+        return s.reply(
+            reply::BAD_SEQUENCE,
+            "You must issue the PBSZ command prior to PROT.",
+        );
     }
     let data_required = s.cfg.tls.as_ref().is_some_and(|t| t.tls_data_required);
-    match level.as_str() {
-        "C" if data_required => s.reply(
-            534,
+    match parse_prot(arg) {
+        Ok(ProtLevel::Clear) if data_required => s.reply(
+            reply::DENIED_BY_POLICY,
             "PROT C not allowed: SSL/TLS required on the data channel.",
         ),
-        "C" => {
+        Ok(ProtLevel::Clear) => {
             s.prot_private = false;
-            s.reply(200, "Protection set to Clear");
+            s.reply(reply::OK, "Protection set to Clear");
         }
-        "P" => {
+        Ok(ProtLevel::Private) => {
             s.prot_private = true;
-            s.reply(200, "Protection set to Private");
+            s.reply(reply::OK, "Protection set to Private");
         }
-        "S" | "E" => s.reply(521, &format!("PROT {level} unsupported (use C or P).")),
-        _ => s.reply(502, "Unrecognized PROT type (use C or P)."),
+        Ok(level @ (ProtLevel::Safe | ProtLevel::Confidential)) => {
+            let text = format!("PROT {} unsupported (use C or P).", level.letter());
+            s.reply(reply::PROT_NOT_USABLE, &text)
+        }
+        Err(UnknownLevel) => s.reply(
+            reply::NOT_IMPLEMENTED,
+            "Unrecognized PROT type (use C or P).",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_mechanism_per_rfc4217() {
+        assert_eq!(parse_auth("TLS"), Ok(Mechanism::Tls));
+        assert_eq!(parse_auth("tls"), Ok(Mechanism::Tls));
+        assert_eq!(parse_auth("Tls-C"), Ok(Mechanism::TlsC));
+        assert_eq!(parse_auth("ssl"), Ok(Mechanism::Ssl));
+        assert_eq!(parse_auth(" TLS-P "), Ok(Mechanism::TlsP));
+        for bad in ["", "KERBEROS_V4", "GSSAPI", "TLS C", "TLSX"] {
+            assert_eq!(parse_auth(bad), Err(UnknownMechanism), "{bad:?}");
+        }
+        let names = [
+            Mechanism::Tls,
+            Mechanism::TlsC,
+            Mechanism::Ssl,
+            Mechanism::TlsP,
+        ];
+        for m in names {
+            assert_eq!(parse_auth(m.name()), Ok(m));
+        }
+    }
+
+    #[test]
+    fn prot_level_per_rfc2228() {
+        assert_eq!(parse_prot("C"), Ok(ProtLevel::Clear));
+        assert_eq!(parse_prot("p"), Ok(ProtLevel::Private));
+        assert_eq!(parse_prot(" S "), Ok(ProtLevel::Safe));
+        assert_eq!(parse_prot("e"), Ok(ProtLevel::Confidential));
+        for bad in ["", "X", "CP", "C P", "private"] {
+            assert_eq!(parse_prot(bad), Err(UnknownLevel), "{bad:?}");
+        }
+        assert_eq!(ProtLevel::Safe.letter(), 'S');
+        assert_eq!(ProtLevel::Confidential.letter(), 'E');
     }
 }
