@@ -380,7 +380,8 @@ pub(super) fn finish(s: &mut Session, outcome: Outcome, via_abor: bool) {
             "Data connection timed out; transfer aborted.",
         ),
     }
-    if let Some(transfer) = outcome.transfer().filter(|t| t.moves_a_file()) {
+    if outcome.transfer.moves_a_file() {
+        let transfer = outcome.transfer;
         super::transfer_log::record(s, transfer, &outcome);
     }
     if s.quitting {

@@ -11,7 +11,6 @@
 //! directly when it aborts or closes.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -667,37 +666,35 @@ impl DataChannel {
     /// End the transfer now (ABOR, or the control channel closing): the
     /// outcome to report, if a transfer was running.
     pub fn abort(&mut self) -> Option<Outcome> {
-        self.job.as_ref()?;
-        Some(self.conclude(OutcomeKind::Aborted))
+        let job = self.job.take()?;
+        Some(self.conclude(job, OutcomeKind::Aborted))
     }
 
     /// Close the file, tell the control channel.
     fn finish(&mut self, kind: OutcomeKind, core: &mut Core) {
-        let outcome = self.conclude(kind);
-        core.notify(self.owner, Notice::TransferDone(outcome));
+        if let Some(job) = self.job.take() {
+            let outcome = self.conclude(job, kind);
+            core.notify(self.owner, Notice::TransferDone(outcome));
+        }
     }
 
-    /// Flush and trim an upload, build the outcome, drop the job.
-    fn conclude(&mut self, mut kind: OutcomeKind) -> Outcome {
-        let job = self.job.take();
-        let (cmd, path) = match &job {
-            Some(j) => (j.cmd, j.path.clone()),
-            None => ("", PathBuf::new()),
+    /// Flush and trim an upload, build the outcome of `job`.
+    fn conclude(&mut self, job: Job, mut kind: OutcomeKind) -> Outcome {
+        let Job {
+            transfer,
+            path,
+            kind: content,
+        } = job;
+        let ascii = match &content {
+            JobKind::Receive { ascii, .. } => *ascii,
+            JobKind::Send(Source::File { ascii, .. }) => *ascii,
+            JobKind::Send(Source::Listing(_)) => true,
         };
-        let ascii = match job.as_ref().map(|j| &j.kind) {
-            Some(JobKind::Receive { ascii, .. }) => *ascii,
-            Some(JobKind::Send(Source::File { ascii, .. })) => *ascii,
-            _ => true,
-        };
-        if let Some(Job {
-            kind:
-                JobKind::Receive {
-                    mut file,
-                    ascii,
-                    truncate,
-                },
-            ..
-        }) = job
+        if let JobKind::Receive {
+            mut file,
+            ascii,
+            truncate,
+        } = content
         {
             if let Err(e) = finish_upload(&mut *file, &mut self.from_crlf, ascii, truncate) {
                 if matches!(kind, OutcomeKind::Complete) {
@@ -709,7 +706,7 @@ impl DataChannel {
             t.cancel();
         }
         Outcome {
-            cmd,
+            transfer,
             path,
             ascii,
             bytes: self.bytes,

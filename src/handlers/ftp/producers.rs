@@ -44,16 +44,6 @@ pub(crate) enum Direction {
 }
 
 impl TransferKind {
-    const ALL: [TransferKind; 7] = [
-        TransferKind::Retr,
-        TransferKind::Stor,
-        TransferKind::Appe,
-        TransferKind::Stou,
-        TransferKind::List,
-        TransferKind::Nlst,
-        TransferKind::Mlsd,
-    ];
-
     /// The command name, for logs.
     pub fn name(self) -> &'static str {
         match self {
@@ -65,13 +55,6 @@ impl TransferKind {
             TransferKind::Nlst => "NLST",
             TransferKind::Mlsd => "MLSD",
         }
-    }
-
-    /// The kind whose [`name`](Self::name) is `name`. The data channel
-    /// carries the kind to the [`Outcome`] as its name (`Job::cmd`), so the
-    /// outcome reads it back here.
-    pub fn from_name(name: &str) -> Option<TransferKind> {
-        TransferKind::ALL.into_iter().find(|k| k.name() == name)
     }
 
     /// Whether a file (not a listing) moves: only those transfers are
@@ -96,10 +79,8 @@ impl TransferKind {
 
 /// A transfer handed from the session to its data channel.
 pub(crate) struct Job {
-    /// The [`TransferKind::name`] of the transfer; a name rather than the
-    /// kind because the data channel copies it into the [`Outcome`] as is.
-    /// Set by [`Job::new`].
-    pub cmd: &'static str,
+    /// The command it serves.
+    pub transfer: TransferKind,
     /// Real path of the file, or of the listed directory.
     pub path: PathBuf,
     pub kind: JobKind,
@@ -109,7 +90,7 @@ impl Job {
     /// A `transfer` of `path` moving `kind`.
     pub fn new(transfer: TransferKind, path: PathBuf, kind: JobKind) -> Job {
         Job {
-            cmd: transfer.name(),
+            transfer,
             path,
             kind,
         }
@@ -144,9 +125,8 @@ pub(crate) enum Source {
 
 /// How a transfer ended.
 pub(crate) struct Outcome {
-    /// The job's [`TransferKind::name`] (empty when no job ran); read with
-    /// [`Outcome::transfer`].
-    pub cmd: &'static str,
+    /// The command the transfer served.
+    pub transfer: TransferKind,
     pub path: PathBuf,
     /// ASCII type (for the xferlog).
     pub ascii: bool,
@@ -159,11 +139,6 @@ impl Outcome {
     /// Whether every byte moved.
     pub fn completed(&self) -> bool {
         matches!(self.kind, OutcomeKind::Complete)
-    }
-
-    /// The command the transfer served; `None` when no job ran.
-    pub fn transfer(&self) -> Option<TransferKind> {
-        TransferKind::from_name(self.cmd)
     }
 }
 
@@ -377,17 +352,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_transfer_kind_survives_the_trip_through_its_name() {
-        for kind in TransferKind::ALL {
-            assert_eq!(TransferKind::from_name(kind.name()), Some(kind));
-        }
-        assert_eq!(TransferKind::from_name(""), None);
-        assert_eq!(TransferKind::from_name("retr"), None);
-    }
-
-    #[test]
     fn only_file_transfers_are_logged_and_uploads_are_incoming() {
-        let logged: Vec<_> = TransferKind::ALL
+        use TransferKind::*;
+        let logged: Vec<_> = [Retr, Stor, Appe, Stou, List, Nlst, Mlsd]
             .into_iter()
             .filter(|k| k.moves_a_file())
             .map(TransferKind::name)
