@@ -93,7 +93,7 @@ pub mod fuzzing {
     use std::path::Path;
     use std::rc::Rc;
 
-    pub use crate::handlers::ftp::cmd_data::{parse_eprt, parse_port, parse_rest};
+    pub use crate::handlers::ftp::session::cmd_data::{parse_eprt, parse_port, parse_rest};
 
     /// Feed `input` to a logged-in-capable session (user `user` / `12345`,
     /// all permissions, home `home`) as command lines; returns the reply
@@ -111,9 +111,9 @@ pub mod fuzzing {
         for line in input.split(|&b| b == b'\n') {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             s.handle_line(line);
-            s.effects.clear();
+            s.take_effects();
         }
-        std::mem::take(&mut s.out)
+        s.output().to_vec()
     }
 
     /// Normalise and confine a virtual path the way every command does;

@@ -28,16 +28,10 @@ use std::time::Duration;
 
 use crate::authorizers::{Authorizer, DummyAuthorizer};
 use crate::filesystems::{AbstractedFs, Filesystem};
-use commands::CommandTable;
-pub use commands::{ArgRule, Command, CommandContext, Handler, PathRule};
 pub use hooks::{Hooks, NoHooks, SessionInfo};
+use session::commands::CommandTable;
+pub use session::commands::{ArgRule, Command, CommandContext, Handler, PathRule};
 
-pub(crate) mod cmd_data;
-mod cmd_fs;
-mod cmd_info;
-mod cmd_login;
-mod cmd_transfer;
-pub(crate) mod commands;
 pub(crate) mod conn;
 pub(crate) mod control;
 pub(crate) mod dispatch;
@@ -46,7 +40,6 @@ pub(crate) mod dtp;
 pub mod hooks;
 pub(crate) mod producers;
 pub(crate) mod session;
-mod transfer_log;
 
 /// Builds a user's file system at login from the home directory
 /// (pyftpdlib's `abstracted_fs` class attribute, called as `(root, handler)`).

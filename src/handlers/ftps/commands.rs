@@ -1,7 +1,7 @@
 //! AUTH, PBSZ and PROT (RFC 2228, RFC 4217) with pyftpdlib's replies.
 
-use super::super::ftp::commands::{ArgRule, Auth, Command, PathRule};
-use super::super::ftp::session::{Effect, Session};
+use super::super::ftp::session::commands::{ArgRule, Auth, Command, PathRule};
+use super::super::ftp::session::Session;
 use crate::reply;
 
 /// The three rows `enable_tls` adds to the command table.
@@ -113,14 +113,14 @@ pub(crate) fn parse_prot(arg: &str) -> Result<ProtLevel, UnknownLevel> {
 }
 
 fn auth(s: &mut Session, arg: &str, _: Option<std::path::PathBuf>) {
-    if s.tls_control {
+    if s.tls_control() {
         return s.reply(reply::BAD_SEQUENCE, "Already using TLS.");
     }
     match parse_auth(arg) {
         Ok(mechanism) => {
             let text = format!("AUTH {} successful.", mechanism.name());
             s.reply(reply::SECURITY_EXCHANGE_OK, &text);
-            s.effects.push(Effect::StartTls);
+            s.start_tls();
         }
         Err(UnknownMechanism) => s.reply(
             reply::NOT_IMPLEMENTED,
@@ -134,41 +134,41 @@ fn auth(s: &mut Session, arg: &str, _: Option<std::path::PathBuf>) {
 /// `PBSZ=<size>` naming the size the server uses is RFC 2228's answer to
 /// any requested size.
 fn pbsz(s: &mut Session, _: &str, _: Option<std::path::PathBuf>) {
-    if !s.tls_control {
+    if !s.tls_control() {
         return s.reply(
             reply::BAD_SEQUENCE,
             "PBSZ not allowed on insecure control connection.",
         );
     }
-    s.pbsz = true;
+    s.set_pbsz();
     s.reply(reply::OK, "PBSZ=0 successful.");
 }
 
 fn prot(s: &mut Session, arg: &str, _: Option<std::path::PathBuf>) {
-    if !s.tls_control {
+    if !s.tls_control() {
         return s.reply(
             reply::BAD_SEQUENCE,
             "PROT not allowed on insecure control connection.",
         );
     }
-    if !s.pbsz {
+    if !s.pbsz_done() {
         return s.reply(
             reply::BAD_SEQUENCE,
             "You must issue the PBSZ command prior to PROT.",
         );
     }
-    let data_required = s.cfg.tls.as_ref().is_some_and(|t| t.tls_data_required);
+    let data_required = s.cfg().tls.as_ref().is_some_and(|t| t.tls_data_required);
     match parse_prot(arg) {
         Ok(ProtLevel::Clear) if data_required => s.reply(
             reply::DENIED_BY_POLICY,
             "PROT C not allowed: SSL/TLS required on the data channel.",
         ),
         Ok(ProtLevel::Clear) => {
-            s.prot_private = false;
+            s.set_prot_private(false);
             s.reply(reply::OK, "Protection set to Clear");
         }
         Ok(ProtLevel::Private) => {
-            s.prot_private = true;
+            s.set_prot_private(true);
             s.reply(reply::OK, "Protection set to Private");
         }
         Ok(level @ (ProtLevel::Safe | ProtLevel::Confidential)) => {

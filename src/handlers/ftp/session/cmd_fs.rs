@@ -7,7 +7,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::session::Session;
+use super::Session;
 use crate::filesystems::{format_mdtm, parse_mdtm, Filesystem};
 use crate::reply::{self, Code};
 

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use super::session::{DataState, Effect, Session};
+use super::{DataState, Effect, Session};
 use crate::reply;
 
 /// Parse PORT's `h1,h2,h3,h4,p1,p2` (RFC 959 §4.1.2).
@@ -255,7 +255,7 @@ fn connect_active(s: &mut Session, cmd: &str, addr: SocketAddr) {
         return s.log_cmd(cmd, &addr.to_string(), reply::BAD_ARGUMENT, &text);
     }
     drop_transfer_state(s);
-    s.data = DataState::Connecting;
+    s.data.connecting();
     s.effects
         .push(Effect::ConnectActive(SocketAddr::new(ip, addr.port())));
 }
@@ -312,12 +312,9 @@ fn open_passive(s: &mut Session, reply: Passive) {
 /// queued on the old one (150 sent, client not yet connected) stays queued
 /// and runs on the new connection, as in pyftpdlib.
 fn drop_transfer_state(s: &mut Session) {
-    match s.data {
-        DataState::Transferring => s.effects.push(Effect::AbortTransfer),
-        DataState::None => {}
-        _ => s.effects.push(Effect::CloseData),
+    if let Some(effect) = s.data.replace() {
+        s.effects.push(effect);
     }
-    s.data = DataState::None;
 }
 
 /// TYPE A | I | L 8.
@@ -332,7 +329,7 @@ pub(super) fn type_(s: &mut Session, arg: &str, _: Option<PathBuf>) {
             s.reply(reply::OK, "Type set to: Binary.");
         }
         Err(UnsupportedType) => {
-            let text = format!("Unsupported type \"{}\".", super::session::printable(arg));
+            let text = format!("Unsupported type \"{}\".", super::printable(arg));
             s.reply(reply::NOT_IMPLEMENTED_FOR_ARG, &text);
         }
     }
@@ -384,13 +381,12 @@ pub(super) fn allo(s: &mut Session, _: &str, _: Option<PathBuf>) {
 /// ABOR: 225 when nothing runs; 426 + 226 for a running transfer (the
 /// replies come with the transfer's outcome).
 pub(super) fn abor(s: &mut Session, _: &str, _: Option<PathBuf>) {
-    match s.data {
-        DataState::None => s.reply(reply::DATA_OPEN_NO_TRANSFER, "No transfer to abort."),
+    match s.data.state() {
+        DataState::Idle => s.reply(reply::DATA_OPEN_NO_TRANSFER, "No transfer to abort."),
         DataState::Transferring => s.effects.push(Effect::AbortTransfer),
         DataState::Listening | DataState::Connecting | DataState::Connected => {
+            s.data.forget_setup();
             s.effects.push(Effect::CloseData);
-            s.data = DataState::None;
-            s.queued = None;
             s.reply(
                 reply::DATA_OPEN_NO_TRANSFER,
                 "ABOR command successful; data channel closed.",

@@ -11,28 +11,24 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use super::commands::{ArgRule, CommandContext, CommandSpec, PathRule, Run};
-use super::hooks::{Hooks, SessionInfo};
-use super::producers::{Job, Outcome};
-use super::FtpHandler;
+use commands::{ArgRule, CommandContext, CommandSpec, PathRule, Run};
+pub(crate) use data::DataState;
+use data::{DataLink, Start};
+
+pub(crate) mod cmd_data;
+mod cmd_fs;
+mod cmd_info;
+mod cmd_login;
+mod cmd_transfer;
+pub(crate) mod commands;
+mod data;
+mod transfer_log;
 use crate::filesystems::{Facts, Filesystem};
+use crate::handlers::ftp::hooks::{Hooks, SessionInfo};
+use crate::handlers::ftp::producers::{Job, Outcome};
+use crate::handlers::ftp::FtpHandler;
 use crate::log::{LOG, LOGLINE};
 use crate::reply::{self, Code};
-
-/// Where the session's data connection stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DataState {
-    /// No PASV/PORT issued.
-    None,
-    /// A passive listener waits for the client.
-    Listening,
-    /// An active connect is in progress.
-    Connecting,
-    /// Connected, no transfer running.
-    Connected,
-    /// A transfer is running.
-    Transferring,
-}
 
 /// What the control channel must do for the session.
 pub(crate) enum Effect {
@@ -77,35 +73,34 @@ pub(crate) struct TransferStats {
 /// One client's protocol state (the per-connection part of pyftpdlib's
 /// `FTPHandler`).
 pub(crate) struct Session {
-    pub cfg: Rc<FtpHandler>,
-    pub remote: SocketAddr,
-    pub local: SocketAddr,
-    pub username: String,
-    pub password: String,
-    pub authenticated: bool,
-    pub attempted_logins: u32,
-    pub fs: Option<Box<dyn Filesystem>>,
-    pub binary: bool,
-    pub restart_position: u64,
-    pub rnfr: Option<PathBuf>,
-    pub epsv_all: bool,
-    pub facts: Facts,
-    pub data: DataState,
-    pub queued: Option<(Job, bool)>,
-    pub out: Vec<u8>,
+    cfg: Rc<FtpHandler>,
+    remote: SocketAddr,
+    local: SocketAddr,
+    username: String,
+    password: String,
+    authenticated: bool,
+    attempted_logins: u32,
+    fs: Option<Box<dyn Filesystem>>,
+    binary: bool,
+    restart_position: u64,
+    rnfr: Option<PathBuf>,
+    epsv_all: bool,
+    facts: Facts,
+    data: DataLink,
+    out: Vec<u8>,
     /// Bytes of `out` already handed to the socket.
     out_sent: usize,
-    pub effects: Vec<Effect>,
-    pub quitting: bool,
-    pub delayed: Option<DelayedReply>,
-    pub prefix: String,
-    pub stats: Option<TransferStats>,
+    effects: Vec<Effect>,
+    quitting: bool,
+    delayed: Option<DelayedReply>,
+    prefix: String,
+    stats: Option<TransferStats>,
     /// The control connection is TLS (after AUTH, or implicit FTPS).
-    pub tls_control: bool,
+    tls_control: bool,
     /// PBSZ was accepted.
-    pub pbsz: bool,
+    pbsz: bool,
     /// PROT P: data connections use TLS.
-    pub prot_private: bool,
+    prot_private: bool,
 }
 
 impl Session {
@@ -127,8 +122,7 @@ impl Session {
             rnfr: None,
             epsv_all: false,
             facts: Facts::DEFAULT,
-            data: DataState::None,
-            queued: None,
+            data: DataLink::new(),
             out: Vec::new(),
             out_sent: 0,
             effects: Vec::new(),
@@ -475,23 +469,17 @@ impl Session {
                 "File status okay. About to open data connection.".to_string(),
             ),
         };
-        match self.data {
-            DataState::Connected => {
+        match self.data.start_or_queue(job) {
+            Start::Now(job) => {
                 self.reply(reply::DATA_ALREADY_OPEN, &open_text);
-                self.data = DataState::Transferring;
                 self.effects.push(Effect::StartJob(job));
             }
-            DataState::Listening | DataState::Connecting => {
-                self.reply(reply::ABOUT_TO_OPEN, &pending_text);
-                self.queued = Some((job, true));
-            }
-            DataState::None => self.reply(
+            Start::Queued => self.reply(reply::ABOUT_TO_OPEN, &pending_text),
+            Start::NoConnection => self.reply(
                 reply::CANT_OPEN_DATA,
                 "No data connection: use PASV, EPSV, PORT or EPRT first.",
             ),
-            DataState::Transferring => {
-                self.reply(reply::CANT_OPEN_DATA, "A transfer is already in progress.")
-            }
+            Start::Busy => self.reply(reply::CANT_OPEN_DATA, "A transfer is already in progress."),
         }
     }
 
@@ -499,8 +487,8 @@ impl Session {
     /// is being set up, and no transfer runs. Replies 425 otherwise, before
     /// the command touches any file.
     pub fn data_channel_ready(&mut self) -> bool {
-        match self.data {
-            DataState::None => {
+        match self.data.state() {
+            DataState::Idle => {
                 self.reply(
                     reply::CANT_OPEN_DATA,
                     "No data connection: use PASV, EPSV, PORT or EPRT first.",
@@ -517,7 +505,7 @@ impl Session {
 
     /// The passive listener is up at `addr`.
     pub fn on_passive_open(&mut self, addr: SocketAddr, extended: bool) {
-        self.data = DataState::Listening;
+        self.data.listening();
         if extended {
             let text = format!("Entering extended passive mode (|||{}|).", addr.port());
             self.reply(reply::EXTENDED_PASSIVE, &text);
@@ -554,9 +542,7 @@ impl Session {
         if active {
             self.reply(reply::OK, "Active data connection established.");
         }
-        self.data = DataState::Connected;
-        if let Some((job, _)) = self.queued.take() {
-            self.data = DataState::Transferring;
+        if let Some(job) = self.data.connected() {
             self.effects.push(Effect::StartJob(job));
         }
     }
@@ -564,17 +550,16 @@ impl Session {
     /// A reply about the data connection that the data side produced.
     pub fn on_data_reply(&mut self, code: Code, text: &str, fatal: bool) {
         if fatal {
-            self.data = DataState::None;
-            self.queued = None;
+            self.data.lost();
         }
         self.reply(code, text);
     }
 
     /// The transfer ended: reply 226 or 426/451/452, log it.
     pub fn on_transfer_done(&mut self, outcome: Outcome, via_abor: bool) {
-        self.data = DataState::None;
+        self.data.transfer_ended();
         self.stats = None;
-        super::cmd_transfer::finish(self, outcome, via_abor);
+        cmd_transfer::finish(self, outcome, via_abor);
     }
 
     /// The failed-login delay is over: send the held reply.
@@ -603,7 +588,7 @@ impl Session {
     /// Call a hook of the handler, containing its panics.
     pub fn hook(&self, name: &str, f: impl FnOnce(&dyn Hooks, &SessionInfo<'_>)) {
         let info = self.info();
-        super::hooks::call(name, &self.prefix, || f(&*self.cfg.hooks, &info));
+        crate::handlers::ftp::hooks::call(name, &self.prefix, || f(&*self.cfg.hooks, &info));
     }
 }
 
@@ -638,7 +623,7 @@ impl Session {
         self.reply(reply::NOT_AVAILABLE, "Control connection timed out.");
     }
 
-    /// A line over [`MAX_LINE`](super::control::MAX_LINE) bytes was cut.
+    /// A line over [`MAX_LINE`](crate::handlers::ftp::control::MAX_LINE) bytes was cut.
     pub fn line_too_long(&mut self) {
         log::warn!(target: LOG, "{} Command too long.", self.prefix);
         self.reply(reply::UNKNOWN_COMMAND, "Command too long.");
@@ -663,7 +648,7 @@ impl Session {
     /// ABOR found the data side set up but no transfer running: it is
     /// closed, 225.
     pub fn on_abort_without_transfer(&mut self) {
-        self.data = DataState::None;
+        self.data.transfer_ended();
         self.reply(
             reply::DATA_OPEN_NO_TRANSFER,
             "ABOR command successful; data channel closed.",
@@ -721,12 +706,41 @@ impl Session {
 
     /// A transfer is running (the idle timeout is suspended meanwhile).
     pub fn is_transferring(&self) -> bool {
-        self.data == DataState::Transferring
+        self.data.is_transferring()
     }
 
     /// PROT P: new data connections use TLS.
     pub fn prot_private(&self) -> bool {
         self.prot_private
+    }
+}
+
+/// The door of the FTPS commands (`handlers/ftps`): RFC 4217 state.
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+impl Session {
+    /// The control connection speaks TLS.
+    pub fn tls_control(&self) -> bool {
+        self.tls_control
+    }
+
+    /// Answer AUTH: the handshake starts once the pending replies are sent.
+    pub fn start_tls(&mut self) {
+        self.effects.push(Effect::StartTls);
+    }
+
+    /// PBSZ was accepted.
+    pub fn pbsz_done(&self) -> bool {
+        self.pbsz
+    }
+
+    /// Accept PBSZ.
+    pub fn set_pbsz(&mut self) {
+        self.pbsz = true;
+    }
+
+    /// PROT P (true) or PROT C (false).
+    pub fn set_prot_private(&mut self, private: bool) {
+        self.prot_private = private;
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::session::{DataState, DelayedReply, Effect, Session};
+use super::{DelayedReply, Effect, Session};
 use crate::filesystems::Facts;
 use crate::reply;
 
@@ -56,10 +56,7 @@ pub(super) fn pass(s: &mut Session, arg: &str, _: Option<PathBuf>) {
             s.attempted_logins = 0;
             let msg = cfg.authorizer.get_msg_login(&user);
             s.reply_long(reply::LOGGED_IN, &msg);
-            s.log(&format!(
-                "USER '{}' logged in.",
-                super::session::printable(&user)
-            ));
+            s.log(&format!("USER '{}' logged in.", super::printable(&user)));
             s.hook("on_login", |h, info| h.on_login(info, &user));
         }
         Err(why) => auth_failed(s, &user, arg, &why),
@@ -76,10 +73,7 @@ fn auth_failed(s: &mut Session, user: &str, password: &str, why: &str) {
     }
     s.username.clear();
     s.update_prefix();
-    s.log(&format!(
-        "USER '{}' failed login.",
-        super::session::printable(user)
-    ));
+    s.log(&format!("USER '{}' failed login.", super::printable(user)));
     s.delayed = Some(DelayedReply {
         text,
         disconnect,
@@ -105,7 +99,7 @@ pub(super) fn quit(s: &mut Session, _: &str, _: Option<PathBuf>) {
     if s.authenticated {
         logout(s);
     }
-    if s.data == DataState::Transferring {
+    if s.data.is_transferring() {
         s.quitting = true;
     } else {
         s.effects.push(Effect::Close);
@@ -132,11 +126,9 @@ fn logout(s: &mut Session) {
 /// Log the user out and reset the session's state (pyftpdlib
 /// `flush_account`); a transfer in progress is allowed to finish.
 pub(super) fn flush_account(s: &mut Session) {
-    if s.data != DataState::Transferring && s.data != DataState::None {
+    if s.data.forget_setup() {
         s.effects.push(Effect::CloseData);
-        s.data = DataState::None;
     }
-    s.queued = None;
     s.authenticated = false;
     s.password.clear();
     s.fs = None;

@@ -6,14 +6,14 @@
 //! checks in pyftpdlib's order (501 argument, 530 login, 550 outside home,
 //! 550 permission) before calling the function; HELP, SITE HELP and FEAT
 //! are derived from the same rows. Library users add or replace rows with
-//! [`FtpHandler::add_command`](super::FtpHandler::add_command); their
+//! [`FtpHandler::add_command`](crate::FtpHandler::add_command); their
 //! commands go through exactly the same checks.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::session::Session;
+use super::Session;
 use super::{
     cmd_data as data, cmd_fs as fs, cmd_info as info, cmd_login as login, cmd_transfer as xfer,
 };

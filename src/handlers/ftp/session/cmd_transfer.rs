@@ -6,12 +6,12 @@ use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::producers::{
-    perms_at, Job, JobKind, ListFormat, Listing, Outcome, OutcomeKind, Source, TransferKind,
-};
-use super::session::{DataState, Effect, Session};
+use super::{DataState, Effect, Session};
 use crate::authorizers::Perm;
 use crate::filesystems::{format_mlsx_entry, FileHandle, OpenMode};
+use crate::handlers::ftp::producers::{
+    perms_at, Job, JobKind, ListFormat, Listing, Outcome, OutcomeKind, Source, TransferKind,
+};
 use crate::reply::{self, MultiLine};
 
 /// RETR: send a file, from the REST offset if one is pending.
@@ -290,7 +290,7 @@ pub(super) fn stat(s: &mut Session, arg: &str, _: Option<PathBuf>) {
     if arg.contains(['*', '?', '[']) {
         return s.reply(reply::ACTION_NOT_TAKEN, "Globbing not supported.");
     }
-    let target = super::session::listing_target(arg).to_string();
+    let target = super::listing_target(arg).to_string();
     let Some(path) = s.checked_path(&target, Perm::List) else {
         return;
     };
@@ -318,7 +318,7 @@ fn server_status(s: &mut Session) {
     let local = s.local;
     lines.line(&format!("Connected to: {}:{}", local.ip(), local.port()));
     if s.authenticated {
-        let user = super::session::printable(&s.username);
+        let user = super::printable(&s.username);
         lines.line(&format!("Logged in as: {user}"));
     } else if s.username.is_empty() {
         lines.line("Waiting for username.");
@@ -334,7 +334,7 @@ fn server_status(s: &mut Session) {
 
 /// STAT's line about the data connection.
 fn data_status(s: &Session) -> String {
-    match (s.data, s.stats) {
+    match (s.data.state(), s.stats) {
         (DataState::Transferring, Some(st)) => format!(
             "Data connection open: {} {} bytes in {:.1} seconds.",
             if st.receiving { "received" } else { "sent" },

@@ -12,9 +12,9 @@
 
 use std::io::Write;
 
-use super::producers::{Direction, Outcome, TransferKind};
-use super::session::Session;
+use super::Session;
 use crate::filesystems::days_from_civil;
+use crate::handlers::ftp::producers::{Direction, Outcome, TransferKind};
 use crate::log::{LOG, LOGERROR};
 
 /// Log the transfer (pyftpdlib `log_transfer`), append the xferlog line,

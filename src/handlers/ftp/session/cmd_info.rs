@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::session::{printable, Session};
+use super::{printable, Session};
 use crate::filesystems::Facts;
 use crate::reply::{self, MultiLine};
 
