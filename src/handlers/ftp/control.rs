@@ -17,7 +17,7 @@ use mio::net::TcpStream;
 use super::conn::{Conn, TlsConfig};
 use super::dispatch::{Core, Dispatcher, Notice, Timer};
 use super::dispatchers;
-use super::session::{Effect, Session, TransferStats};
+use super::session::{DataSide, Effect, Ended, Opened, Passive, Session, TransferStats};
 use super::FtpHandler;
 use crate::ioloop::{CallLater, Link, Ready, Status};
 use crate::reply;
@@ -197,20 +197,25 @@ impl ControlChannel {
                 if active {
                     self.wait = Wait::No;
                 }
-                self.session.on_data_connected(active);
+                let how = if active {
+                    Opened::Active
+                } else {
+                    Opened::Passive
+                };
+                self.session.on_data_connected(how);
             }
-            Notice::DataReply { code, text, fatal } => {
-                if fatal {
+            Notice::DataReply { code, text, left } => {
+                if left == DataSide::Gone {
                     self.data = None;
                     if self.wait == Wait::Active {
                         self.wait = Wait::No;
                     }
                 }
-                self.session.on_data_reply(code, &text, fatal);
+                self.session.on_data_reply(code, &text, left);
             }
             Notice::TransferDone(outcome) => {
                 self.data = None;
-                self.session.on_transfer_done(outcome, false);
+                self.session.on_transfer_done(outcome, Ended::ByDataSide);
                 self.touch();
             }
             Notice::Start(_) | Notice::ControlClosed(_) => {}
@@ -484,21 +489,22 @@ impl ControlChannel {
 
     fn apply(&mut self, effect: Effect, core: &mut Core) {
         match effect {
-            Effect::OpenPassive { extended } => self.open_passive(extended, core),
+            Effect::OpenPassive(asked_by) => self.open_passive(asked_by, core),
             Effect::ConnectActive(addr) => self.connect_active(addr, core),
             Effect::CloseData => {
                 self.drop_data(core);
             }
             Effect::AbortTransfer => match self.drop_data(core) {
-                Some(outcome) => self.session.on_transfer_done(outcome, true),
+                Some(outcome) => self.session.on_transfer_done(outcome, Ended::ByAbor),
                 None => self.session.on_abort_without_transfer(),
             },
             Effect::StartJob(job) => match self.data {
                 Some(link) => core.notify(link, Notice::Start(job)),
-                None => {
-                    self.session
-                        .on_data_reply(reply::CANT_OPEN_DATA, "Data connection lost.", true)
-                }
+                None => self.session.on_data_reply(
+                    reply::CANT_OPEN_DATA,
+                    "Data connection lost.",
+                    DataSide::Gone,
+                ),
             },
             Effect::AuthDelay => {
                 self.wait = Wait::Auth;
@@ -511,7 +517,7 @@ impl ControlChannel {
     }
 
     /// Replace any data connection by a passive listener.
-    fn open_passive(&mut self, extended: bool, core: &mut Core) {
+    fn open_passive(&mut self, asked_by: Passive, core: &mut Core) {
         self.drop_data(core);
         let local = self.session.local_addr().ip();
         let tls = self.data_tls();
@@ -519,12 +525,12 @@ impl ControlChannel {
         match dispatchers::open_passive(core, self.me, &cfg, local, self.peer_ip, tls) {
             Ok((link, addr)) => {
                 self.data = Some(link);
-                self.session.on_passive_open(addr, extended);
+                self.session.on_passive_open(addr, asked_by);
             }
             Err(e) => {
                 let text = format!("Can't open passive connection: {}", reply::strerror(&e));
                 self.session
-                    .on_data_reply(reply::CANT_OPEN_DATA, &text, true);
+                    .on_data_reply(reply::CANT_OPEN_DATA, &text, DataSide::Gone);
             }
         }
     }
@@ -543,7 +549,7 @@ impl ControlChannel {
             Err(_) => self.session.on_data_reply(
                 reply::CANT_OPEN_DATA,
                 "Can't connect to specified address.",
-                true,
+                DataSide::Gone,
             ),
         }
     }
@@ -584,7 +590,7 @@ impl ControlChannel {
     /// Deregister, end any transfer (logging it), tell the acceptor.
     pub fn close(&mut self, core: &mut Core) {
         if let Some(outcome) = self.drop_data(core) {
-            self.session.on_transfer_done(outcome, false);
+            self.session.on_transfer_done(outcome, Ended::ByDataSide);
         }
         let timers = [
             self.idle.take(),

@@ -25,6 +25,7 @@ use super::control::ControlChannel;
 use super::dispatchers::{ActiveConnector, PassiveListener};
 use super::dtp::{Bandwidth, DataChannel};
 use super::producers::{Job, Outcome};
+use super::session::DataSide;
 use crate::ioloop::{self, Dispatch, Link, Ready, Status};
 use crate::reply::Code;
 use crate::servers::Acceptor;
@@ -55,8 +56,8 @@ pub(crate) enum Notice {
     DataReply {
         code: Code,
         text: String,
-        /// The data side is gone.
-        fatal: bool,
+        /// Whether the data side is gone.
+        left: DataSide,
     },
     /// To a control channel: its transfer ended.
     TransferDone(Outcome),

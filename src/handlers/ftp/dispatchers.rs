@@ -14,6 +14,7 @@ use mio::Interest;
 use super::conn::{Conn, TlsConfig};
 use super::dispatch::{Core, Dispatcher, Notice, Timer};
 use super::dtp::DataChannel;
+use super::session::DataSide;
 use super::FtpHandler;
 use crate::ioloop::{CallLater, Link, Ready, Status};
 use crate::log::LOG;
@@ -116,7 +117,7 @@ impl PassiveListener {
                             Notice::DataReply {
                                 code: reply::CANT_OPEN_DATA,
                                 text,
-                                fatal: false,
+                                left: DataSide::Alive,
                             },
                         );
                         continue;
@@ -132,7 +133,7 @@ impl PassiveListener {
                         Notice::DataReply {
                             code: reply::CANT_OPEN_DATA,
                             text,
-                            fatal: true,
+                            left: DataSide::Gone,
                         },
                     );
                     return Status::Remove;
@@ -151,7 +152,7 @@ impl PassiveListener {
             Notice::DataReply {
                 code: reply::NOT_AVAILABLE,
                 text: "Passive data channel timed out.".into(),
-                fatal: true,
+                left: DataSide::Gone,
             },
         );
         Status::Remove
@@ -238,7 +239,7 @@ impl ActiveConnector {
             Notice::DataReply {
                 code,
                 text: text.into(),
-                fatal: true,
+                left: DataSide::Gone,
             },
         );
     }
@@ -287,7 +288,7 @@ fn connected(
             Notice::DataReply {
                 code: reply::CANT_OPEN_DATA,
                 text: format!("Can't open data connection: {}", reply::strerror(&e)),
-                fatal: true,
+                left: DataSide::Gone,
             },
         ),
     }

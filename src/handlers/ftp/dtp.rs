@@ -17,6 +17,7 @@ use std::time::Instant;
 use super::conn::Conn;
 use super::dispatch::{Core, Notice, Timer};
 use super::producers::{read_chunk, FromCrlf, Job, JobKind, Outcome, OutcomeKind, Source, ToCrlf};
+use super::session::DataSide;
 use super::FtpHandler;
 use crate::ioloop::{CallLater, Link, Ready, Status};
 use crate::log::LOG;
@@ -366,7 +367,7 @@ impl DataChannel {
             let reply = Notice::DataReply {
                 code: reply::BAD_NETWORK_PROTOCOL,
                 text: failure,
-                fatal: true,
+                left: DataSide::Gone,
             };
             core.notify(self.owner, reply);
         }

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use super::{DataState, Effect, Session};
+use super::{DataState, Effect, Passive, Session};
 use crate::reply;
 
 /// Parse PORT's `h1,h2,h3,h4,p1,p2` (RFC 959 §4.1.2).
@@ -186,15 +186,6 @@ fn family_of(s: &Session) -> Family {
     Family::of(s.local.ip().to_canonical())
 }
 
-/// Which passive reply a listener gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Passive {
-    /// PASV's 227 with `h1,h2,h3,h4,p1,p2`.
-    Pasv,
-    /// EPSV's 229 with `|||port|`.
-    Epsv,
-}
-
 /// PORT h1,h2,h3,h4,p1,p2.
 pub(super) fn port(s: &mut Session, arg: &str, _: Option<PathBuf>) {
     if s.refuse_without_tls_data() {
@@ -304,8 +295,7 @@ pub(super) fn epsv(s: &mut Session, arg: &str, _: Option<PathBuf>) {
 /// Replace the data connection by a listener, answered with `reply`.
 fn open_passive(s: &mut Session, reply: Passive) {
     drop_transfer_state(s);
-    let extended = reply == Passive::Epsv;
-    s.effects.push(Effect::OpenPassive { extended });
+    s.effects.push(Effect::OpenPassive(reply));
 }
 
 /// A new PASV/PORT replaces the previous data connection. A transfer

@@ -6,7 +6,7 @@ use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::{DataState, Effect, Session};
+use super::{DataState, Effect, Ended, Session};
 use crate::authorizers::Perm;
 use crate::filesystems::{format_mlsx_entry, FileHandle, OpenMode};
 use crate::handlers::ftp::producers::{
@@ -350,12 +350,12 @@ fn data_status(s: &Session) -> String {
 
 /// Reply to a finished transfer, log it, and close the session if QUIT was
 /// waiting for it.
-pub(super) fn finish(s: &mut Session, outcome: Outcome, via_abor: bool) {
+pub(super) fn finish(s: &mut Session, outcome: Outcome, by: Ended) {
     match &outcome.kind {
         OutcomeKind::Complete => s.reply(reply::TRANSFER_COMPLETE, "Transfer complete."),
         OutcomeKind::Aborted => {
             s.reply(reply::TRANSFER_ABORTED, "Transfer aborted via ABOR.");
-            if via_abor {
+            if by == Ended::ByAbor {
                 s.reply(reply::TRANSFER_COMPLETE, "ABOR command successful.");
             }
         }

@@ -30,10 +30,46 @@ use crate::handlers::ftp::FtpHandler;
 use crate::log::{LOG, LOGLINE};
 use crate::reply::{self, Code};
 
+/// Which passive command asked for a listener: the format of its reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Passive {
+    /// PASV's 227 with `h1,h2,h3,h4,p1,p2`.
+    Pasv,
+    /// EPSV's 229 with `|||port|`.
+    Epsv,
+}
+
+/// How a data connection came up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Opened {
+    /// The client connected to the passive listener.
+    Passive,
+    /// The PORT/EPRT connect succeeded (a 200 is due).
+    Active,
+}
+
+/// What a data-side failure leaves of the data connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DataSide {
+    /// It is gone: the session must set up a new one.
+    Gone,
+    /// It is still there (a refused foreign peer; the listener waits on).
+    Alive,
+}
+
+/// What ended a transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// ABOR: 426 then 226.
+    ByAbor,
+    /// The data side: done, failed, stalled, or the session closing.
+    ByDataSide,
+}
+
 /// What the control channel must do for the session.
 pub(crate) enum Effect {
     /// Replace any data connection by a passive listener.
-    OpenPassive { extended: bool },
+    OpenPassive(Passive),
     /// Replace any data connection by a connect to this address.
     ConnectActive(SocketAddr),
     /// Drop the data connection or listener, no transfer running.
@@ -504,9 +540,9 @@ impl Session {
     }
 
     /// The passive listener is up at `addr`.
-    pub fn on_passive_open(&mut self, addr: SocketAddr, extended: bool) {
+    pub fn on_passive_open(&mut self, addr: SocketAddr, asked_by: Passive) {
         self.data.listening();
-        if extended {
+        if asked_by == Passive::Epsv {
             let text = format!("Entering extended passive mode (|||{}|).", addr.port());
             self.reply(reply::EXTENDED_PASSIVE, &text);
         } else {
@@ -538,8 +574,8 @@ impl Session {
 
     /// The data connection is established (passive accept or active
     /// connect); a queued transfer starts.
-    pub fn on_data_connected(&mut self, active: bool) {
-        if active {
+    pub fn on_data_connected(&mut self, how: Opened) {
+        if how == Opened::Active {
             self.reply(reply::OK, "Active data connection established.");
         }
         if let Some(job) = self.data.connected() {
@@ -548,18 +584,18 @@ impl Session {
     }
 
     /// A reply about the data connection that the data side produced.
-    pub fn on_data_reply(&mut self, code: Code, text: &str, fatal: bool) {
-        if fatal {
+    pub fn on_data_reply(&mut self, code: Code, text: &str, left: DataSide) {
+        if left == DataSide::Gone {
             self.data.lost();
         }
         self.reply(code, text);
     }
 
     /// The transfer ended: reply 226 or 426/451/452, log it.
-    pub fn on_transfer_done(&mut self, outcome: Outcome, via_abor: bool) {
+    pub fn on_transfer_done(&mut self, outcome: Outcome, by: Ended) {
         self.data.transfer_ended();
         self.stats = None;
-        cmd_transfer::finish(self, outcome, via_abor);
+        cmd_transfer::finish(self, outcome, by);
     }
 
     /// The failed-login delay is over: send the held reply.
