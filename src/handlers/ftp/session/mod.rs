@@ -23,6 +23,9 @@ mod cmd_transfer;
 pub(crate) mod commands;
 mod data;
 mod transfer_log;
+
+#[cfg(test)]
+mod transcripts;
 use crate::filesystems::{Facts, Filesystem};
 use crate::handlers::ftp::hooks::{Hooks, SessionInfo};
 use crate::handlers::ftp::producers::{Job, Outcome};
