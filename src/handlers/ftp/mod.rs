@@ -8,9 +8,8 @@
 //! built by the server for each client.
 //!
 //! Rooms of this module:
-//! - `session` + `cmd_*`: the sans-IO protocol interpreter (lines in,
-//!   replies and effects out) and the commands, grouped by concern;
-//! - `commands`: the command table (pyftpdlib `proto_cmds`);
+//! - `session`: the sans-IO protocol interpreter (lines in, replies and
+//!   effects out), its command table and the commands, grouped by concern;
 //! - `control`: the control-channel dispatcher (socket, buffers, timers);
 //! - `dispatchers`: the passive listener and the active connector
 //!   (pyftpdlib `PassiveDTP`, `ActiveDTP`);

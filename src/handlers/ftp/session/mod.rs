@@ -1,11 +1,18 @@
 //! The protocol interpreter of one control connection, without sockets.
 //!
-//! A `Session` takes complete command lines and answers with reply bytes (in
-//! `out`) and [`Effect`]s that the control channel carries out on sockets
-//! (open a passive listener, connect, start or abort a transfer, close).
-//! The control channel reports back what happened on the data side through
-//! the `on_*` methods. Everything pyftpdlib's `FTPHandler` knows about a
-//! client lives here; nothing here blocks on the network.
+//! A `Session` takes complete command lines and answers with reply bytes
+//! ([`Session::output`]) and [`Effect`]s that the control channel carries
+//! out on sockets (open a passive listener, connect, start or abort a
+//! transfer, close). The control channel reports back what happened on the
+//! data side through the `on_*` methods. Everything pyftpdlib's `FTPHandler`
+//! knows about a client lives here; nothing here blocks on the network.
+//!
+//! The room has one door: the control channel (and the FTPS commands) see
+//! only `Session`'s methods; its fields are private. The commands are this
+//! module's children, grouped by concern (`cmd_login`, `cmd_data`,
+//! `cmd_fs`, `cmd_info`, `cmd_transfer`), reached through one table
+//! (`commands`, pyftpdlib `proto_cmds`); `data` owns the state of the data
+//! connection; `transcripts` tests the whole interpreter without a socket.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -272,28 +279,37 @@ impl Session {
     /// Steps 5 to 9 of pyftpdlib's dispatch: argument, login, path,
     /// confinement and permission checks, then the command.
     fn dispatch(&mut self, spec: &CommandSpec, arg: &str) {
+        match self.check(spec, arg) {
+            Ok(path) => self.run_as_user(spec, arg, path),
+            Err((code, text)) => self.reply(code, &text),
+        }
+    }
+
+    /// The checks in pyftpdlib's order (501 argument, 530 login, 550
+    /// outside home, 550 permission); the checked real path, if any.
+    fn check(&self, spec: &CommandSpec, arg: &str) -> Result<Option<PathBuf>, (Code, String)> {
         match spec.arg {
             ArgRule::Required if arg.is_empty() => {
-                return self.reply(
+                return Err((
                     reply::BAD_ARGUMENT,
-                    "Syntax error: command needs an argument.",
-                )
+                    "Syntax error: command needs an argument.".into(),
+                ))
             }
             ArgRule::Forbidden if !arg.is_empty() => {
-                return self.reply(
+                return Err((
                     reply::BAD_ARGUMENT,
-                    "Syntax error: command does not accept arguments.",
-                )
+                    "Syntax error: command does not accept arguments.".into(),
+                ))
             }
             _ => {}
         }
         if spec.auth.needs_login(arg) && !self.authenticated {
-            return self.reply(reply::NOT_LOGGED_IN, "Log in with USER and PASS first.");
+            return Err((
+                reply::NOT_LOGGED_IN,
+                "Log in with USER and PASS first.".into(),
+            ));
         }
-        let path = match self.resolve_path(spec, arg) {
-            Ok(p) => p,
-            Err((code, text)) => return self.reply(code, &text),
-        };
+        let path = self.resolve_path(spec, arg)?;
         if let Some(perm) = spec.perm.filter(|_| self.authenticated) {
             // A command with a letter but no path rule (a custom command) is
             // checked against the cwd, as pyftpdlib gives every such command a path.
@@ -304,11 +320,15 @@ impl Session {
                 .authorizer
                 .has_perm(&self.username, perm, at.as_deref())
             {
-                return self.reply(reply::ACTION_NOT_TAKEN, "Not enough privileges.");
+                return Err((reply::ACTION_NOT_TAKEN, "Not enough privileges.".into()));
             }
         }
-        // Every command of a logged-in user runs as that user (pyftpdlib wraps
-        // the file-system calls; a no-op for virtual users).
+        Ok(path)
+    }
+
+    /// Run the command; a logged-in user's command runs as that user
+    /// (pyftpdlib wraps the file-system calls; a no-op for virtual users).
+    fn run_as_user(&mut self, spec: &CommandSpec, arg: &str, path: Option<PathBuf>) {
         let impersonated = self.authenticated;
         if impersonated {
             if let Err(e) = self
