@@ -185,6 +185,19 @@ pub trait Authorizer {
         password: &str,
     ) -> Result<(), AuthenticationFailed>;
 
+    /// Starts checking a login, for an authorizer whose check is slow: a
+    /// crypt(3) hash, LDAP, PAM, an HTTP call. It returns
+    /// [`Validation::Slow`] with a `Send` closure that does the slow part
+    /// without `self`; the server runs it on its worker pool
+    /// ([`FtpHandler::auth_workers`](crate::FtpHandler::auth_workers))
+    /// while every other client is served, and the session reads no input
+    /// until it is decided. pyftpdlib has no counterpart: its check holds
+    /// the loop. Default: [`validate_authentication`](Self::validate_authentication)
+    /// on the spot.
+    fn begin_validation(&self, username: &str, password: &str) -> Validation {
+        Validation::Done(self.validate_authentication(username, password))
+    }
+
     /// Whether `username` is known (pyftpdlib `has_user`).
     fn has_user(&self, username: &str) -> bool;
 
@@ -236,6 +249,27 @@ pub trait Authorizer {
     fn terminate_impersonation(&self, username: &str) -> io::Result<()> {
         let _ = username;
         Ok(())
+    }
+}
+
+/// The slow part of a login check, run off the loop: see
+/// [`Authorizer::begin_validation`].
+pub type SlowCheck = Box<dyn FnOnce() -> Result<(), AuthenticationFailed> + Send>;
+
+/// How a login is checked ([`Authorizer::begin_validation`]).
+pub enum Validation {
+    /// Decided on the spot.
+    Done(Result<(), AuthenticationFailed>),
+    /// Decided by this closure, run on the worker pool.
+    Slow(SlowCheck),
+}
+
+impl fmt::Debug for Validation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Validation::Done(r) => f.debug_tuple("Done").field(r).finish(),
+            Validation::Slow(_) => f.write_str("Slow(..)"),
+        }
     }
 }
 
@@ -475,6 +509,23 @@ impl Authorizer for DummyAuthorizer {
             return Err(AuthenticationFailed("Authentication failed.".to_owned()));
         }
         Ok(())
+    }
+
+    /// A hashed password is checked off the loop; the rest on the spot.
+    fn begin_validation(&self, username: &str, password: &str) -> Validation {
+        match self.users.get(username) {
+            Some(user) if username != ANONYMOUS && hashed::is_password_hash(&user.pwd) => {
+                let (stored, given) = (user.pwd.clone(), password.to_owned());
+                Validation::Slow(Box::new(move || {
+                    if hashed::verify_hash(&stored, &given) {
+                        Ok(())
+                    } else {
+                        Err(AuthenticationFailed("Authentication failed.".to_owned()))
+                    }
+                }))
+            }
+            _ => Validation::Done(self.validate_authentication(username, password)),
+        }
     }
 
     fn has_user(&self, username: &str) -> bool {

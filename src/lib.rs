@@ -57,7 +57,7 @@ pub mod reply;
 pub mod servers;
 mod sys;
 
-pub use authorizers::{Authorizer, DummyAuthorizer, Perm, Perms};
+pub use authorizers::{Authorizer, DummyAuthorizer, Perm, Perms, SlowCheck, Validation};
 pub use error::{AuthenticationFailed, AuthorizerError, Error, FilesystemError};
 pub use filesystems::{AbstractedFs, FileHandle, Filesystem, OpenMode, Stat};
 pub use handlers::ftp::{

@@ -337,9 +337,11 @@ impl FtpServer {
     }
 
     fn apply_limits(&mut self) {
+        self.ioloop.set_workers(self.handler.auth_workers);
         self.ioloop
             .core_mut()
             .shared
+            .bandwidth
             .set_limits(self.read_limit, self.write_limit);
         let (max_cons, max_cons_per_ip) = (self.max_cons, self.max_cons_per_ip);
         if let Some(a) = self.acceptor_mut() {

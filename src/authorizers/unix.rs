@@ -8,7 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{check_password_hash, check_permissions, hashed, password_matches};
-use super::{Authorizer, Perm, Perms, ANONYMOUS, DEFAULT_MSG_LOGIN, DEFAULT_MSG_QUIT};
+use super::{Authorizer, Perm, Perms, Validation, ANONYMOUS, DEFAULT_MSG_LOGIN, DEFAULT_MSG_QUIT};
 use crate::error::{AuthenticationFailed, AuthorizerError};
 use crate::sys;
 
@@ -261,30 +261,66 @@ impl UnixAuthorizer {
             || self.rejected_users.iter().any(|u| u == username)
     }
 
-    /// Checks `password` against the override or the shadow database.
-    fn password_ok(&self, username: &str, password: &str) -> bool {
+    /// What `username`'s password is checked against: the override or the
+    /// shadow database (a quick lookup; the check itself is the slow part).
+    fn stored_password(&self, username: &str) -> Stored {
         if let Some(stored) = self
             .overrides
             .get(username)
             .and_then(|o| o.password.as_ref())
         {
-            return password_matches(stored, password);
+            return Stored::Override(stored.clone());
         }
         match sys::shadow_password(username) {
             // "" (no password), "!..." (locked) and "*" (no login) never match.
             Ok(Some(hash)) if !hash.is_empty() && !hash.starts_with(['!', '*']) => {
-                hashed::verify_hash(&hash, password)
+                Stored::Shadow(hash)
             }
-            Ok(_) => hashed::verify_nothing(password),
+            Ok(_) => Stored::Nothing,
             Err(e) => {
                 log::error!(target: crate::log::LOGERROR, "shadow lookup of {username:?} failed: {e}");
-                hashed::verify_nothing(password)
+                Stored::Nothing
             }
         }
     }
 
+    /// The checks after the password, in order: the user lists, then the
+    /// shell (quick lookups).
+    fn refusal_after_password(&self, username: &str) -> Option<AuthenticationFailed> {
+        if self.is_rejected(username) {
+            return Some(AuthenticationFailed(format!(
+                "User {username} is not allowed to login."
+            )));
+        }
+        if self.require_valid_shell && !has_valid_shell(username) {
+            return Some(AuthenticationFailed(invalid_shell(username)));
+        }
+        None
+    }
+
     fn override_of(&self, username: &str) -> Option<&UserOverride> {
         self.overrides.get(username)
+    }
+}
+
+/// A stored password to check a given one against.
+enum Stored {
+    /// `add_user`'s password (clear text or a crypt(3) hash).
+    Override(String),
+    /// The shadow database's crypt(3) hash.
+    Shadow(String),
+    /// None that can match: the same time is spent anyway.
+    Nothing,
+}
+
+impl Stored {
+    /// The slow part: crypt(3), in constant time for clear text.
+    fn matches(&self, password: &str) -> bool {
+        match self {
+            Stored::Override(stored) => password_matches(stored, password),
+            Stored::Shadow(hash) => hashed::verify_hash(hash, password),
+            Stored::Nothing => hashed::verify_nothing(password),
+        }
     }
 }
 
@@ -305,18 +341,30 @@ impl Authorizer for UnixAuthorizer {
                 None => Err(AuthenticationFailed(Self::MSG_ANON_NOT_ALLOWED.into())),
             };
         }
-        if !self.password_ok(username, password) {
+        if !self.stored_password(username).matches(password) {
             return Err(AuthenticationFailed(Self::MSG_WRONG_PASSWORD.into()));
         }
-        if self.is_rejected(username) {
-            return Err(AuthenticationFailed(format!(
-                "User {username} is not allowed to login."
-            )));
+        match self.refusal_after_password(username) {
+            Some(refused) => Err(refused),
+            None => Ok(()),
         }
-        if self.require_valid_shell && !has_valid_shell(username) {
-            return Err(AuthenticationFailed(invalid_shell(username)));
+    }
+
+    /// The password check runs off the loop; the lookups before it (the
+    /// shadow entry, the user lists, the shell) on the spot.
+    fn begin_validation(&self, username: &str, password: &str) -> Validation {
+        if username == ANONYMOUS {
+            return Validation::Done(self.validate_authentication(username, password));
         }
-        Ok(())
+        let stored = self.stored_password(username);
+        let then = self.refusal_after_password(username);
+        let given = password.to_owned();
+        Validation::Slow(Box::new(move || {
+            if !stored.matches(&given) {
+                return Err(AuthenticationFailed(Self::MSG_WRONG_PASSWORD.into()));
+            }
+            then.map_or(Ok(()), Err)
+        }))
     }
 
     fn has_user(&self, username: &str) -> bool {

@@ -33,8 +33,10 @@ use mio::event::Event;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use slab::Slab;
 
+mod pool;
 mod scheduler;
 
+use pool::Pool;
 use scheduler::{Action, Fired, Scheduler};
 pub use scheduler::{CallEvery, CallLater};
 
@@ -104,6 +106,8 @@ pub trait Dispatch: Sized {
     type Timer: Copy;
     /// Loop-wide state every dispatcher may use ([`Core::shared`]).
     type Shared: Default;
+    /// What a task run on the worker pool ([`Core::spawn`]) hands back.
+    type Done: Send + 'static;
 
     /// Its socket reported readiness.
     fn on_ready(&mut self, ready: Ready, core: &mut Core<Self>) -> Status;
@@ -113,6 +117,8 @@ pub trait Dispatch: Sized {
     fn on_timer(&mut self, timer: Self::Timer, core: &mut Core<Self>) -> Status;
     /// It [deferred](Core::defer) itself last round: serve it again.
     fn on_resume(&mut self, core: &mut Core<Self>) -> Status;
+    /// A task it [spawned](Core::spawn) finished.
+    fn on_done(&mut self, done: Self::Done, core: &mut Core<Self>) -> Status;
     /// It left the loop (removed by itself, by [`Core::remove`] or by
     /// [`IoLoop::close_all`]): deregister its socket, cancel its timers,
     /// tell its peers.
@@ -135,6 +141,7 @@ pub struct Core<D: Dispatch> {
     /// Dispatchers that stopped early to be fair to others and must be
     /// served again next round (their readiness edge will not come again).
     deferred: Vec<Link>,
+    pool: Pool<D::Done>,
     next_gen: u64,
     /// Loop-wide state shared by the dispatchers.
     pub shared: D::Shared,
@@ -200,6 +207,18 @@ impl<D: Dispatch> Core<D> {
     pub fn timer(&mut self, delay: Duration, link: Link, what: D::Timer) -> CallLater {
         self.sched
             .schedule(delay, false, Action::Notify { link, what })
+    }
+
+    /// Run `task` on the worker pool (inline when the pool has no thread);
+    /// its result reaches the dispatcher at `link` through
+    /// [`Dispatch::on_done`], or nobody if that dispatcher is gone by then.
+    pub fn spawn(&mut self, link: Link, task: impl FnOnce() -> D::Done + Send + 'static) {
+        self.pool.spawn(link, Box::new(task));
+    }
+
+    /// Threads of the worker pool; 0 = tasks run inline in the loop.
+    pub fn workers(&self) -> usize {
+        self.pool.size()
     }
 
     /// The dispatcher at `link`, if it is still there and not being served.
@@ -299,6 +318,7 @@ impl<D: Dispatch> IoLoop<D> {
                 sched: Scheduler::default(),
                 notices: VecDeque::new(),
                 deferred: Vec::new(),
+                pool: Pool::new(0, Arc::clone(&waker)),
                 next_gen: 0,
                 shared: D::Shared::default(),
             },
@@ -330,6 +350,13 @@ impl<D: Dispatch> IoLoop<D> {
             waker: Arc::clone(&self.waker),
             stop: Arc::clone(&self.stop),
         }
+    }
+
+    /// Size the worker pool of [`Core::spawn`]: `n` threads, started on
+    /// the first task; 0 (the default) runs tasks inline. Only before the
+    /// first task.
+    pub fn set_workers(&mut self, n: usize) {
+        self.core.pool.set_size(n);
     }
 
     /// The loop's core, to look dispatchers up by link.
@@ -424,6 +451,12 @@ impl<D: Dispatch> IoLoop<D> {
                     deliver_notices(&mut self.core);
                 }
             }
+        }
+        for (link, done) in self.core.pool.take_done() {
+            serve(&mut self.core, link.token, Some(link.gen), |d, core| {
+                d.on_done(done, core)
+            });
+            deliver_notices(&mut self.core);
         }
         for link in std::mem::take(&mut self.core.deferred) {
             serve(&mut self.core, link.token, Some(link.gen), D::on_resume);

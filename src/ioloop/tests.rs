@@ -31,6 +31,7 @@ impl Dispatch for Fake {
     type Notice = Msg;
     type Timer = u32;
     type Shared = Vec<String>;
+    type Done = u32;
 
     fn on_ready(&mut self, ready: Ready, core: &mut Core<Self>) -> Status {
         core.shared
@@ -74,6 +75,11 @@ impl Dispatch for Fake {
             self.resumes_left -= 1;
             core.defer(self.me.expect("link set at insert"));
         }
+        Status::Keep
+    }
+
+    fn on_done(&mut self, done: u32, core: &mut Core<Self>) -> Status {
+        core.shared.push(format!("{} done {done}", self.name));
         Status::Keep
     }
 
@@ -305,4 +311,73 @@ fn stop_from_another_thread_wakes_a_waiting_poll() {
     assert!(l.stop_handle().requested());
     l.clear_stop();
     assert!(!l.stop_requested());
+}
+
+#[test]
+fn a_task_without_workers_runs_inline_and_reports_in_the_same_round() {
+    let mut l = new_loop();
+    let a = insert(&mut l, "a");
+    assert_eq!(l.core_mut().workers(), 0);
+    let here = std::thread::current().id();
+    let ran_here = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&ran_here);
+    l.core_mut().spawn(a, move || {
+        flag.store(
+            std::thread::current().id() == here,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+        7
+    });
+    assert!(ran_here.load(std::sync::atomic::Ordering::SeqCst));
+    round(&mut l);
+    assert_eq!(log(&mut l), ["a done 7"]);
+}
+
+#[test]
+fn a_task_on_a_worker_wakes_the_loop_and_reaches_its_dispatcher() {
+    let mut l = new_loop();
+    l.set_workers(2);
+    let a = insert(&mut l, "a");
+    let b = insert(&mut l, "b");
+    let loop_thread = std::thread::current().id();
+    l.core_mut().spawn(a, move || {
+        assert_ne!(std::thread::current().id(), loop_thread);
+        1
+    });
+    l.core_mut().spawn(b, || 2);
+    // `None` waits for an event: only the pool's wake can end the wait.
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        l.poll_once(None).expect("poll");
+        seen.extend(log(&mut l));
+    }
+    seen.sort();
+    assert_eq!(seen, ["a done 1", "b done 2"]);
+}
+
+#[test]
+fn a_task_result_for_a_closed_dispatcher_reaches_nobody() {
+    let mut l = new_loop();
+    let a = insert(&mut l, "a");
+    l.core_mut().spawn(a, || 3);
+    let d = l.core_mut().remove(a).expect("present");
+    l.core_mut().close(d);
+    insert(&mut l, "b");
+    round(&mut l);
+    assert_eq!(log(&mut l), ["a closed"]);
+}
+
+#[test]
+fn a_panicking_task_leaves_the_worker_alive_for_the_next() {
+    let mut l = new_loop();
+    l.set_workers(1);
+    let a = insert(&mut l, "a");
+    l.core_mut().spawn(a, || panic!("boom"));
+    l.core_mut().spawn(a, || 4);
+    let mut seen = Vec::new();
+    while seen.is_empty() {
+        l.poll_once(None).expect("poll");
+        seen.extend(log(&mut l));
+    }
+    assert_eq!(seen, ["a done 4"]);
 }

@@ -32,7 +32,9 @@ mod users;
 pub(crate) use self::crypt::{crypt, crypt_gensalt};
 pub(crate) use self::dir::{open_dir, stat_at};
 pub(crate) use self::net::{is_append, listen, sendfile, set_oobinline, Pipe};
-pub(crate) use self::process::{fork, wait_any, Child, SharedCounters, SignalFd};
+pub(crate) use self::process::{
+    fork, lower_thread_priority, wait_any, Child, SharedCounters, SignalFd,
+};
 pub(crate) use self::time::{broken_down, set_mtime};
 pub(crate) use self::users::{
     account, become_ids, can_search, effective_ids, group_list, group_name, restore_ids,

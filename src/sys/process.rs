@@ -211,3 +211,16 @@ pub(crate) fn wait_any(timeout: std::time::Duration) -> io::Result<Option<(i32, 
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Lower the calling thread's scheduling priority to `niceness` (on Linux
+/// a nice value belongs to one thread), so that worker threads yield the
+/// CPU to the event loop. Best effort: a failure leaves the priority as is.
+pub(crate) fn lower_thread_priority(niceness: i32) {
+    // SAFETY: gettid has no preconditions and returns this thread's id.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+    let Ok(tid) = libc::id_t::try_from(tid) else {
+        return;
+    };
+    // SAFETY: setpriority on our own thread id changes only its niceness.
+    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, niceness) };
+}

@@ -8,6 +8,7 @@
 //! that does not read them. Buffers are released when idle.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
@@ -15,10 +16,12 @@ use std::rc::Rc;
 use mio::net::TcpStream;
 
 use super::conn::{Conn, TlsConfig};
-use super::dispatch::{Core, Dispatcher, Notice, Timer};
+use super::dispatch::{Core, Dispatcher, Done, Notice, Timer};
 use super::dispatchers;
 use super::session::{DataSide, Effect, Ended, Opened, Passive, Session, TransferStats};
 use super::FtpHandler;
+use crate::authorizers::SlowCheck;
+use crate::error::AuthenticationFailed;
 use crate::ioloop::{CallLater, Link, Ready, Status};
 use crate::reply;
 
@@ -51,6 +54,41 @@ enum Wait {
     Auth,
     /// A PORT/EPRT connect runs; its reply must come before later ones.
     Active,
+    /// The login check runs on the worker pool.
+    Verify,
+}
+
+/// Slow login checks in flight on the worker pool, in total and per client
+/// address (`auth_max_in_flight`, `auth_max_in_flight_per_ip`).
+#[derive(Debug, Default)]
+pub(crate) struct LoginGate {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+impl LoginGate {
+    /// Count one more check from `ip`, unless a limit (0 = none) is reached.
+    fn enter(&mut self, ip: IpAddr, max_total: usize, max_per_ip: usize) -> bool {
+        let from_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
+        if (max_total != 0 && self.total >= max_total) || (max_per_ip != 0 && from_ip >= max_per_ip)
+        {
+            return false;
+        }
+        self.total += 1;
+        self.per_ip.insert(ip, from_ip + 1);
+        true
+    }
+
+    /// A check from `ip` is over.
+    fn leave(&mut self, ip: IpAddr) {
+        self.total = self.total.saturating_sub(1);
+        if let Some(n) = self.per_ip.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_ip.remove(&ip);
+            }
+        }
+    }
 }
 
 /// One client's control connection.
@@ -183,6 +221,18 @@ impl ControlChannel {
                 self.session.on_auth_delay_over();
             }
             Timer::DataSetup | Timer::DataStall | Timer::ThrottleWake => {}
+        }
+        self.run_effects(core);
+        self.pump(core)
+    }
+
+    /// The login check came back from the worker pool.
+    pub fn on_done(&mut self, done: Done, core: &mut Core) -> Status {
+        let Done::Verified(result) = done;
+        if self.wait == Wait::Verify {
+            core.shared.logins.leave(self.peer_ip);
+            self.wait = Wait::No;
+            self.session.on_verified(result);
         }
         self.run_effects(core);
         self.pump(core)
@@ -511,9 +561,31 @@ impl ControlChannel {
                 let delay = self.session.cfg().auth_failed_timeout;
                 self.auth_timer = Some(core.timer(delay, self.me, Timer::AuthDelay));
             }
+            Effect::Verify(check) => self.verify(check, core),
             Effect::Close => self.closing = true,
             Effect::StartTls => self.start_tls_after_reply(core),
         }
+    }
+
+    /// Hand the slow part of a login check to the worker pool, within the
+    /// limits of checks in flight; beyond them the login is refused.
+    fn verify(&mut self, check: SlowCheck, core: &mut Core) {
+        let cfg = self.session.cfg();
+        let (total, per_ip) = (cfg.auth_max_in_flight, cfg.auth_max_in_flight_per_ip);
+        if !core.shared.logins.enter(self.peer_ip, total, per_ip) {
+            let busy = "Too many logins in progress, try again later.";
+            return self
+                .session
+                .on_verified(Err(AuthenticationFailed(busy.into())));
+        }
+        self.wait = Wait::Verify;
+        core.spawn(self.me, move || {
+            let run = std::panic::AssertUnwindSafe(check);
+            Done::Verified(
+                std::panic::catch_unwind(run)
+                    .unwrap_or_else(|_| Err(AuthenticationFailed("Internal error.".into()))),
+            )
+        });
     }
 
     /// Replace any data connection by a passive listener.
@@ -589,6 +661,10 @@ impl ControlChannel {
 
     /// Deregister, end any transfer (logging it), tell the acceptor.
     pub fn close(&mut self, core: &mut Core) {
+        if self.wait == Wait::Verify {
+            // Its result will reach nobody.
+            core.shared.logins.leave(self.peer_ip);
+        }
         if let Some(outcome) = self.drop_data(core) {
             self.session.on_transfer_done(outcome, Ended::ByDataSide);
         }

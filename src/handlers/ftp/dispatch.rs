@@ -21,11 +21,12 @@
 
 use std::net::IpAddr;
 
-use super::control::ControlChannel;
+use super::control::{ControlChannel, LoginGate};
 use super::dispatchers::{ActiveConnector, PassiveListener};
 use super::dtp::{Bandwidth, DataChannel};
 use super::producers::{Job, Outcome};
 use super::session::DataSide;
+use crate::error::AuthenticationFailed;
 use crate::ioloop::{self, Dispatch, Link, Ready, Status};
 use crate::reply::Code;
 use crate::servers::Acceptor;
@@ -67,6 +68,21 @@ pub(crate) enum Notice {
     ControlClosed(IpAddr),
 }
 
+/// What a task of the worker pool hands back to the dispatcher that asked.
+pub(crate) enum Done {
+    /// To a control channel: the slow part of its login check.
+    Verified(Result<(), AuthenticationFailed>),
+}
+
+/// Loop-wide state of an FTP server's dispatchers.
+#[derive(Default)]
+pub(crate) struct Shared {
+    /// The server-wide rate limits all data channels share.
+    pub bandwidth: Bandwidth,
+    /// Slow login checks in flight.
+    pub logins: LoginGate,
+}
+
 /// The protocol timers an FTP dispatcher can arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Timer {
@@ -88,8 +104,8 @@ pub(crate) enum Timer {
 impl Dispatch for Dispatcher {
     type Notice = Notice;
     type Timer = Timer;
-    /// The server-wide rate limits all data channels share.
-    type Shared = Bandwidth;
+    type Shared = Shared;
+    type Done = Done;
 
     fn on_ready(&mut self, ready: Ready, core: &mut Core) -> Status {
         match self {
@@ -124,6 +140,13 @@ impl Dispatch for Dispatcher {
         match self {
             Dispatcher::Control(c) => c.on_resume(core),
             Dispatcher::Data(d) => d.on_resume(core),
+            _ => Status::Keep,
+        }
+    }
+
+    fn on_done(&mut self, done: Done, core: &mut Core) -> Status {
+        match self {
+            Dispatcher::Control(c) => c.on_done(done, core),
             _ => Status::Keep,
         }
     }

@@ -300,7 +300,7 @@ impl DataChannel {
             let due = (self.bytes as f64 + chunk) / self.limit as f64;
             wait = wait.max(due - self.started.elapsed().as_secs_f64());
         }
-        wait = wait.max(core.shared.wait(self.receiving(), 4096));
+        wait = wait.max(core.shared.bandwidth.wait(self.receiving(), 4096));
         let delay = std::time::Duration::from_secs_f64(wait);
         self.wake = Some(core.timer(delay, self.me, Timer::ThrottleWake));
     }
@@ -313,7 +313,7 @@ impl DataChannel {
             None => return Status::Keep,
             Some(j) => matches!(j.kind, JobKind::Send(_)),
         };
-        self.grant = core.shared.available(!sending);
+        self.grant = core.shared.bandwidth.available(!sending);
         self.round_start = self.bytes;
         let this = &mut *self;
         let run =
@@ -323,7 +323,9 @@ impl DataChannel {
             log::error!(target: crate::log::LOGERROR, "data channel of {:?} panicked; transfer aborted", self.owner.token());
             Step::Done(OutcomeKind::LocalError(io::Error::other("Internal error")))
         });
-        core.shared.consume(!sending, self.bytes - self.round_start);
+        core.shared
+            .bandwidth
+            .consume(!sending, self.bytes - self.round_start);
         match step {
             Step::Throttled => {
                 self.throttle(core);

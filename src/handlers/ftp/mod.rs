@@ -104,6 +104,22 @@ pub struct FtpHandler {
     /// Delay before a failed login is answered; the client's input is not
     /// read meanwhile (pyftpdlib `auth_failed_timeout`, 3 s).
     pub auth_failed_timeout: Duration,
+    /// Threads that check slow logins off the loop (crypt(3) hashes of
+    /// [`DummyAuthorizer`] and [`UnixAuthorizer`](crate::UnixAuthorizer),
+    /// whatever a custom authorizer's
+    /// [`begin_validation`](Authorizer::begin_validation) hands over), so
+    /// that one login never stalls the other clients. Started on the first
+    /// such login; 0 = check in the loop, as pyftpdlib does. Default: the
+    /// number of cores, at most 4. Not in pyftpdlib.
+    pub auth_workers: usize,
+    /// Slow login checks in flight at once, queued ones included; a login
+    /// beyond it is refused like a wrong password (530 after
+    /// `auth_failed_timeout`, counted in `max_login_attempts`) with "Too
+    /// many logins in progress, try again later." 0 = no limit. Default 64.
+    pub auth_max_in_flight: usize,
+    /// The same per client address, so that one address cannot take the
+    /// whole pool. 0 = no limit. Default 4.
+    pub auth_max_in_flight_per_ip: usize,
     /// Prefix of session log lines; `%(remote_ip)s`, `%(remote_port)s` and
     /// `%(username)s` are replaced (pyftpdlib `log_prefix`).
     pub log_prefix: String,
@@ -147,6 +163,9 @@ impl FtpHandler {
             tcp_no_delay: true,
             encoding: "utf8".to_string(),
             auth_failed_timeout: Duration::from_secs(3),
+            auth_workers: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+            auth_max_in_flight: 64,
+            auth_max_in_flight_per_ip: 4,
             log_prefix: "%(remote_ip)s:%(remote_port)s-[%(username)s]".to_string(),
             log_cmds_list: [
                 "DELE",

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use super::{DelayedReply, Effect, Session};
+use crate::authorizers::Validation;
+use crate::error::AuthenticationFailed;
 use crate::filesystems::Facts;
 use crate::reply;
 
@@ -41,25 +43,40 @@ pub(super) fn pass(s: &mut Session, arg: &str, _: Option<PathBuf>) {
     if s.username.is_empty() {
         return s.reply(reply::BAD_SEQUENCE, "Login with USER first.");
     }
-    let cfg = std::rc::Rc::clone(&s.cfg);
     let user = s.username.clone();
-    let checked = cfg
-        .authorizer
-        .validate_authentication(&user, arg)
+    match s.cfg.authorizer.begin_validation(&user, arg) {
+        Validation::Done(result) => checked(s, &user, arg, result),
+        Validation::Slow(check) => {
+            s.verifying = Some(arg.to_string());
+            s.effects.push(Effect::Verify(check));
+        }
+    }
+}
+
+/// The rest of PASS once the authorizer decided: log in (the home
+/// directory, 230, `on_login`) or refuse.
+pub(super) fn checked(
+    s: &mut Session,
+    user: &str,
+    password: &str,
+    result: Result<(), AuthenticationFailed>,
+) {
+    let cfg = std::rc::Rc::clone(&s.cfg);
+    let home = result
         .map_err(|e| e.0)
-        .and_then(|()| cfg.authorizer.get_home_dir(&user).map_err(|e| e.0));
-    match checked {
+        .and_then(|()| cfg.authorizer.get_home_dir(user).map_err(|e| e.0));
+    match home {
         Ok(home) => {
             s.fs = Some((cfg.abstracted_fs)(home));
             s.authenticated = true;
-            s.password = arg.to_string();
+            s.password = password.to_string();
             s.attempted_logins = 0;
-            let msg = cfg.authorizer.get_msg_login(&user);
+            let msg = cfg.authorizer.get_msg_login(user);
             s.reply_long(reply::LOGGED_IN, &msg);
-            s.log(&format!("USER '{}' logged in.", super::printable(&user)));
-            s.hook("on_login", |h, info| h.on_login(info, &user));
+            s.log(&format!("USER '{}' logged in.", super::printable(user)));
+            s.hook("on_login", |h, info| h.on_login(info, user));
         }
-        Err(why) => auth_failed(s, &user, arg, &why),
+        Err(why) => auth_failed(s, user, password, &why),
     }
 }
 

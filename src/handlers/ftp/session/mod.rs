@@ -92,6 +92,9 @@ pub(crate) enum Effect {
     /// Stop reading input for `auth_failed_timeout`, then call
     /// [`Session::on_auth_delay_over`].
     AuthDelay,
+    /// Run the slow part of the login check off the loop and stop reading
+    /// input until its result comes back to [`Session::on_verified`].
+    Verify(crate::authorizers::SlowCheck),
     /// Close the control connection once the replies are sent.
     Close,
     /// Send the pending replies, drop any input read after this command,
@@ -139,6 +142,8 @@ pub(crate) struct Session {
     effects: Vec<Effect>,
     quitting: bool,
     delayed: Option<DelayedReply>,
+    /// The password of a PASS whose check runs off the loop.
+    verifying: Option<String>,
     prefix: String,
     stats: Option<TransferStats>,
     /// The control connection is TLS (after AUTH, or implicit FTPS).
@@ -174,6 +179,7 @@ impl Session {
             effects: Vec::new(),
             quitting: false,
             delayed: None,
+            verifying: None,
             prefix: String::new(),
             stats: None,
             tls_control: false,
@@ -619,6 +625,15 @@ impl Session {
         self.data.transfer_ended();
         self.stats = None;
         cmd_transfer::finish(self, outcome, by);
+    }
+
+    /// The slow part of the login check came back: log in or refuse, as
+    /// PASS would have on the spot.
+    pub fn on_verified(&mut self, result: Result<(), crate::AuthenticationFailed>) {
+        if let Some(password) = self.verifying.take() {
+            let user = self.username.clone();
+            cmd_login::checked(self, &user, &password, result);
+        }
     }
 
     /// The failed-login delay is over: send the held reply.
