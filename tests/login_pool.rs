@@ -6,6 +6,7 @@ mod common;
 use std::io::{BufReader, ErrorKind, Read};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -17,17 +18,32 @@ use ftpdlib::{
 };
 
 /// A gate the test opens; slow checks wait for it (at most 30 s, so a
-/// broken test ends instead of hanging).
+/// broken test ends instead of hanging) and count how many started.
 #[derive(Clone, Default)]
-struct Gate(Arc<(Mutex<bool>, Condvar)>);
+struct Gate(Arc<(Mutex<bool>, Condvar)>, Arc<AtomicUsize>);
 
 impl Gate {
+    /// Checks that started running on the pool.
+    fn entered(&self) -> usize {
+        self.1.load(Ordering::SeqCst)
+    }
+
+    /// Wait (bounded) until `n` checks have started.
+    fn wait_entered(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.entered() < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(self.entered(), n, "checks started on the pool");
+    }
+
     fn open(&self) {
         *self.0 .0.lock().expect("gate") = true;
         self.0 .1.notify_all();
     }
 
     fn wait(&self) {
+        self.1.fetch_add(1, Ordering::SeqCst);
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut open = self.0 .0.lock().expect("gate");
         while !*open && Instant::now() < deadline {
@@ -217,71 +233,129 @@ fn a_session_reads_no_command_while_its_login_is_checked() {
 }
 
 #[test]
-fn logins_beyond_the_per_address_limit_are_refused_and_other_addresses_go_on() {
+fn checks_beyond_the_per_address_limit_wait_while_other_addresses_go_on() {
     let gate = Gate::default();
     let srv = serve(gate.clone(), |_, _| {}, |h| h.auth_max_in_flight_per_ip = 1);
     let a = Ipv4Addr::new(127, 0, 0, 1);
     let b = Ipv4Addr::new(127, 0, 0, 2);
     let mut first = client_from(a, srv.addr);
     start_slow_login(&mut first);
-    // Same address, one check already in flight: refused like a wrong
-    // password, not queued behind it.
+    gate.wait_entered(1);
+    // Same address, one check already on the pool: this one waits its turn.
     let mut second = client_from(a, srv.addr);
-    second.expect("USER slow", 331);
-    let refused = second.cmd("PASS whatever");
-    assert_eq!(
-        refused,
-        "530 Too many logins in progress, try again later.\r\n"
-    );
-    second.expect("USER user", 331);
-    second.expect("PASS 12345", 230);
+    start_slow_login(&mut second);
     // Another address still has its share of the pool.
     let mut third = client_from(b, srv.addr);
     start_slow_login(&mut third);
+    gate.wait_entered(2);
+    // The second cannot have started: the first holds its address's only
+    // slot until the gate opens.
+    assert!(!has_reply_within(&mut second, Duration::from_millis(100)));
+    assert_eq!(gate.entered(), 2);
     gate.open();
-    assert_eq!(code_of(&first.read_reply()), 230);
-    assert_eq!(code_of(&third.read_reply()), 230);
+    for c in [&mut first, &mut second, &mut third] {
+        let reply = c.read_reply();
+        assert_eq!(code_of(&reply), 230, "{reply}");
+    }
+    assert_eq!(gate.entered(), 3);
 }
 
 #[test]
-fn logins_beyond_the_total_limit_are_refused_from_any_address() {
+fn checks_beyond_the_total_limit_wait_from_any_address() {
     let gate = Gate::default();
     let srv = serve(gate.clone(), |_, _| {}, |h| h.auth_max_in_flight = 1);
     let mut first = client_from(Ipv4Addr::new(127, 0, 0, 1), srv.addr);
     start_slow_login(&mut first);
+    gate.wait_entered(1);
     let mut other = client_from(Ipv4Addr::new(127, 0, 0, 3), srv.addr);
-    other.expect("USER slow", 331);
-    let refused = other.cmd("PASS whatever");
-    assert_eq!(code_of(&refused), 530, "{refused}");
+    start_slow_login(&mut other);
+    assert!(!has_reply_within(&mut other, Duration::from_millis(100)));
+    assert_eq!(gate.entered(), 1, "started beyond the total limit");
+    // Plain-text logins never wait for the pool.
+    let mut plain = Client::connect(srv.addr);
+    plain.login(USER, PASSWD);
     gate.open();
     assert_eq!(code_of(&first.read_reply()), 230);
-    // The slot is free again.
-    other.expect("USER slow", 331);
-    other.expect("PASS whatever", 230);
+    assert_eq!(code_of(&other.read_reply()), 230);
+}
+
+/// Close `c` with a TCP reset (SO_LINGER 0), which the server sees at once
+/// even while it reads nothing from the connection.
+fn reset(c: Client) {
+    use std::os::fd::AsRawFd;
+    let sock = c.reader.into_inner();
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket and a linger struct that outlives the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_LINGER");
 }
 
 #[test]
-fn a_client_gone_during_its_check_frees_its_slot() {
+fn a_closed_client_frees_its_slot_when_its_check_ends() {
     let gate = Gate::default();
     let srv = serve(gate.clone(), |_, _| {}, |h| h.auth_max_in_flight = 1);
     let mut gone = Client::connect(srv.addr);
     start_slow_login(&mut gone);
+    gate.wait_entered(1);
+    // A plain close (FIN) may be a half-close with replies still wanted:
+    // the session lives until its check ends, then notices the end.
     drop(gone);
+    let mut next = Client::connect(srv.addr);
+    start_slow_login(&mut next);
     gate.open();
-    // The closed session's check still ends; then a new one may start. The
-    // server notices the close at its own pace: retry a bounded number of
-    // times while its slot is still taken.
-    let mut c = Client::connect(srv.addr);
-    let mut last = String::new();
-    for _ in 0..50 {
-        c.expect("USER slow", 331);
-        last = c.cmd("PASS whatever");
-        if code_of(&last) == 230 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(code_of(&last), 230, "{last}");
+    assert_eq!(code_of(&next.read_reply()), 230);
+    assert_eq!(gate.entered(), 2);
+}
+
+#[test]
+fn a_client_reset_during_its_check_frees_its_slot_at_once() {
+    let gate = Gate::default();
+    let srv = serve(gate.clone(), |_, _| {}, |h| h.auth_max_in_flight = 1);
+    let mut gone = Client::connect(srv.addr);
+    start_slow_login(&mut gone);
+    gate.wait_entered(1);
+    reset(gone);
+    // The gate is still closed: only the reset session's freed slot lets
+    // the next check start.
+    let mut next = Client::connect(srv.addr);
+    start_slow_login(&mut next);
+    gate.wait_entered(2);
+    gate.open();
+    assert_eq!(code_of(&next.read_reply()), 230);
+}
+
+#[test]
+fn a_client_reset_while_its_check_waits_never_runs_it() {
+    let gate = Gate::default();
+    let srv = serve(gate.clone(), |_, _| {}, |h| h.auth_max_in_flight = 1);
+    let mut first = Client::connect(srv.addr);
+    start_slow_login(&mut first);
+    gate.wait_entered(1);
+    let mut waiting = Client::connect(srv.addr);
+    start_slow_login(&mut waiting);
+    // Let the server see the second PASS before the client goes.
+    let mut plain = Client::connect(srv.addr);
+    plain.login(USER, PASSWD);
+    reset(waiting);
+    plain.expect("NOOP", 200);
+    gate.open();
+    assert_eq!(code_of(&first.read_reply()), 230);
+    let mut last = Client::connect(srv.addr);
+    last.expect("USER slow", 331);
+    last.expect("PASS whatever", 230);
+    // first and last ran; the vanished one's check was dropped unrun.
+    assert_eq!(gate.entered(), 2);
 }
 
 #[test]

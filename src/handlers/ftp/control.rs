@@ -8,7 +8,6 @@
 //! that does not read them. Buffers are released when idle.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
@@ -18,6 +17,7 @@ use mio::net::TcpStream;
 use super::conn::{Conn, TlsConfig};
 use super::dispatch::{Core, Dispatcher, Done, Notice, Timer};
 use super::dispatchers;
+use super::login_gate::Limits;
 use super::session::{DataSide, Effect, Ended, Opened, Passive, Session, TransferStats};
 use super::FtpHandler;
 use crate::authorizers::SlowCheck;
@@ -56,39 +56,6 @@ enum Wait {
     Active,
     /// The login check runs on the worker pool.
     Verify,
-}
-
-/// Slow login checks in flight on the worker pool, in total and per client
-/// address (`auth_max_in_flight`, `auth_max_in_flight_per_ip`).
-#[derive(Debug, Default)]
-pub(crate) struct LoginGate {
-    total: usize,
-    per_ip: HashMap<IpAddr, usize>,
-}
-
-impl LoginGate {
-    /// Count one more check from `ip`, unless a limit (0 = none) is reached.
-    fn enter(&mut self, ip: IpAddr, max_total: usize, max_per_ip: usize) -> bool {
-        let from_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
-        if (max_total != 0 && self.total >= max_total) || (max_per_ip != 0 && from_ip >= max_per_ip)
-        {
-            return false;
-        }
-        self.total += 1;
-        self.per_ip.insert(ip, from_ip + 1);
-        true
-    }
-
-    /// A check from `ip` is over.
-    fn leave(&mut self, ip: IpAddr) {
-        self.total = self.total.saturating_sub(1);
-        if let Some(n) = self.per_ip.get_mut(&ip) {
-            *n -= 1;
-            if *n == 0 {
-                self.per_ip.remove(&ip);
-            }
-        }
-    }
 }
 
 /// One client's control connection.
@@ -230,7 +197,7 @@ impl ControlChannel {
     pub fn on_done(&mut self, done: Done, core: &mut Core) -> Status {
         let Done::Verified(result) = done;
         if self.wait == Wait::Verify {
-            core.shared.logins.leave(self.peer_ip);
+            self.login_check_over(core);
             self.wait = Wait::No;
             self.session.on_verified(result);
         }
@@ -567,25 +534,27 @@ impl ControlChannel {
         }
     }
 
-    /// Hand the slow part of a login check to the worker pool, within the
-    /// limits of checks in flight; beyond them the login is refused.
+    /// Hand the slow part of a login check to the worker pool, now or when
+    /// its turn comes (`login_gate`); no input is read until it is done.
     fn verify(&mut self, check: SlowCheck, core: &mut Core) {
-        let cfg = self.session.cfg();
-        let (total, per_ip) = (cfg.auth_max_in_flight, cfg.auth_max_in_flight_per_ip);
-        if !core.shared.logins.enter(self.peer_ip, total, per_ip) {
-            let busy = "Too many logins in progress, try again later.";
-            return self
-                .session
-                .on_verified(Err(AuthenticationFailed(busy.into())));
-        }
         self.wait = Wait::Verify;
-        core.spawn(self.me, move || {
-            let run = std::panic::AssertUnwindSafe(check);
-            Done::Verified(
-                std::panic::catch_unwind(run)
-                    .unwrap_or_else(|_| Err(AuthenticationFailed("Internal error.".into()))),
-            )
-        });
+        let limits = login_limits(self.session.cfg());
+        if let Some(check) = core
+            .shared
+            .logins
+            .submit(self.me, self.peer_ip, check, limits)
+        {
+            run_check(core, self.me, check);
+        }
+    }
+
+    /// This session's check left the pool (or will reach nobody): start the
+    /// waiting checks it made room for.
+    fn login_check_over(&mut self, core: &mut Core) {
+        let limits = login_limits(self.session.cfg());
+        for (link, check) in core.shared.logins.finish(self.peer_ip, limits) {
+            run_check(core, link, check);
+        }
     }
 
     /// Replace any data connection by a passive listener.
@@ -661,9 +630,9 @@ impl ControlChannel {
 
     /// Deregister, end any transfer (logging it), tell the acceptor.
     pub fn close(&mut self, core: &mut Core) {
-        if self.wait == Wait::Verify {
-            // Its result will reach nobody.
-            core.shared.logins.leave(self.peer_ip);
+        if self.wait == Wait::Verify && !core.shared.logins.cancel(self.me) {
+            // In flight: its result will reach nobody.
+            self.login_check_over(core);
         }
         if let Some(outcome) = self.drop_data(core) {
             self.session.on_transfer_done(outcome, Ended::ByDataSide);
@@ -683,6 +652,26 @@ impl ControlChannel {
             core.notify(self.acceptor, Notice::ControlClosed(self.peer_ip));
         }
     }
+}
+
+/// The in-flight limits of slow login checks.
+fn login_limits(cfg: &FtpHandler) -> Limits {
+    Limits {
+        total: cfg.auth_max_in_flight,
+        per_ip: cfg.auth_max_in_flight_per_ip,
+    }
+}
+
+/// Run a login check on the pool for the session at `link`; a panicking
+/// check refuses the login.
+fn run_check(core: &mut Core, link: Link, check: SlowCheck) {
+    core.spawn(link, move || {
+        let run = std::panic::AssertUnwindSafe(check);
+        Done::Verified(
+            std::panic::catch_unwind(run)
+                .unwrap_or_else(|_| Err(AuthenticationFailed("Internal error.".into()))),
+        )
+    });
 }
 
 /// A TLS configuration with a session cache of its own (implicit FTPS or

@@ -21,9 +21,10 @@
 
 use std::net::IpAddr;
 
-use super::control::{ControlChannel, LoginGate};
+use super::control::ControlChannel;
 use super::dispatchers::{ActiveConnector, PassiveListener};
 use super::dtp::{Bandwidth, DataChannel};
+use super::login_gate::LoginGate;
 use super::producers::{Job, Outcome};
 use super::session::DataSide;
 use crate::error::AuthenticationFailed;

@@ -37,6 +37,7 @@ pub(crate) mod dispatch;
 pub(crate) mod dispatchers;
 pub(crate) mod dtp;
 pub mod hooks;
+mod login_gate;
 pub(crate) mod producers;
 pub(crate) mod session;
 
@@ -112,13 +113,13 @@ pub struct FtpHandler {
     /// such login; 0 = check in the loop, as pyftpdlib does. Default: the
     /// number of cores, at most 4. Not in pyftpdlib.
     pub auth_workers: usize,
-    /// Slow login checks in flight at once, queued ones included; a login
-    /// beyond it is refused like a wrong password (530 after
-    /// `auth_failed_timeout`, counted in `max_login_attempts`) with "Too
-    /// many logins in progress, try again later." 0 = no limit. Default 64.
+    /// Slow login checks handed to the worker pool at once; checks beyond
+    /// it wait their turn (the session reads no input meanwhile, so each
+    /// session waits with at most one). 0 = no limit. Default 64.
     pub auth_max_in_flight: usize,
-    /// The same per client address, so that one address cannot take the
-    /// whole pool. 0 = no limit. Default 4.
+    /// The same per client address, so that one address (a brute-force
+    /// client with many connections) cannot take the whole pool while
+    /// others wait. 0 = no limit. Default 4.
     pub auth_max_in_flight_per_ip: usize,
     /// Prefix of session log lines; `%(remote_ip)s`, `%(remote_port)s` and
     /// `%(username)s` are replaced (pyftpdlib `log_prefix`).
