@@ -891,3 +891,243 @@ fn abor_finding_the_transfer_already_gone_is_225() {
     );
     assert_eq!(t.s.data.state(), DataState::Idle);
 }
+
+// ---- REIN and QUIT (RFC 959 §4.1.1) ----
+
+#[test]
+fn rein_logs_out_and_closes_the_data_set_up_but_keeps_the_connection_per_rfc959() {
+    let mut t = T::new();
+    t.login();
+    t.expect("TYPE I", 200);
+    t.pasv();
+    assert_eq!(t.send("REIN"), "230 Ready for new user.\r\n");
+    assert_eq!(t.effects(), ["CloseData"], "the connection itself stays");
+    assert_eq!(t.send("PWD"), NOT_LOGGED_IN);
+    assert_eq!(t.send("REIN"), NOT_LOGGED_IN);
+    t.login();
+    let status = t.expect("STAT", 211);
+    assert!(status.contains(" TYPE: ASCII;"), "TYPE was reset: {status}");
+    assert!(status.contains(" Data connection closed.\r\n"), "{status}");
+}
+
+#[test]
+fn rein_lets_a_running_transfer_finish_per_rfc959() {
+    let mut t = T::new();
+    t.put("f", "hello");
+    t.login();
+    t.connected();
+    t.expect("RETR f", 125);
+    let job = t.job();
+    t.expect("REIN", 230);
+    assert!(t.effects().is_empty(), "the transfer is not aborted");
+    t.complete(job);
+}
+
+#[test]
+fn quit_is_221_with_the_users_message_then_close_per_rfc959() {
+    let mut t = T::new();
+    t.login();
+    assert_eq!(t.send("QUIT"), "221 Goodbye.\r\n");
+    assert_eq!(t.effects(), ["Close"]);
+}
+
+#[test]
+fn quit_during_a_transfer_closes_once_the_transfer_ends_per_rfc959() {
+    let mut t = T::new();
+    t.put("f", "hello");
+    t.login();
+    t.connected();
+    t.expect("RETR f", 125);
+    let job = t.job();
+    assert_eq!(t.send("QUIT"), "221 Goodbye.\r\n");
+    assert!(t.effects().is_empty(), "no Close while the transfer runs");
+    assert!(t.s.is_quitting(), "no further line is read");
+    t.complete(job);
+    assert_eq!(t.effects(), ["Close"]);
+}
+
+// ---- REST (RFC 3659 §5) ----
+
+#[test]
+fn rest_then_stor_writes_from_the_offset_per_rfc3659() {
+    let mut t = T::new();
+    t.put("f", "0123456789");
+    t.login();
+    t.expect("TYPE I", 200);
+    assert_eq!(t.send("REST 4"), "350 Restarting at position 4.\r\n");
+    t.connected();
+    t.expect("STOR f", 125);
+    let mut job = t.job();
+    let JobKind::Receive { truncate, .. } = job.kind else {
+        panic!("an upload was expected")
+    };
+    assert!(truncate, "a resumed upload cuts the stale tail at its end");
+    let file = upload_file(&mut job);
+    assert_eq!(file.stream_position().expect("a position"), 4);
+    file.write_all(b"XY").expect("a writable file");
+    t.complete(job);
+    assert_eq!(t.read("f"), "0123XY6789");
+    assert_eq!(t.s.restart_position, 0, "STOR consumed the offset");
+}
+
+#[test]
+fn rest_then_retr_sends_from_the_offset_per_rfc3659() {
+    let mut t = T::new();
+    t.put("f", "0123456789");
+    t.login();
+    t.expect("TYPE I", 200);
+    t.expect("REST 6", 350);
+    t.connected();
+    t.expect("RETR f", 125);
+    let mut job = t.job();
+    if let JobKind::Send(Source::File {
+        sendfile_offset, ..
+    }) = &job.kind
+    {
+        assert!(
+            matches!(sendfile_offset, None | Some(6)),
+            "{sendfile_offset:?}"
+        );
+    }
+    assert_eq!(sent(&mut job), "6789");
+}
+
+#[test]
+fn rest_is_refused_in_ascii_type() {
+    let mut t = T::new();
+    t.login();
+    assert_eq!(
+        t.send("REST 4"),
+        "501 Resuming transfers not allowed in ASCII mode.\r\n"
+    );
+    assert_eq!(t.s.restart_position, 0);
+}
+
+#[test]
+fn rest_with_something_else_than_a_number_is_501_per_rfc3659() {
+    let mut t = T::new();
+    t.login();
+    t.expect("TYPE I", 200);
+    for line in [
+        "REST abc",
+        "REST -1",
+        "REST 1e3",
+        "REST 99999999999999999999999",
+    ] {
+        assert_eq!(t.send(line), "501 Invalid parameter.\r\n", "{line}");
+    }
+}
+
+#[test]
+fn rest_past_the_end_of_the_file_is_554_per_rfc1123() {
+    let mut t = T::new();
+    t.put("f", "0123456789");
+    t.login();
+    t.expect("TYPE I", 200);
+    t.expect("REST 100", 350);
+    t.connected();
+    assert_eq!(
+        t.send("RETR f"),
+        "554 REST position (100) > file size (10)\r\n"
+    );
+    assert!(t.effects().is_empty());
+}
+
+#[test]
+fn appe_and_stou_with_a_pending_rest_are_450() {
+    let mut t = T::new();
+    t.login();
+    t.expect("TYPE I", 200);
+    t.expect("REST 4", 350);
+    t.connected();
+    assert_eq!(
+        t.send("APPE f"),
+        "450 Can't APPE while REST request is pending.\r\n"
+    );
+    assert_eq!(
+        t.send("STOU"),
+        "450 Can't STOU while REST request is pending.\r\n"
+    );
+    assert!(t.effects().is_empty());
+}
+
+// ---- The dispatch order: 501, 530, 550 outside home, 550 permission ----
+
+/// A session whose home holds `f` and `escape`, a symlink to a directory
+/// outside the home holding `secret`; the second directory is returned to
+/// keep it alive.
+fn with_escape() -> (T, TempDir) {
+    let t = T::new();
+    let outside = tempfile::tempdir().expect("a directory outside the home");
+    std::fs::write(outside.path().join("secret"), "x").expect("a file outside");
+    std::os::unix::fs::symlink(outside.path(), t.path("escape")).expect("a symlink");
+    t.put("f", "hello");
+    (t, outside)
+}
+
+#[test]
+fn a_missing_argument_is_501_before_the_login_check() {
+    let mut t = T::new();
+    assert_eq!(
+        t.send("RETR"),
+        "501 Syntax error: command needs an argument.\r\n"
+    );
+    assert_eq!(
+        t.send("PWD now"),
+        "501 Syntax error: command does not accept arguments.\r\n"
+    );
+}
+
+#[test]
+fn the_login_is_checked_before_the_path() {
+    let (mut t, _outside) = with_escape();
+    assert_eq!(t.send("RETR f"), NOT_LOGGED_IN);
+    assert_eq!(t.send("RETR escape/secret"), NOT_LOGGED_IN);
+}
+
+#[test]
+fn a_path_leaving_the_home_is_550_before_the_permission_check() {
+    let (mut t, _outside) = with_escape();
+    t.login_as(VIEWER, "pw");
+    assert_eq!(
+        t.send("RETR escape/secret"),
+        "550 '/escape/secret' points to a path which is outside the user's root directory.\r\n"
+    );
+}
+
+#[test]
+fn a_user_without_the_r_permission_gets_550_not_enough_privileges() {
+    let (mut t, _outside) = with_escape();
+    t.login_as(VIEWER, "pw");
+    // Checked before the data connection: no PASV was needed to learn it.
+    assert_eq!(t.send("RETR f"), "550 Not enough privileges.\r\n");
+    assert_eq!(t.send("DELE f"), "550 Not enough privileges.\r\n");
+    assert_eq!(t.send("SITE CHMOD 600 f"), "550 Not enough privileges.\r\n");
+}
+
+#[test]
+fn a_path_with_a_nul_or_a_line_break_is_501() {
+    let mut t = T::new();
+    t.login();
+    assert_eq!(t.send("MKD a\0b"), "501 Path contains a NUL byte.\r\n");
+    assert_eq!(t.send("MKD a\rb"), "501 Path contains a line break.\r\n");
+    assert!(!t.path("a").exists());
+}
+
+#[test]
+fn an_undecodable_line_is_501_per_rfc2640() {
+    let mut t = T::new();
+    t.login();
+    t.s.handle_line(b"MKD \xff\xfe");
+    assert_eq!(t.output(), "501 Can't decode command.\r\n");
+}
+
+#[test]
+fn an_unknown_command_is_500_even_before_login_per_rfc959() {
+    let mut t = T::new();
+    assert_eq!(t.send("XYZZY"), "500 Command \"XYZZY\" not understood.\r\n");
+    assert_eq!(
+        t.send("SITE FOO bar"),
+        "500 Command \"SITE FOO\" not understood.\r\n"
+    );
+}
