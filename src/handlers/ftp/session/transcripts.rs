@@ -833,12 +833,10 @@ fn abor_with_nothing_set_up_is_225_no_transfer_per_rfc959() {
 }
 
 #[test]
-fn abor_closes_a_waiting_listener_and_its_queued_transfer_with_225_per_rfc959() {
+fn abor_closes_a_waiting_listener_with_225_per_rfc959() {
     let mut t = T::new();
-    t.put("f", "hello");
     t.login();
     t.pasv();
-    t.expect("RETR f", 150);
     assert_eq!(
         t.send("ABOR"),
         "225 ABOR command successful; data channel closed.\r\n"
@@ -1520,4 +1518,36 @@ fn rnto_after_a_failed_rnfr_is_503_and_renames_nothing_per_rfc959() {
         "503 Bad sequence of commands: use RNFR first.\r\n"
     );
     assert!(t.path("a").exists() && !t.path("b").exists());
+}
+
+#[test]
+#[ignore = "bug: ABOR of a queued transfer (150 sent) answers 225 only; the RETR gets no final reply"]
+fn abor_of_a_queued_transfer_is_426_then_226_per_rfc959() {
+    let mut t = T::new();
+    t.put("f", "hello");
+    t.login();
+    t.pasv();
+    t.expect("RETR f", 150);
+    assert_eq!(
+        t.send("ABOR"),
+        "426 Transfer aborted via ABOR.\r\n226 ABOR command successful.\r\n"
+    );
+    assert_eq!(t.effects(), ["CloseData"]);
+}
+
+#[test]
+#[ignore = "bug: a second transfer queued before the client connects replaces the first one"]
+fn a_second_transfer_before_the_connection_is_up_is_425_per_rfc959() {
+    let mut t = T::new();
+    t.put("f", "hello");
+    t.login();
+    t.pasv();
+    t.expect("RETR f", 150);
+    assert_eq!(
+        t.send("STOR g"),
+        "425 A transfer is already in progress.\r\n"
+    );
+    assert!(!t.path("g").exists(), "the refused STOR created nothing");
+    t.s.on_data_connected(Opened::Passive);
+    assert_eq!(t.job().path, t.path("f"), "the first transfer runs");
 }
