@@ -515,6 +515,11 @@ impl ControlChannel {
                 Some(outcome) => self.session.on_transfer_done(outcome, Ended::ByAbor),
                 None => self.session.on_abort_without_transfer(),
             },
+            Effect::DropTransfer => {
+                if let Some(outcome) = self.drop_data(core) {
+                    self.session.on_transfer_done(outcome, Ended::Replaced);
+                }
+            }
             Effect::StartJob(job) => match self.data {
                 Some(link) => core.notify(link, Notice::Start(job)),
                 None => self.session.on_data_reply(

@@ -375,8 +375,13 @@ pub(super) fn abor(s: &mut Session, _: &str, _: Option<PathBuf>) {
         DataState::Idle => s.reply(reply::DATA_OPEN_NO_TRANSFER, "No transfer to abort."),
         DataState::Transferring => s.effects.push(Effect::AbortTransfer),
         DataState::Listening | DataState::Connecting | DataState::Connected => {
-            s.data.forget_setup();
+            let forgotten = s.data.forget_setup();
             s.effects.push(Effect::CloseData);
+            if forgotten.queued {
+                // The queued transfer's 150 is answered (RFC 959 ABOR).
+                s.reply(reply::TRANSFER_ABORTED, "Transfer aborted via ABOR.");
+                return s.reply(reply::TRANSFER_COMPLETE, "ABOR command successful.");
+            }
             s.reply(
                 reply::DATA_OPEN_NO_TRANSFER,
                 "ABOR command successful; data channel closed.",

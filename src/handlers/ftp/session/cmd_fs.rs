@@ -91,6 +91,9 @@ pub(super) fn dele(s: &mut Session, _: &str, path: Option<PathBuf>) {
 
 /// RNFR: remember the source of a rename.
 pub(super) fn rnfr(s: &mut Session, _: &str, path: Option<PathBuf>) {
+    // RNTO belongs to the RNFR just before it (RFC 959 §4.1.3): a refused
+    // RNFR leaves nothing to rename (pyftpdlib keeps an older source).
+    s.rnfr = None;
     let Some(path) = path else { return };
     let Some(fs) = fs(s) else { return };
     if fs.realpath(&path).ok().as_deref() == fs.realpath(fs.root()).ok().as_deref() {

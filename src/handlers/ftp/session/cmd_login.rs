@@ -143,8 +143,16 @@ fn logout(s: &mut Session) {
 /// Log the user out and reset the session's state (pyftpdlib
 /// `flush_account`); a transfer in progress is allowed to finish.
 pub(super) fn flush_account(s: &mut Session) {
-    if s.data.forget_setup() {
+    let forgotten = s.data.forget_setup();
+    if forgotten.connection {
         s.effects.push(Effect::CloseData);
+    }
+    if forgotten.queued {
+        // The queued transfer command's 150 still owes a final reply.
+        s.reply(
+            reply::TRANSFER_ABORTED,
+            "Transfer aborted; 0 bytes transmitted.",
+        );
     }
     s.authenticated = false;
     s.password.clear();

@@ -353,6 +353,10 @@ fn data_status(s: &Session) -> String {
 pub(super) fn finish(s: &mut Session, outcome: Outcome, by: Ended) {
     match &outcome.kind {
         OutcomeKind::Complete => s.reply(reply::TRANSFER_COMPLETE, "Transfer complete."),
+        OutcomeKind::Aborted if by == Ended::Replaced => {
+            let text = format!("Transfer aborted; {} bytes transmitted.", outcome.bytes);
+            s.reply(reply::TRANSFER_ABORTED, &text);
+        }
         OutcomeKind::Aborted => {
             s.reply(reply::TRANSFER_ABORTED, "Transfer aborted via ABOR.");
             if by == Ended::ByAbor {

@@ -32,6 +32,14 @@ pub(crate) enum Start {
     Busy,
 }
 
+/// What [`DataLink::forget_setup`] dropped.
+pub(crate) struct Forgotten {
+    /// A connection (or its set-up) to close.
+    pub connection: bool,
+    /// A queued transfer, whose command still owes its final reply.
+    pub queued: bool,
+}
+
 /// The data connection as the session knows it: its state, and the
 /// transfer waiting for it to come up.
 pub(crate) struct DataLink {
@@ -58,13 +66,18 @@ impl DataLink {
         self.state == DataState::Transferring
     }
 
+    /// A transfer is running or waits for the connection (its 150 sent).
+    pub fn has_transfer(&self) -> bool {
+        self.is_transferring() || self.queued.is_some()
+    }
+
     /// PASV/EPSV/PORT/EPRT replaces the data connection: the effect that
     /// removes the old one, if any. A transfer queued on the old one (150
     /// sent, client not yet connected) stays queued and runs on the new
     /// connection, as in pyftpdlib.
     pub fn replace(&mut self) -> Option<Effect> {
         let effect = match self.state {
-            DataState::Transferring => Some(Effect::AbortTransfer),
+            DataState::Transferring => Some(Effect::DropTransfer),
             DataState::Idle => None,
             _ => Some(Effect::CloseData),
         };
@@ -104,16 +117,20 @@ impl DataLink {
     }
 
     /// Forget a connection that is set up but runs nothing (ABOR, REIN,
-    /// a new USER) and any queued transfer; true when there was a
-    /// connection to close. A running transfer is left alone.
-    pub fn forget_setup(&mut self) -> bool {
-        self.queued = None;
-        match self.state {
+    /// a new USER) and the transfer queued on it. A running transfer is
+    /// left alone.
+    pub fn forget_setup(&mut self) -> Forgotten {
+        let queued = self.queued.take();
+        let connection = match self.state {
             DataState::Listening | DataState::Connecting | DataState::Connected => {
                 self.state = DataState::Idle;
                 true
             }
             DataState::Idle | DataState::Transferring => false,
+        };
+        Forgotten {
+            connection,
+            queued: queued.is_some(),
         }
     }
 
@@ -124,10 +141,11 @@ impl DataLink {
                 self.state = DataState::Transferring;
                 Start::Now(job)
             }
-            DataState::Listening | DataState::Connecting => {
+            DataState::Listening | DataState::Connecting if self.queued.is_none() => {
                 self.queued = Some(job);
                 Start::Queued
             }
+            DataState::Listening | DataState::Connecting => Start::Busy,
             DataState::Idle => Start::NoConnection,
             DataState::Transferring => Start::Busy,
         }

@@ -72,6 +72,8 @@ pub(crate) enum DataSide {
 pub(crate) enum Ended {
     /// ABOR: 426 then 226.
     ByAbor,
+    /// A new PASV/PORT replaced its data connection: 426 only.
+    Replaced,
     /// The data side: done, failed, stalled, or the session closing.
     ByDataSide,
 }
@@ -87,6 +89,10 @@ pub(crate) enum Effect {
     /// Abort the running transfer (ABOR); the outcome comes back through
     /// [`Session::on_transfer_done`].
     AbortTransfer,
+    /// End the running transfer because a new PASV/PORT replaces its data
+    /// connection; the outcome comes back through
+    /// [`Session::on_transfer_done`] with [`Ended::Replaced`].
+    DropTransfer,
     /// Hand this transfer to the connected data channel.
     StartJob(Job),
     /// Stop reading input for `auth_failed_timeout`, then call
@@ -560,7 +566,7 @@ impl Session {
                 );
                 false
             }
-            DataState::Transferring => {
+            _ if self.data.has_transfer() => {
                 self.reply(reply::CANT_OPEN_DATA, "A transfer is already in progress.");
                 false
             }
