@@ -185,6 +185,15 @@ pub trait Filesystem {
     fn utime(&self, path: &Path, mtime: i64) -> io::Result<()>;
     /// Entry names of a directory sorted by raw bytes (`listdir`).
     fn listdir(&self, path: &Path) -> io::Result<Vec<OsString>>;
+    /// Opens directory `path` to read its names a batch at a time: LIST,
+    /// NLST and MLSD read a huge directory over several loop rounds
+    /// instead of holding the loop for one long `listdir` (the listing
+    /// sorts the names once all are read). A store that changes
+    /// [`listdir`](Self::listdir) keeps the default, which calls it.
+    /// Not in pyftpdlib.
+    fn open_listing(&self, path: &Path) -> io::Result<Box<dyn DirNames>> {
+        Ok(Box::new(AllNames(self.listdir(path)?.into_iter())))
+    }
     /// `os.path.isfile`.
     fn isfile(&self, path: &Path) -> bool;
     /// `os.path.isdir`.
@@ -203,6 +212,44 @@ pub trait Filesystem {
     fn get_user_by_uid(&self, uid: u32) -> String;
     /// Group name of `gid`, or the number as text (`get_group_by_gid`).
     fn get_group_by_gid(&self, gid: u32) -> String;
+}
+
+/// The names of one directory, read a batch at a time
+/// ([`Filesystem::open_listing`]).
+pub trait DirNames {
+    /// Append at most `max` more names to `out`, in any order; `Ok(false)`
+    /// once the directory has no more.
+    fn read_names(&mut self, max: usize, out: &mut Vec<OsString>) -> io::Result<bool>;
+}
+
+/// Names already read (the default of [`Filesystem::open_listing`]).
+struct AllNames(std::vec::IntoIter<OsString>);
+
+/// `names` as a [`DirNames`] (a listing of one file).
+pub(crate) fn given_names(names: Vec<OsString>) -> Box<dyn DirNames> {
+    Box::new(AllNames(names.into_iter()))
+}
+
+impl DirNames for AllNames {
+    fn read_names(&mut self, max: usize, out: &mut Vec<OsString>) -> io::Result<bool> {
+        out.extend(self.0.by_ref().take(max));
+        Ok(self.0.len() > 0)
+    }
+}
+
+/// A directory read with `readdir` as the listing goes.
+struct ReadNames(fs::ReadDir);
+
+impl DirNames for ReadNames {
+    fn read_names(&mut self, max: usize, out: &mut Vec<OsString>) -> io::Result<bool> {
+        for _ in 0..max {
+            match self.0.next() {
+                Some(entry) => out.push(entry?.file_name()),
+                None => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
 }
 
 /// Entries kept per name cache (users, groups).
@@ -520,6 +567,10 @@ impl Filesystem for AbstractedFs {
 
     fn utime(&self, path: &Path, mtime: i64) -> io::Result<()> {
         sys::set_mtime(path, mtime)
+    }
+
+    fn open_listing(&self, path: &Path) -> io::Result<Box<dyn DirNames>> {
+        Ok(Box::new(ReadNames(fs::read_dir(path)?)))
     }
 
     fn listdir(&self, path: &Path) -> io::Result<Vec<OsString>> {

@@ -59,7 +59,7 @@ mod sys;
 
 pub use authorizers::{Authorizer, DummyAuthorizer, Perm, Perms, SlowCheck, Validation};
 pub use error::{AuthenticationFailed, AuthorizerError, Error, FilesystemError};
-pub use filesystems::{AbstractedFs, FileHandle, Filesystem, OpenMode, Stat};
+pub use filesystems::{AbstractedFs, DirNames, FileHandle, Filesystem, OpenMode, Stat};
 pub use handlers::ftp::{
     ActiveDtp, ArgRule, Command, CommandContext, DtpHandler, FtpHandler, Hooks, NoHooks,
     PassiveDtp, PathRule, SessionInfo,

@@ -131,6 +131,12 @@ impl Filesystem for UnixFilesystem {
         self.inner.listdir(path)
     }
 
+    /// Opened as the user (the permission check); read later by the data
+    /// channel from the open directory.
+    fn open_listing(&self, path: &Path) -> io::Result<Box<dyn crate::filesystems::DirNames>> {
+        self.inner.open_listing(path)
+    }
+
     fn isfile(&self, path: &Path) -> bool {
         self.inner.isfile(path)
     }

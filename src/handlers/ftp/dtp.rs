@@ -29,6 +29,11 @@ const SPLICE_CHUNK: usize = 1 << 20;
 /// Bytes a data channel may move per loop round before yielding to others.
 const ROUND_BUDGET: u64 = 4 << 20;
 
+/// Listing pieces (a batch of names read, or one buffer of formatted
+/// entries) a data channel produces per loop round: one piece is a few
+/// milliseconds of work at most.
+const LISTING_PIECES_PER_ROUND: u32 = 1;
+
 /// Server-wide rate limits: one token bucket per direction shared by every
 /// data channel of the loop (pyftpdlib has only per-channel limits). A
 /// bucket holds at most a tenth of a second of traffic, so a burst after a
@@ -179,6 +184,13 @@ impl DataChannel {
             grant: u64::MAX,
             round_start: 0,
         }
+    }
+
+    fn is_listing(&self) -> bool {
+        matches!(
+            self.job.as_ref().map(|j| &j.kind),
+            Some(JobKind::Send(Source::Listing(_)))
+        )
     }
 
     fn receiving(&self) -> bool {
@@ -406,6 +418,7 @@ impl DataChannel {
     /// Download: sendfile for binary files, buffered writes otherwise.
     fn send(&mut self) -> Step {
         let mut moved = 0u64;
+        let mut listing_pieces = 0;
         while self.writable {
             let allowed = match self.may_move(moved) {
                 Ok(n) => n,
@@ -432,6 +445,12 @@ impl DataChannel {
                 if self.source_done {
                     return self.end_download();
                 }
+                if self.is_listing() && listing_pieces >= LISTING_PIECES_PER_ROUND {
+                    // Reading and stat'ing entries is the cost here, not
+                    // bytes: yield after a bounded piece of work.
+                    return Step::Yield;
+                }
+                listing_pieces += 1;
                 if let Err(e) = self.refill() {
                     return Step::Done(OutcomeKind::LocalError(e));
                 }

@@ -5,13 +5,14 @@
 
 use std::ffi::OsString;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::rc::Rc;
 
 use super::FtpHandler;
 use crate::authorizers::{Perm, Perms};
 use crate::filesystems::{
-    format_list_entry_in, format_mlsx_entry_in, Facts, FileHandle, Filesystem,
+    format_list_entry_in, format_mlsx_entry_in, DirNames, Facts, FileHandle, Filesystem,
 };
 
 /// The command a transfer serves: what the xferlog, the hooks and the
@@ -171,12 +172,20 @@ pub(crate) enum ListFormat {
     Mlsd(Facts),
 }
 
+/// Names read from the directory per call while a listing reads it.
+const NAMES_PER_READ: usize = 4096;
+
 /// A directory listing produced a few entries per call, so a directory of
 /// 100,000 entries never holds the loop for long (pyftpdlib
-/// `BufferedIteratorProducer`).
+/// `BufferedIteratorProducer`): the directory is read [`NAMES_PER_READ`]
+/// names per call, sorted once complete, then formatted a buffer at a time.
+/// Memory: the names of the whole directory (their bytes plus 24 per entry
+/// on 64-bit), and one output buffer.
 pub(crate) struct Listing {
     fs: Box<dyn Filesystem>,
     dir: PathBuf,
+    /// The directory while it is still being read.
+    reading: Option<Box<dyn DirNames>>,
     names: Vec<OsString>,
     next: usize,
     format: ListFormat,
@@ -189,11 +198,11 @@ pub(crate) struct Listing {
 }
 
 impl Listing {
-    /// A listing of `names` inside `dir`.
+    /// A listing of the names `reading` gives, entries of `dir`.
     pub fn new(
         fs: Box<dyn Filesystem>,
         dir: PathBuf,
-        names: Vec<OsString>,
+        reading: Box<dyn DirNames>,
         format: ListFormat,
         utc: bool,
         perms: Option<(Rc<FtpHandler>, String)>,
@@ -205,7 +214,8 @@ impl Listing {
         Listing {
             fs,
             dir,
-            names,
+            reading: Some(reading),
+            names: Vec::new(),
             next: 0,
             format,
             now,
@@ -215,17 +225,31 @@ impl Listing {
         }
     }
 
-    /// Append entries to `out` until it holds at least `limit` bytes or the
-    /// listing ends; returns false when nothing is left.
+    /// Read the next names of the directory, or, once all are read and
+    /// sorted, append entries to `out` until it holds at least `limit`
+    /// bytes; returns false when nothing is left. Either way one call is a
+    /// bounded piece of work. Entries that vanish or cannot be read
+    /// mid-listing are skipped, as pyftpdlib does (ignore_err=True).
     pub fn fill(&mut self, out: &mut Vec<u8>, limit: usize) -> bool {
+        if let Some(reading) = self.reading.as_mut() {
+            match reading.read_names(NAMES_PER_READ, &mut self.names) {
+                Ok(true) => return true,
+                Ok(false) | Err(_) => {
+                    self.reading = None;
+                    self.names
+                        .sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+                }
+            }
+            if !self.names.is_empty() {
+                return true;
+            }
+        }
         while out.len() < limit {
             let Some(name) = self.names.get(self.next) else {
                 return false;
             };
             self.next += 1;
             let shown = name.as_encoded_bytes();
-            // Entries that vanish or cannot be stat'ed mid-listing are skipped,
-            // as pyftpdlib does (ignore_err=True).
             let _ = match self.format {
                 ListFormat::Nlst => {
                     out.extend_from_slice(shown);

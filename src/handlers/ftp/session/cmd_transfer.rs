@@ -243,14 +243,14 @@ fn listing(s: &mut Session, transfer: TransferKind, path: Option<PathBuf>, forma
     s.start_or_queue(job, None);
 }
 
-/// A directory's sorted names, or a single non-directory as one entry of
-/// its parent.
+/// A directory opened for reading its names as the listing goes, or a
+/// single non-directory as one entry of its parent.
 fn entries_of(
     fs: &dyn crate::Filesystem,
     path: &Path,
-) -> std::io::Result<(PathBuf, Vec<std::ffi::OsString>)> {
+) -> std::io::Result<(PathBuf, Box<dyn crate::DirNames>)> {
     if fs.isdir(path) {
-        return Ok((path.to_path_buf(), fs.listdir(path)?));
+        return Ok((path.to_path_buf(), fs.open_listing(path)?));
     }
     if !fs.lexists(path) {
         return Err(std::io::Error::from_raw_os_error(libc::ENOENT));
@@ -260,7 +260,7 @@ fn entries_of(
         .file_name()
         .map(|n| n.to_os_string())
         .unwrap_or_default();
-    Ok((parent, vec![name]))
+    Ok((parent, crate::filesystems::given_names(vec![name])))
 }
 
 /// MLST [path]: the facts of one path on the control channel.
