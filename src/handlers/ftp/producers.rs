@@ -376,6 +376,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_huge_listing_is_read_and_formatted_in_bounded_pieces() {
+        let home = tempfile::tempdir().expect("home");
+        let n = 3 * NAMES_PER_READ + 10;
+        for i in 0..n {
+            std::fs::write(home.path().join(format!("f{i:05}")), b"").expect("file");
+        }
+        let fs = crate::AbstractedFs::new(home.path().to_path_buf());
+        let reading = fs.open_listing(home.path()).expect("open");
+        let mut listing = Listing::new(
+            Box::new(fs),
+            home.path().to_path_buf(),
+            reading,
+            ListFormat::Nlst,
+            true,
+            None,
+        );
+        let mut pieces = Vec::new();
+        let mut out = Vec::new();
+        loop {
+            let before = out.len();
+            let more = listing.fill(&mut out, before + 4096);
+            pieces.push(out.len() - before);
+            if !more {
+                break;
+            }
+        }
+        // Four reads of at most NAMES_PER_READ names produce nothing yet;
+        // then entries come a bounded buffer at a time, sorted.
+        assert_eq!(&pieces[..4], &[0, 0, 0, 0]);
+        assert!(
+            pieces[4..].iter().all(|&p| p > 0 && p < 4096 + 16),
+            "{pieces:?}"
+        );
+        let text = String::from_utf8(out).expect("names");
+        let names: Vec<&str> = text.lines().collect();
+        assert_eq!(names.len(), n);
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted");
+    }
+
+    #[test]
     fn only_file_transfers_are_logged_and_uploads_are_incoming() {
         use TransferKind::*;
         let logged: Vec<_> = [Retr, Stor, Appe, Stou, List, Nlst, Mlsd]
