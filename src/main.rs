@@ -49,6 +49,8 @@ Options:
       --max-cons N            maximum simultaneous connections (default: 512, 0 = unlimited)
       --max-cons-per-ip N     maximum connections per IP address (default: 0 = unlimited)
       --max-login-attempts N  failed logins before disconnect (default: 3)
+      --auth-workers N        threads that check crypt(3) passwords off the event loop
+                              (default: the number of cores, at most 4; 0 = in the loop)
       --tls                   FTPS: enable AUTH TLS / PBSZ / PROT (needs --certfile; build
                               with `--features tls`)
       --certfile PATH         PEM certificate chain for --tls
@@ -104,6 +106,7 @@ struct Options {
     max_cons: usize,
     max_cons_per_ip: usize,
     max_login_attempts: u32,
+    auth_workers: Option<usize>,
     workers: usize,
     tls: bool,
     certfile: Option<PathBuf>,
@@ -314,6 +317,9 @@ fn configure(handler: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error
     handler.use_gmt_times = !o.use_localtime;
     handler.use_sendfile = !o.disable_sendfile;
     handler.max_login_attempts = o.max_login_attempts;
+    if let Some(n) = o.auth_workers {
+        handler.auth_workers = n;
+    }
     handler.dtp_handler.read_limit = o.read_limit;
     handler.dtp_handler.write_limit = o.write_limit;
     if let Some(path) = &o.xferlog {
@@ -458,6 +464,7 @@ fn limit_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
         "--max-cons" => o.max_cons = a.number()?,
         "--max-cons-per-ip" => o.max_cons_per_ip = a.number()?,
         "--max-login-attempts" => o.max_login_attempts = a.number()?,
+        "--auth-workers" => o.auth_workers = Some(a.number()?),
         "--read-limit" => o.read_limit = a.number()?,
         "--write-limit" => o.write_limit = a.number()?,
         "--total-read-limit" => o.total_read_limit = a.number()?,
