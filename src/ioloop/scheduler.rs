@@ -66,7 +66,7 @@ impl CallLater {
     pub fn reset(&self) {
         self.state
             .deadline
-            .set(Instant::now() + self.state.delay.get());
+            .set(deadline_after(Instant::now(), self.state.delay.get()));
     }
 
     /// The delay between arming and firing (pyftpdlib's `_delay`).
@@ -126,7 +126,7 @@ impl<T> Scheduler<T> {
         action: Action<T>,
     ) -> CallLater {
         let state = Rc::new(TimerState {
-            deadline: Cell::new(Instant::now() + delay),
+            deadline: Cell::new(deadline_after(Instant::now(), delay)),
             delay: Cell::new(delay),
             cancelled: Cell::new(false),
             repeat,
@@ -173,7 +173,7 @@ impl<T> Scheduler<T> {
             }
             let entry = self.entries.remove(slab_key(key));
             if state.repeat {
-                state.deadline.set(now + state.delay.get());
+                state.deadline.set(deadline_after(now, state.delay.get()));
                 due.push(Fired::Repeat(entry));
             } else {
                 due.push(Fired::Once(entry.action));
@@ -229,6 +229,18 @@ impl<T> Scheduler<T> {
             }
         }
     }
+}
+
+/// The longest delay a timer keeps: a century. Longer ones (a timeout of
+/// `u64::MAX` seconds from a configuration) wait that long instead of
+/// overflowing `Instant`, which would panic.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `now + delay`, never overflowing.
+fn deadline_after(now: Instant, delay: Duration) -> Instant {
+    now.checked_add(delay.min(FOREVER))
+        .or_else(|| now.checked_add(Duration::from_secs(3600)))
+        .unwrap_or(now)
 }
 
 fn slab_key(packed: u64) -> usize {
@@ -339,6 +351,23 @@ mod tests {
         run_due(&mut s, now + Duration::from_secs(1));
         assert_eq!(log.borrow().len(), 3);
         assert_eq!(s.next_timeout(now), None);
+    }
+
+    #[test]
+    fn a_delay_too_long_for_instant_waits_a_century_instead_of_panicking() {
+        let mut s = Scheduler::<()>::default();
+        let now = Instant::now();
+        let c = s.schedule(Duration::MAX, false, Action::Call(Box::new(|| {})));
+        assert!(c.deadline() >= now + Duration::from_secs(99 * 365 * 24 * 3600));
+        c.reset();
+        let t = s.next_timeout(Instant::now()).unwrap_or_default();
+        assert!(t > Duration::from_secs(99 * 365 * 24 * 3600), "{t:?}");
+        let e = s.schedule(
+            Duration::from_secs(u64::MAX),
+            true,
+            Action::Call(Box::new(|| {})),
+        );
+        assert!(e.deadline() > now);
     }
 
     #[test]

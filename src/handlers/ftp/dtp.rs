@@ -313,7 +313,8 @@ impl DataChannel {
             wait = wait.max(due - self.started.elapsed().as_secs_f64());
         }
         wait = wait.max(core.shared.bandwidth.wait(self.receiving(), 4096));
-        let delay = std::time::Duration::from_secs_f64(wait);
+        let delay =
+            std::time::Duration::try_from_secs_f64(wait).unwrap_or(std::time::Duration::MAX);
         self.wake = Some(core.timer(delay, self.me, Timer::ThrottleWake));
     }
 

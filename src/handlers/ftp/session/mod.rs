@@ -341,20 +341,20 @@ impl Session {
     /// Run the command; a logged-in user's command runs as that user
     /// (pyftpdlib wraps the file-system calls; a no-op for virtual users).
     fn run_as_user(&mut self, spec: &CommandSpec, arg: &str, path: Option<PathBuf>) {
-        let impersonated = self.authenticated;
-        if impersonated {
-            if let Err(e) = self
-                .cfg
-                .authorizer
-                .impersonate_user(&self.username, &self.password)
-            {
-                log::error!(target: crate::log::LOGERROR, "{} impersonation failed: {e}", self.prefix);
-                return self.reply(
-                    reply::ACTION_NOT_TAKEN,
-                    "Can't switch to the user's identity.",
-                );
+        let guard = if self.authenticated {
+            match Impersonation::begin(&self.cfg, &self.username, &self.password) {
+                Ok(guard) => Some(guard),
+                Err(e) => {
+                    log::error!(target: crate::log::LOGERROR, "{} impersonation failed: {e}", self.prefix);
+                    return self.reply(
+                        reply::ACTION_NOT_TAKEN,
+                        "Can't switch to the user's identity.",
+                    );
+                }
             }
-        }
+        } else {
+            None
+        };
         match &spec.run {
             Run::Builtin(run) => run(self, arg, path),
             Run::Custom(run) => run(&mut CommandContext {
@@ -363,15 +363,13 @@ impl Session {
                 path,
             }),
         }
-        if impersonated {
-            if let Err(e) = self.cfg.authorizer.terminate_impersonation(&self.username) {
-                log::error!(target: crate::log::LOGERROR, "{} terminate_impersonation failed: {e}", self.prefix);
-                self.reply(
-                    reply::NOT_AVAILABLE,
-                    "Internal error: cannot restore server identity.",
-                );
-                self.effects.push(Effect::Close);
-            }
+        if let Some(Err(e)) = guard.map(Impersonation::end) {
+            log::error!(target: crate::log::LOGERROR, "{} terminate_impersonation failed: {e}", self.prefix);
+            self.reply(
+                reply::NOT_AVAILABLE,
+                "Internal error: cannot restore server identity.",
+            );
+            self.effects.push(Effect::Close);
         }
     }
 
@@ -669,6 +667,47 @@ impl Session {
     pub fn hook(&self, name: &str, f: impl FnOnce(&dyn Hooks, &SessionInfo<'_>)) {
         let info = self.info();
         crate::handlers::ftp::hooks::call(name, &self.prefix, || f(&*self.cfg.hooks, &info));
+    }
+}
+
+/// A command running as the logged-in user: the server's identity comes
+/// back when it ends, on every path. A command that panics unwinds through
+/// the guard, which restores the identity before anything else runs on the
+/// loop thread; if even that fails, the process aborts rather than go on
+/// serving other sessions with this user's rights.
+struct Impersonation {
+    cfg: Rc<FtpHandler>,
+    /// The user impersonated (a command may change the session's name).
+    user: String,
+    ended: bool,
+}
+
+impl Impersonation {
+    fn begin(cfg: &Rc<FtpHandler>, user: &str, password: &str) -> std::io::Result<Impersonation> {
+        cfg.authorizer.impersonate_user(user, password)?;
+        Ok(Impersonation {
+            cfg: Rc::clone(cfg),
+            user: user.to_owned(),
+            ended: false,
+        })
+    }
+
+    /// Take back the server's identity after a command that returned.
+    fn end(mut self) -> std::io::Result<()> {
+        self.ended = true;
+        self.cfg.authorizer.terminate_impersonation(&self.user)
+    }
+}
+
+impl Drop for Impersonation {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        if let Err(e) = self.cfg.authorizer.terminate_impersonation(&self.user) {
+            log::error!(target: crate::log::LOGERROR, "cannot restore the server's identity after a panic: {e}; aborting");
+            std::process::abort();
+        }
     }
 }
 
