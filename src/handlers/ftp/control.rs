@@ -83,7 +83,11 @@ pub(crate) struct ControlChannel {
     start_tls: bool,
     /// This session's TLS configuration (own session cache), made at the
     /// first AUTH and reused by its data connections.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     tls_config: TlsConfig,
+    /// Its data connections' TLS configuration, made at the first PROT P
+    /// data connection.
+    data_tls_config: TlsConfig,
     handshake_timer: Option<CallLater>,
 }
 
@@ -131,6 +135,7 @@ impl ControlChannel {
             refused: admission.refusal.is_some(),
             start_tls: false,
             tls_config,
+            data_tls_config: None,
             handshake_timer: None,
         };
         if c.conn.is_tls() {
@@ -229,6 +234,10 @@ impl ControlChannel {
                     }
                 }
                 self.session.on_data_reply(code, &text, left);
+            }
+            Notice::DataGone { reason } => {
+                self.data = None;
+                self.session.on_data_gone(&reason);
             }
             Notice::TransferDone(outcome) => {
                 self.data = None;
@@ -611,14 +620,20 @@ impl ControlChannel {
         self.handshake_timer = Some(core.timer(timeout, self.me, Timer::Handshake));
     }
 
-    /// The TLS configuration for a new data connection: this session's,
-    /// after PROT P.
-    fn data_tls(&self) -> TlsConfig {
-        if self.session.prot_private() {
-            self.tls_config.clone()
-        } else {
-            None
+    /// The TLS configuration for a new data connection after PROT P:
+    /// this session's, issuing no tickets.
+    fn data_tls(&mut self) -> TlsConfig {
+        if !self.session.prot_private() {
+            return None;
         }
+        #[cfg(feature = "tls")]
+        if self.data_tls_config.is_none() {
+            self.data_tls_config = self
+                .tls_config
+                .as_ref()
+                .map(crate::handlers::ftps::TlsFtpHandler::data_config);
+        }
+        self.data_tls_config.clone()
     }
 
     /// Remove the data-side dispatcher now (the loop's synchronous path,

@@ -61,6 +61,10 @@ pub(crate) enum Notice {
         /// Whether the data side is gone.
         left: DataSide,
     },
+    /// To a control channel: its data connection failed before any
+    /// transfer ran on it (a data TLS handshake that failed or did not
+    /// resume); answered only if a transfer command awaits it.
+    DataGone { reason: String },
     /// To a control channel: its transfer ended.
     TransferDone(Outcome),
     /// To a data channel: the transfer to run.

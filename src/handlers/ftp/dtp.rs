@@ -17,11 +17,9 @@ use std::time::Instant;
 use super::conn::Conn;
 use super::dispatch::{Core, Notice, Timer};
 use super::producers::{read_chunk, FromCrlf, Job, JobKind, Outcome, OutcomeKind, Source, ToCrlf};
-use super::session::DataSide;
 use super::FtpHandler;
 use crate::ioloop::{CallLater, Link, Ready, Status};
 use crate::log::LOG;
-use crate::reply;
 
 /// Bytes moved per splice(2) call on uploads (also the pipe size asked for).
 const SPLICE_CHUNK: usize = 1 << 20;
@@ -379,12 +377,10 @@ impl DataChannel {
         if self.job.is_some() {
             self.finish(OutcomeKind::Refused(failure), core);
         } else {
-            let reply = Notice::DataReply {
-                code: reply::BAD_NETWORK_PROTOCOL,
-                text: failure,
-                left: DataSide::Gone,
-            };
-            core.notify(self.owner, reply);
+            // No transfer of this connection has been asked for (or its
+            // Start is still on the way): the session decides whether a
+            // command awaits this as its reply.
+            core.notify(self.owner, Notice::DataGone { reason: failure });
         }
         Some(Status::Remove)
     }

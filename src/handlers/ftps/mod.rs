@@ -98,6 +98,18 @@ impl TlsFtpHandler {
     /// ticketer, so they can be presented on every data connection (clients
     /// such as Python's reuse the control connection's one ticket) yet no
     /// other control connection's ticket decrypts here.
+    /// The configuration of a session's data connections: the session's
+    /// (same session cache and ticketer, so they resume its TLS session),
+    /// but issuing no TLS 1.3 tickets. A data connection has no use for
+    /// them, no client reads them, and unread tickets in a client's socket
+    /// buffer make its kernel reset the connection when it closes after an
+    /// upload, which discards the upload's tail on the server.
+    pub(crate) fn data_config(session: &Arc<ServerConfig>) -> Arc<ServerConfig> {
+        let mut config = (**session).clone();
+        config.send_tls13_tickets = 0;
+        Arc::new(config)
+    }
+
     pub(crate) fn session_config(&self) -> Arc<ServerConfig> {
         let mut config = (*self.config).clone();
         config.session_storage = ServerSessionMemoryCache::new(8);

@@ -624,6 +624,22 @@ impl Session {
         self.reply(code, text);
     }
 
+    /// The data connection failed before a transfer ran on it. A transfer
+    /// command whose job was on its way gets `522 reason` as its final
+    /// reply; with none, nothing is sent (a reply no command asked for would
+    /// put every later reply one behind its command): it is logged, and the
+    /// next transfer command gets 425.
+    pub fn on_data_gone(&mut self, reason: &str) {
+        let awaited = self.data.has_transfer();
+        self.data.lost();
+        if awaited {
+            self.stats = None;
+            self.reply(reply::BAD_NETWORK_PROTOCOL, reason);
+        } else {
+            self.log(reason);
+        }
+    }
+
     /// The transfer ended: reply 226 or 426/451/452, log it.
     pub fn on_transfer_done(&mut self, outcome: Outcome, by: Ended) {
         self.data.transfer_ended();

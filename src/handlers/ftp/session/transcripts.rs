@@ -1405,6 +1405,36 @@ fn a_panicking_command_loses_its_effects_and_answers_421_per_rfc959() {
     );
 }
 
+#[test]
+fn a_data_connection_failing_before_any_transfer_is_not_answered_per_rfc959() {
+    let mut t = T::new();
+    t.put("f", "hello");
+    t.login();
+    t.connected();
+    // A protected data connection dropped before its TLS handshake: no
+    // command awaits a reply, so none is sent (it would put every later
+    // reply one behind its command).
+    t.s.on_data_gone("SSL handshake failed on the data channel: EOF.");
+    assert_eq!(t.output(), "");
+    t.says("NOOP", "200 I successfully did nothing.");
+    t.says("RETR f", NO_CONNECTION);
+}
+
+#[test]
+fn a_transfer_whose_data_connection_fails_its_handshake_gets_522_per_rfc4217() {
+    let mut t = T::new();
+    t.put("f", "hello");
+    t.login();
+    t.connected();
+    t.expect("RETR f", 125);
+    let _job_on_its_way = t.job();
+    t.s.on_data_gone(
+        "Data connection refused: it must resume the control connection's TLS session.",
+    );
+    t.replied("522 Data connection refused: it must resume the control connection's TLS session.");
+    t.says("RETR f", NO_CONNECTION);
+}
+
 // ---- Known bugs: each test states the correct behaviour ----
 
 #[test]
