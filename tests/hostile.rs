@@ -135,11 +135,15 @@ fn full_backlog_listener() -> (OwnedFd, SocketAddr, Vec<TcpStream>) {
         let port = u16::from_be(out.sin_port);
         (fd, SocketAddr::from(([127, 0, 0, 1], port)))
     };
-    let mut fillers = Vec::new();
-    for _ in 0..2 {
-        if let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-            fillers.push(s);
-        }
+    // A backlog of 0 queues one connection. That first one must get in, so
+    // it may take as long as a busy machine needs (a timed-out filler would
+    // leave the queue open and the server's connect would succeed). Later
+    // SYNs are dropped: the second attempt is expected to time out and only
+    // guards against a kernel whose queue holds two.
+    let first = TcpStream::connect_timeout(&addr, PATIENCE).expect("first backlog filler");
+    let mut fillers = vec![first];
+    if let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+        fillers.push(s);
     }
     (fd, addr, fillers)
 }
@@ -193,6 +197,16 @@ fn home_names(root: &Path) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// Whether a descriptor of this process (so of the in-process server) has
+/// the file at `path` open.
+fn open_in_process(path: &Path) -> bool {
+    let want = fs::canonicalize(path).unwrap();
+    fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .any(|e| fs::read_link(e.path()).is_ok_and(|target| target == want))
 }
 
 /// Wait until `cond` holds or `limit` passes.
@@ -905,7 +919,7 @@ fn client_disconnects_mid_stor_keeps_prefix() {
     c.expect("STOR part.bin", 125);
     d.write_all(&data[..MIB as usize]).unwrap();
     let path = srv.root().join("part.bin");
-    assert!(wait_until(Duration::from_secs(5), || fs::metadata(&path)
+    assert!(wait_until(PATIENCE, || fs::metadata(&path)
         .map(|m| m.len() == MIB)
         .unwrap_or(false)));
     set_linger0(&d);
@@ -926,14 +940,18 @@ fn client_disconnects_mid_stor_keeps_prefix() {
     c.expect("STOR gone.bin", 125);
     d.write_all(&data[..MIB as usize]).unwrap();
     let path = srv.root().join("gone.bin");
-    assert!(wait_until(Duration::from_secs(5), || fs::metadata(&path)
+    assert!(wait_until(PATIENCE, || fs::metadata(&path)
         .map(|m| m.len() == MIB)
         .unwrap_or(false)));
     set_linger0(&d);
     set_linger0(c.reader.get_ref());
     drop(d);
     drop(c);
-    std::thread::sleep(Duration::from_millis(200));
+    // Look at the file once the server has dealt with the disconnect (it
+    // closed the file), not after a fixed sleep that a slow server outlasts.
+    eventually("the server closing gone.bin after the disconnect", || {
+        !open_in_process(&path)
+    });
     let kept = fs::read(&path).unwrap();
     assert!(!kept.is_empty() && data.starts_with(&kept));
     fresh_client_works(&srv);
@@ -945,13 +963,18 @@ fn partial_uploads_are_kept_as_documented() {
     let srv = TestServer::start();
     let old = vec![b'o'; 100_000];
     let new = pattern(5000);
-    // Upload cut short by a reset, returning the final reply.
-    let cut_short = |c: &mut Client, cmd: &str| {
+    // Upload cut short by a reset, returning the final reply. The reset
+    // comes once the server has written all of `new` to `path` at `at`: a
+    // reset discards what the server has not read yet, so a fixed sleep
+    // lost bytes whenever the server was slower than the sleep.
+    let cut_short = |c: &mut Client, cmd: &str, path: &Path, at: usize| {
         let mut d = c.pasv();
         c.expect(cmd, 125);
         d.write_all(&new).unwrap();
         d.flush().unwrap();
-        std::thread::sleep(Duration::from_millis(200));
+        eventually("the server writing the whole upload", || {
+            fs::read(path).is_ok_and(|f| f.get(at..at + new.len()) == Some(&new[..]))
+        });
         set_linger0(&d);
         drop(d);
         c.read_reply()
@@ -962,7 +985,7 @@ fn partial_uploads_are_kept_as_documented() {
     // received prefix stays.
     let p = srv.root().join("over.bin");
     fs::write(&p, &old).unwrap();
-    let r = cut_short(&mut c, "STOR over.bin");
+    let r = cut_short(&mut c, "STOR over.bin", &p, 0);
     assert!(r.starts_with("426 "), "{r}");
     assert!(fs::read(&p).unwrap() == new);
     // REST + STOR: written from the offset, and the file is cut where the
@@ -970,7 +993,7 @@ fn partial_uploads_are_kept_as_documented() {
     let p = srv.root().join("resumed.bin");
     fs::write(&p, &old).unwrap();
     c.expect("REST 10000", 350);
-    let r = cut_short(&mut c, "STOR resumed.bin");
+    let r = cut_short(&mut c, "STOR resumed.bin", &p, 10_000);
     assert!(r.starts_with("426 "), "{r}");
     let got = fs::read(&p).unwrap();
     assert_eq!(got.len(), 15_000);
@@ -978,7 +1001,7 @@ fn partial_uploads_are_kept_as_documented() {
     // APPE: the received bytes are appended and kept.
     let p = srv.root().join("appended.bin");
     fs::write(&p, &old).unwrap();
-    let r = cut_short(&mut c, "APPE appended.bin");
+    let r = cut_short(&mut c, "APPE appended.bin", &p, old.len());
     assert!(r.starts_with("426 "), "{r}");
     assert_eq!(fs::metadata(&p).unwrap().len(), 105_000);
     c.expect("NOOP", 200);
@@ -1059,7 +1082,12 @@ fn file_deleted_during_retr() {
 #[test]
 fn file_truncated_during_retr() {
     let _g = shared();
-    let srv = throttled_server(0, 512 * 1024);
+    // 64 KiB/s: the server reaches the cut (100 KiB) about 1.5 s after the
+    // transfer starts, so the truncation, made as soon as the first bytes
+    // arrive, happens before it even on a loaded machine. (At 512 KiB/s the
+    // margin was 170 ms: a client descheduled that long let the server send
+    // past the cut, and the 226 then covered more than the new file.)
+    let srv = throttled_server(0, 64 * 1024);
     let data = pattern(768 * 1024);
     let cut = 100 * 1024;
     let path = srv.root().join("shrinking.bin");
@@ -1252,8 +1280,9 @@ fn fault_series_leaks_no_fds() {
         }
         drop(c);
     }
-    // Allow the server a moment to see the last disconnects.
-    let settled = wait_until(Duration::from_secs(5), || fd_count() <= before);
+    // Allow the server a moment to see the last disconnects (PATIENCE: a
+    // leak stays a leak however long we wait).
+    let settled = wait_until(PATIENCE, || fd_count() <= before);
     let after = fd_count();
     if !settled {
         for e in fs::read_dir("/proc/self/fd").unwrap().flatten() {
