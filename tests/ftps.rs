@@ -398,7 +398,7 @@ fn curl_implicit_list_download_upload() {
     // A plain-text client on the implicit port gets no FTP greeting.
     let mut s = TcpStream::connect(srv.addr).unwrap();
     s.write_all(b"USER user\r\n").unwrap();
-    let got = read_until_closed(&mut s, Duration::from_secs(10));
+    let got = read_until_closed(&mut s, PATIENCE);
     assert!(!got.starts_with(b"220"), "{got:?}");
 }
 

@@ -1145,7 +1145,7 @@ fn retr_and_stor_over_port_and_eprt() {
     assert_prelim(&c.cmd("RETR f.bin"), "RETR");
     let (mut s, peer) = l.accept().unwrap();
     assert_eq!(peer.ip().to_string(), "127.0.0.1");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).unwrap();
     assert_eq!(buf, b"port data");
@@ -1301,7 +1301,7 @@ fn epsv() {
     );
     assert!(r.ends_with("|).\r\n"), "{r:?}");
     let mut s = TcpStream::connect(("127.0.0.1", epsv_port(&r))).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
     assert_prelim(&c.cmd("RETR f"), "RETR");
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).unwrap();
@@ -1440,8 +1440,7 @@ fn pasv_rejects_connection_from_foreign_address() {
     );
     // The listener stays open for the real client.
     let mut data = TcpStream::connect(addr).unwrap();
-    data.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    data.set_read_timeout(Some(PATIENCE)).unwrap();
     assert_prelim(&c.cmd("RETR f"), "RETR f");
     let mut buf = Vec::new();
     data.read_to_end(&mut buf).unwrap();
@@ -1981,7 +1980,7 @@ fn commands_while_a_transfer_is_queued() {
     );
     c.expect("NOOP", 200);
     let mut d = TcpStream::connect(addr).unwrap();
-    d.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    d.set_read_timeout(Some(PATIENCE)).unwrap();
     let mut buf = Vec::new();
     d.read_to_end(&mut buf).unwrap();
     assert_eq!(buf, b"queued");
@@ -2090,10 +2089,7 @@ fn idle_timeout_rearmed_after_transfer_longer_than_timeout() {
     c.expect("NOOP", 200);
     // Now idle: the timeout applies again (1 s; the read gives it 10x that
     // before calling it missing).
-    c.reader
-        .get_mut()
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    c.reader.get_mut().set_read_timeout(Some(PATIENCE)).unwrap();
     let mut line = String::new();
     let got = c.reader.read_line(&mut line);
     assert!(

@@ -152,10 +152,7 @@ fn full_backlog_listener() -> (OwnedFd, SocketAddr, Vec<TcpStream>) {
 fn assert_silent(c: &mut Client, wait: Duration) {
     c.reader.get_ref().set_read_timeout(Some(wait)).unwrap();
     let got = c.reader.fill_buf().map(|b| b.to_vec());
-    c.reader
-        .get_ref()
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    c.reader.get_ref().set_read_timeout(Some(PATIENCE)).unwrap();
     match got {
         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
         other => panic!("expected no reply, got {other:?}"),
@@ -1328,7 +1325,7 @@ fn stalled_connections_2000_while_client_transfers() {
         // Read each greeting before stalling, so the test never outruns
         // the listen backlog (100) when the machine is busy.
         let mut s = TcpStream::connect(srv.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
         let mut greeting = Vec::new();
         let mut byte = [0u8; 1];
         while !greeting.ends_with(b"\n") {
