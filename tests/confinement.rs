@@ -31,7 +31,6 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use common::*;
 
@@ -181,8 +180,8 @@ impl Probe {
             .collect();
         let addr = format!("{}.{}.{}.{}:{}", n[0], n[1], n[2], n[3], n[4] * 256 + n[5]);
         let mut data = TcpStream::connect(addr).unwrap();
-        data.set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
+        // Data that takes longer than this is missing.
+        data.set_read_timeout(Some(PATIENCE)).unwrap();
         let first = self.cmd(line);
         if !matches!(code_of(&first), 125 | 150) {
             return first;

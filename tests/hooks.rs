@@ -189,9 +189,10 @@ fn find(events: &Events, port: u16, hook: &str) -> Option<Event> {
         .cloned()
 }
 
-/// Wait until `hook` was called for `port`.
+/// Wait until `hook` was called for `port` (within milliseconds; PATIENCE
+/// is the generous bound of every wait for the server).
 fn wait_hook(events: &Events, port: u16, hook: &str) -> Event {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + PATIENCE;
     loop {
         if let Some(e) = find(events, port, hook) {
             return e;
@@ -431,8 +432,11 @@ fn incomplete_file_received_on_abor() {
     let prelim = c.cmd("STOR up.bin");
     assert!(matches!(code_of(&prelim), 125 | 150), "{prelim:?}");
     data.write_all(&[1u8; 64 * 1024]).unwrap();
-    // Let the server read some of it before the ABOR.
-    std::thread::sleep(Duration::from_millis(200));
+    // Let the server read some of it before the ABOR: wait until it wrote
+    // some to the file (a fixed sleep let a slow server get the ABOR
+    // before the transfer started, and a queued transfer gets a 225).
+    let up = srv.root().join("up.bin");
+    eventually("the server receiving the upload", || file_len(&up) > 0);
     assert_eq!(code_of(&c.cmd("ABOR")), 426);
     assert_eq!(code_of(&c.read_reply()), 226);
     drop(data);
@@ -454,7 +458,10 @@ fn incomplete_file_received_when_the_client_disconnects_mid_stor() {
     let prelim = c.cmd("STOR up.bin");
     assert!(matches!(code_of(&prelim), 125 | 150), "{prelim:?}");
     data.write_all(&[2u8; 64 * 1024]).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    // The transfer is running (the server wrote some of it) before the
+    // client goes.
+    let up = srv.root().join("up.bin");
+    eventually("the server receiving the upload", || file_len(&up) > 0);
     // The control connection goes first (a data EOF alone would mean a
     // complete upload), then the data connection.
     drop(c);

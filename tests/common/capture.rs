@@ -83,9 +83,11 @@ pub fn session_records(port: u16) -> Vec<Rec> {
         .collect()
 }
 
-/// Wait (up to 10 s) until a record of session `port` satisfies `pred`.
+/// Wait until a record of session `port` satisfies `pred`: the server logs
+/// within milliseconds, so it waits up to `PATIENCE` (10 s) before calling
+/// the record missing.
 pub fn wait_for(port: u16, what: &str, pred: impl Fn(&Rec) -> bool) -> Rec {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + super::PATIENCE;
     loop {
         if let Some(r) = session_records(port).into_iter().find(|r| pred(r)) {
             return r;

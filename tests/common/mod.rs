@@ -12,9 +12,35 @@ use std::os::fd::FromRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ftpdlib::{DummyAuthorizer, FtpHandler, FtpServer, StopHandle};
+
+/// How long a test waits for something the server does within milliseconds
+/// (a reply, a log record, a file growing, a listener going away) before it
+/// calls it missing. Far beyond any expected latency, even on a loaded
+/// 2-core CI machine, so it only fires on a real hang; the socket read
+/// timeouts of the harness use it too.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Poll `cond` until it holds; panics with `what` after [`PATIENCE`]. The
+/// deterministic replacement of a `sleep` used as synchronization: it waits
+/// for the state the test needs, however slow the machine is.
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: still not the case after {PATIENCE:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The length of the file at `path`, 0 while it does not exist.
+pub fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
 
 /// The test user with every permission (as pyftpdlib's tests).
 pub const USER: &str = "user";
@@ -117,8 +143,8 @@ impl Client {
     /// Connect and read the 220 greeting.
     pub fn connect(addr: SocketAddr) -> Client {
         let sock = TcpStream::connect(addr).expect("connect");
-        sock.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
+        // A reply that takes longer than this is missing (see PATIENCE).
+        sock.set_read_timeout(Some(PATIENCE)).expect("timeout");
         let mut c = Client {
             reader: BufReader::new(sock),
             greeting: String::new(),
@@ -177,9 +203,20 @@ impl Client {
     pub fn pasv(&mut self) -> TcpStream {
         let reply = self.expect("PASV", 227);
         let s = TcpStream::connect(pasv_addr(&reply)).expect("data connect");
-        s.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
+        s.set_read_timeout(Some(PATIENCE)).expect("timeout");
         s
+    }
+
+    /// Wait until the server has accepted the data connection of the last
+    /// PASV/EPSV: STAT reports it open with no transfer. For tests whose
+    /// next command must find the connection already open (a 125, or ABOR
+    /// on an idle connected channel); the client's connect returning does
+    /// not mean the server's event loop has accepted it yet.
+    pub fn wait_data_connected(&mut self) {
+        eventually("the server accepting the data connection", || {
+            self.expect("STAT", 211)
+                .contains(" Data connection open, no transfer.")
+        });
     }
 
     /// Run a transfer command over PASV and return the data received and

@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import re
+import select
 import sys
 import time
 
@@ -25,6 +26,23 @@ OLD = 1579083630
 
 def disk(*parts):
     return os.path.join(ROOT, *parts)
+
+
+def wait_for(what, cond):
+    """Poll cond() until it holds (at most TIMEOUT): the replacement of a
+    sleep used as synchronization, which a slow server outlasts."""
+    deadline = time.monotonic() + TIMEOUT
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("%s: not the case after %ss" % (what, TIMEOUT))
+        time.sleep(0.005)
+
+
+def size_on_disk(name):
+    try:
+        return os.path.getsize(disk(name))
+    except FileNotFoundError:
+        return 0
 
 
 def put(name, data, mtime=None):
@@ -494,7 +512,9 @@ def case_abort_variants():
     # Upload in progress.
     conn = ftp.transfercmd("STOR up.bin")
     conn.sendall(b"u" * 500000)
-    time.sleep(0.2)
+    # ABOR once the server has received some of it (a transfer not yet
+    # started gets a 225, and nothing would be kept).
+    wait_for("the server receiving the upload", lambda: size_on_disk("up.bin") > 0)
     first = ftp.abort()
     assert first.startswith("426"), first
     second = ftp.getresp()
@@ -619,7 +639,12 @@ def case_big_listing():
 def case_idle_timeout():
     ftp = connect()
     assert ftp.voidcmd("NOOP").startswith("200")
-    time.sleep(2.5)
+    # Stay idle until the server speaks (its 421 after the 1 s timeout;
+    # TIMEOUT is the generous bound). A fixed 2.5 s sleep let a server that
+    # had not yet run its timer read the NOOP below first, which restarts
+    # the idle timer.
+    readable, _, _ = select.select([ftp.sock], [], [], TIMEOUT)
+    assert readable, "no idle timeout within %ss" % TIMEOUT
     try:
         r = ftp.voidcmd("NOOP")
     except ftplib.error_temp as e:

@@ -32,6 +32,23 @@ def disk(*parts):
     return os.path.join(ROOT, *parts)
 
 
+def wait_for(what, cond):
+    """Poll cond() until it holds (at most TIMEOUT): the replacement of a
+    sleep used as synchronization, which a slow server outlasts."""
+    deadline = time.monotonic() + TIMEOUT
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("%s: not the case after %ss" % (what, TIMEOUT))
+        time.sleep(0.005)
+
+
+def size_on_disk(name):
+    try:
+        return os.path.getsize(disk(name))
+    except FileNotFoundError:
+        return 0
+
+
 def put(name, data):
     with open(disk(name), "wb") as f:
         f.write(data)
@@ -270,7 +287,9 @@ def case_abort():
     # ABOR during an upload keeps what arrived.
     conn = ftp.transfercmd("STOR up.bin")
     conn.sendall(b"u" * 500000)
-    time.sleep(0.3)
+    # ABOR once the server has received some of it (a transfer not yet
+    # started gets a 225, and nothing would be kept).
+    wait_for("the server receiving the upload", lambda: size_on_disk("up.bin") > 0)
     first = ftp.abort()
     assert first.startswith("426"), first
     second = ftp.getresp()
