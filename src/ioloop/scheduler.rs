@@ -125,8 +125,19 @@ impl<T> Scheduler<T> {
         repeat: bool,
         action: Action<T>,
     ) -> CallLater {
+        self.schedule_from(Instant::now(), delay, repeat, action)
+    }
+
+    /// [`schedule`](Self::schedule) counting `delay` from `now`.
+    fn schedule_from(
+        &mut self,
+        now: Instant,
+        delay: Duration,
+        repeat: bool,
+        action: Action<T>,
+    ) -> CallLater {
         let state = Rc::new(TimerState {
-            deadline: Cell::new(deadline_after(Instant::now(), delay)),
+            deadline: Cell::new(deadline_after(now, delay)),
             delay: Cell::new(delay),
             cancelled: Cell::new(false),
             repeat,
@@ -292,9 +303,11 @@ mod tests {
     fn calls_fire_in_deadline_order_and_only_when_due() {
         let mut s = Scheduler::<()>::default();
         let (log, make) = recorder();
+        // Both counted from one instant: no stall of the test thread can
+        // reorder them.
         let t0 = Instant::now();
-        s.schedule(Duration::from_millis(20), false, make(2));
-        s.schedule(Duration::from_millis(10), false, make(1));
+        s.schedule_from(t0, Duration::from_millis(20), false, make(2));
+        s.schedule_from(t0, Duration::from_millis(10), false, make(1));
         run_due(&mut s, t0);
         assert!(log.borrow().is_empty());
         run_due(&mut s, t0 + Duration::from_millis(15));
