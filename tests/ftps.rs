@@ -434,6 +434,24 @@ fn ftplib_implicit_tls13() {
 }
 
 #[test]
+fn a_data_connection_dropped_before_its_handshake_gets_no_reply_tls13() {
+    py_case_alone("data_lost_before_handshake", "1.3");
+}
+
+#[test]
+fn uploads_closed_without_reading_arrive_whole_tls13() {
+    // TLS 1.3: the server must send nothing (no session tickets) on a data
+    // connection that the client never reads, or the client's close resets
+    // it and the upload's tail is lost.
+    py_case_alone("upload_closed_without_reading", "1.3");
+}
+
+#[test]
+fn uploads_closed_without_reading_arrive_whole_tls12() {
+    py_case_alone("upload_closed_without_reading", "1.2");
+}
+
+#[test]
 fn plain_ftp_tls_without_session_reuse_is_refused_with_522_tls13() {
     py_case_alone("plain_refused", "1.3");
 }

@@ -242,6 +242,50 @@ def case_transfers():
     ftp.quit()
 
 
+def case_data_lost_before_handshake():
+    """A protected data connection dropped before its TLS handshake, with
+    no transfer asked for: the server answers nothing for it, so every
+    later reply stays with its own command."""
+    ftp = connect()
+    host, port = ftplib.parse227(ftp.sendcmd("PASV"))
+    socket.create_connection((host, port), timeout=TIMEOUT).close()
+    # Until the server has seen the connection come and go, STAT says it is
+    # waiting or open; an unsolicited 522 would be read here as STAT's reply.
+    state = ""
+    for _ in range(200):
+        state = ftp.sendcmd("STAT")
+        assert state.startswith("211"), state
+        if "Data connection closed." in state:
+            break
+        time.sleep(0.01)
+    assert "Data connection closed." in state, state
+    assert ftp.voidcmd("NOOP").startswith("200")
+    # The next transfer works on a new data connection.
+    put("x.bin", b"x" * 1000)
+    assert retr(ftp, "RETR x.bin") == b"x" * 1000
+    check_reuse(ftp, 1)
+    ftp.quit()
+
+
+def case_upload_closed_without_reading():
+    """An uploading client that closes its TLS data socket without reading
+    anything (as curl and lftp do): the server sent nothing it leaves
+    unread, so its close is a FIN, not a reset, and every byte arrives."""
+    ftp = connect()
+    ftp.voidcmd("TYPE I")
+    data = os.urandom(4 << 20)
+    for n in range(3):
+        conn = ftp.transfercmd("STOR up%d.bin" % n)
+        conn.sendall(data)
+        # No unwrap(): a bare close, with whatever the server sent unread.
+        conn.close()
+        resp = ftp.voidresp()
+        assert resp.startswith("226"), resp
+        got = read("up%d.bin" % n)
+        assert got == data, (n, len(got), len(data), resp)
+    ftp.quit()
+
+
 def case_abort():
     """ABOR during a TLS download: 426 then 226; STAT during it; the
     session goes on."""
