@@ -1435,7 +1435,7 @@ fn a_transfer_whose_data_connection_fails_its_handshake_gets_522_per_rfc4217() {
     t.says("RETR f", NO_CONNECTION);
 }
 
-// ---- Known bugs: each test states the correct behaviour ----
+// ---- Bugs these transcripts found, fixed: each test states the correct behaviour ----
 
 #[test]
 fn a_pasv_during_a_transfer_ends_it_without_abors_replies_per_rfc959() {
