@@ -19,8 +19,9 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use commands::{ArgRule, CommandContext, CommandSpec, PathRule, Run};
+use data::DataLink;
 pub(crate) use data::DataState;
-use data::{DataLink, Start};
+use impersonation::Impersonation;
 
 pub(crate) mod cmd_data;
 mod cmd_fs;
@@ -29,13 +30,15 @@ mod cmd_login;
 mod cmd_transfer;
 pub(crate) mod commands;
 mod data;
+mod door;
+mod impersonation;
 mod transfer_log;
 
 #[cfg(test)]
 mod transcripts;
 use crate::filesystems::{Facts, Filesystem};
 use crate::handlers::ftp::hooks::{Hooks, SessionInfo};
-use crate::handlers::ftp::producers::{Job, Outcome};
+use crate::handlers::ftp::producers::Job;
 use crate::handlers::ftp::FtpHandler;
 use crate::log::{LOG, LOGLINE};
 use crate::reply::{self, Code};
@@ -528,147 +531,6 @@ impl Session {
         self.fs.as_mut()
     }
 
-    /// Start `job` now if the data connection is up, or queue it until it
-    /// is (pyftpdlib `push_dtp_data`). `unique` = STOU's 150/125 text.
-    pub fn start_or_queue(&mut self, job: Job, stou_name: Option<&str>) {
-        let (open_text, pending_text) = match stou_name {
-            Some(n) => (format!("FILE: {n}"), format!("FILE: {n}")),
-            None => (
-                "Data connection already open. Transfer starting.".to_string(),
-                "File status okay. About to open data connection.".to_string(),
-            ),
-        };
-        match self.data.start_or_queue(job) {
-            Start::Now(job) => {
-                self.reply(reply::DATA_ALREADY_OPEN, &open_text);
-                self.effects.push(Effect::StartJob(job));
-            }
-            Start::Queued => self.reply(reply::ABOUT_TO_OPEN, &pending_text),
-            Start::NoConnection => self.reply(
-                reply::CANT_OPEN_DATA,
-                "No data connection: use PASV, EPSV, PORT or EPRT first.",
-            ),
-            Start::Busy => self.reply(reply::CANT_OPEN_DATA, "A transfer is already in progress."),
-        }
-    }
-
-    /// Whether a transfer command may go ahead: a data connection exists or
-    /// is being set up, and no transfer runs. Replies 425 otherwise, before
-    /// the command touches any file.
-    pub fn data_channel_ready(&mut self) -> bool {
-        match self.data.state() {
-            DataState::Idle => {
-                self.reply(
-                    reply::CANT_OPEN_DATA,
-                    "No data connection: use PASV, EPSV, PORT or EPRT first.",
-                );
-                false
-            }
-            _ if self.data.has_transfer() => {
-                self.reply(reply::CANT_OPEN_DATA, "A transfer is already in progress.");
-                false
-            }
-            _ => true,
-        }
-    }
-
-    /// The passive listener is up at `addr`.
-    pub fn on_passive_open(&mut self, addr: SocketAddr, asked_by: Passive) {
-        self.data.listening();
-        if asked_by == Passive::Epsv {
-            let text = format!("Entering extended passive mode (|||{}|).", addr.port());
-            self.reply(reply::EXTENDED_PASSIVE, &text);
-        } else {
-            let ip = self.announced_ip(addr);
-            let o = ip.octets();
-            let (p1, p2) = (addr.port() >> 8, addr.port() & 0xff);
-            let text = format!(
-                "Entering passive mode ({},{},{},{},{p1},{p2}).",
-                o[0], o[1], o[2], o[3]
-            );
-            self.reply(reply::PASSIVE, &text);
-        }
-    }
-
-    fn announced_ip(&self, addr: SocketAddr) -> std::net::Ipv4Addr {
-        let local = addr.ip().to_canonical();
-        let chosen = self
-            .cfg
-            .masquerade_address_map
-            .get(&local)
-            .copied()
-            .or(self.cfg.masquerade_address)
-            .unwrap_or(local);
-        match chosen.to_canonical() {
-            std::net::IpAddr::V4(v4) => v4,
-            std::net::IpAddr::V6(_) => std::net::Ipv4Addr::UNSPECIFIED,
-        }
-    }
-
-    /// The data connection is established (passive accept or active
-    /// connect); a queued transfer starts.
-    pub fn on_data_connected(&mut self, how: Opened) {
-        if how == Opened::Active {
-            self.reply(reply::OK, "Active data connection established.");
-        }
-        if let Some(job) = self.data.connected() {
-            self.effects.push(Effect::StartJob(job));
-        }
-    }
-
-    /// A reply about the data connection that the data side produced.
-    pub fn on_data_reply(&mut self, code: Code, text: &str, left: DataSide) {
-        if left == DataSide::Gone {
-            self.data.lost();
-        }
-        self.reply(code, text);
-    }
-
-    /// The data connection failed before a transfer ran on it. A transfer
-    /// command whose job was on its way gets `522 reason` as its final
-    /// reply; with none, nothing is sent (a reply no command asked for would
-    /// put every later reply one behind its command): it is logged, and the
-    /// next transfer command gets 425.
-    pub fn on_data_gone(&mut self, reason: &str) {
-        let awaited = self.data.has_transfer();
-        self.data.lost();
-        if awaited {
-            self.stats = None;
-            self.reply(reply::BAD_NETWORK_PROTOCOL, reason);
-        } else {
-            self.log(reason);
-        }
-    }
-
-    /// The transfer ended: reply 226 or 426/451/452, log it.
-    pub fn on_transfer_done(&mut self, outcome: Outcome, by: Ended) {
-        self.data.transfer_ended();
-        self.stats = None;
-        cmd_transfer::finish(self, outcome, by);
-    }
-
-    /// The slow part of the login check came back: log in or refuse, as
-    /// PASS would have on the spot.
-    pub fn on_verified(&mut self, result: Result<(), crate::AuthenticationFailed>) {
-        if let Some(password) = self.verifying.take() {
-            let user = self.username.clone();
-            cmd_login::checked(self, &user, &password, result);
-        }
-    }
-
-    /// The failed-login delay is over: send the held reply.
-    pub fn on_auth_delay_over(&mut self) {
-        if let Some(d) = self.delayed.take() {
-            self.reply(reply::NOT_LOGGED_IN, &d.text);
-            if d.disconnect {
-                self.effects.push(Effect::Close);
-            }
-            self.hook("on_login_failed", |h, info| {
-                h.on_login_failed(info, &d.username, &d.password)
-            });
-        }
-    }
-
     /// What hooks see of this session.
     pub fn info(&self) -> SessionInfo<'_> {
         SessionInfo {
@@ -683,199 +545,6 @@ impl Session {
     pub fn hook(&self, name: &str, f: impl FnOnce(&dyn Hooks, &SessionInfo<'_>)) {
         let info = self.info();
         crate::handlers::ftp::hooks::call(name, &self.prefix, || f(&*self.cfg.hooks, &info));
-    }
-}
-
-/// A command running as the logged-in user: the server's identity comes
-/// back when it ends, on every path. A command that panics unwinds through
-/// the guard, which restores the identity before anything else runs on the
-/// loop thread; if even that fails, the process aborts rather than go on
-/// serving other sessions with this user's rights.
-struct Impersonation {
-    cfg: Rc<FtpHandler>,
-    /// The user impersonated (a command may change the session's name).
-    user: String,
-    ended: bool,
-}
-
-impl Impersonation {
-    fn begin(cfg: &Rc<FtpHandler>, user: &str, password: &str) -> std::io::Result<Impersonation> {
-        cfg.authorizer.impersonate_user(user, password)?;
-        Ok(Impersonation {
-            cfg: Rc::clone(cfg),
-            user: user.to_owned(),
-            ended: false,
-        })
-    }
-
-    /// Take back the server's identity after a command that returned.
-    fn end(mut self) -> std::io::Result<()> {
-        self.ended = true;
-        self.cfg.authorizer.terminate_impersonation(&self.user)
-    }
-}
-
-impl Drop for Impersonation {
-    fn drop(&mut self) {
-        if self.ended {
-            return;
-        }
-        if let Err(e) = self.cfg.authorizer.terminate_impersonation(&self.user) {
-            log::error!(target: crate::log::LOGERROR, "cannot restore the server's identity after a panic: {e}; aborting");
-            std::process::abort();
-        }
-    }
-}
-
-/// Reply buffers larger than this are released once sent.
-const KEEP_CAPACITY: usize = 1024;
-
-/// The door the control channel goes through: lines and socket events in;
-/// reply bytes, effects and log lines out.
-impl Session {
-    /// The connection was let in: log it, call `on_connect`, greet.
-    pub fn open(&mut self) {
-        self.log("FTP session opened (connect)");
-        self.hook("on_connect", |h, info| h.on_connect(info));
-        self.greet();
-    }
-
-    /// A connection limit refused the connection: 421 and nothing else.
-    pub fn refuse(&mut self, text: &str) {
-        log::warn!(target: LOG, "{} {}", self.prefix, text);
-        self.reply(reply::NOT_AVAILABLE, text);
-    }
-
-    /// The connection is gone: log it, call `on_disconnect`.
-    pub fn closed(&mut self) {
-        self.log("FTP session closed (disconnect).");
-        self.hook("on_disconnect", |h, info| h.on_disconnect(info));
-    }
-
-    /// The idle timer fired: 421 (the control channel then closes).
-    pub fn idle_timeout(&mut self) {
-        self.log("Control connection timed out.");
-        self.reply(reply::NOT_AVAILABLE, "Control connection timed out.");
-    }
-
-    /// A line over [`MAX_LINE`](crate::handlers::ftp::control::MAX_LINE) bytes was cut.
-    pub fn line_too_long(&mut self) {
-        log::warn!(target: LOG, "{} Command too long.", self.prefix);
-        self.reply(reply::UNKNOWN_COMMAND, "Command too long.");
-    }
-
-    /// The command on `line` panicked: log it, drop its effects, 421 (the
-    /// control channel then closes the session).
-    pub fn command_panicked(&mut self, line: &[u8]) {
-        log::error!(
-            target: crate::log::LOGERROR,
-            "{} command {:?} panicked; closing the session",
-            self.prefix,
-            String::from_utf8_lossy(line.get(..line.len().min(64)).unwrap_or(&[]))
-        );
-        self.effects.clear();
-        self.reply(
-            reply::NOT_AVAILABLE,
-            "Internal error; closing control connection.",
-        );
-    }
-
-    /// ABOR found the data side set up but no transfer running: it is
-    /// closed, 225.
-    pub fn on_abort_without_transfer(&mut self) {
-        self.data.transfer_ended();
-        self.reply(
-            reply::DATA_OPEN_NO_TRANSFER,
-            "ABOR command successful; data channel closed.",
-        );
-    }
-
-    /// The control connection now speaks TLS (AUTH done, or implicit FTPS).
-    pub fn tls_started(&mut self) {
-        self.tls_control = true;
-    }
-
-    /// Reply bytes not yet sent.
-    pub fn output(&self) -> &[u8] {
-        &self.out[self.out_sent..]
-    }
-
-    /// `n` bytes of [`output`](Self::output) were sent; the buffer is
-    /// compacted (and released when large) once all of it is.
-    pub fn output_sent(&mut self, n: usize) {
-        self.out_sent = (self.out_sent + n).min(self.out.len());
-        if self.out_sent == self.out.len() {
-            self.out.clear();
-            self.out_sent = 0;
-            if self.out.capacity() > KEEP_CAPACITY {
-                self.out = Vec::new();
-            }
-        }
-    }
-
-    /// What the last lines and events asked the control channel to do, in
-    /// order.
-    pub fn take_effects(&mut self) -> Vec<Effect> {
-        std::mem::take(&mut self.effects)
-    }
-
-    /// Give STAT the live numbers of the running transfer.
-    pub fn set_transfer_stats(&mut self, stats: Option<TransferStats>) {
-        self.stats = stats;
-    }
-
-    /// The handler settings of this session.
-    pub fn cfg(&self) -> &Rc<FtpHandler> {
-        &self.cfg
-    }
-
-    /// The local address of the control connection.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local
-    }
-
-    /// QUIT was received: no further line is read.
-    pub fn is_quitting(&self) -> bool {
-        self.quitting
-    }
-
-    /// A transfer is running (the idle timeout is suspended meanwhile).
-    pub fn is_transferring(&self) -> bool {
-        self.data.is_transferring()
-    }
-
-    /// PROT P: new data connections use TLS.
-    pub fn prot_private(&self) -> bool {
-        self.prot_private
-    }
-}
-
-/// The door of the FTPS commands (`handlers/ftps`): RFC 4217 state.
-#[cfg_attr(not(feature = "tls"), allow(dead_code))]
-impl Session {
-    /// The control connection speaks TLS.
-    pub fn tls_control(&self) -> bool {
-        self.tls_control
-    }
-
-    /// Answer AUTH: the handshake starts once the pending replies are sent.
-    pub fn start_tls(&mut self) {
-        self.effects.push(Effect::StartTls);
-    }
-
-    /// PBSZ was accepted.
-    pub fn pbsz_done(&self) -> bool {
-        self.pbsz
-    }
-
-    /// Accept PBSZ.
-    pub fn set_pbsz(&mut self) {
-        self.pbsz = true;
-    }
-
-    /// PROT P (true) or PROT C (false).
-    pub fn set_prot_private(&mut self, private: bool) {
-        self.prot_private = private;
     }
 }
 
