@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use ftpdlib::servers::ListenerRole;
 use ftpdlib::{
     DummyAuthorizer, FtpHandler, FtpServer, UnixAuthorizer, UnixAuthorizerOptions, UnixFilesystem,
 };
@@ -66,6 +67,15 @@ Options:
       --workers N             pre-forked worker processes, each a single-threaded
                               event loop on the shared port (default: 1)
       --xferlog PATH          append a wu-ftpd/vsftpd-style xferlog line per transfer
+
+Embedded boxes (see docs/embedded.md):
+      --inetd                 serve the one client connected on standard input
+                              (inetd, tcpsvd, systemd Accept=yes) and exit when
+                              its session ends; -i, -p and the --max-cons
+                              limits are the super-server's
+  Started by systemd socket activation (LISTEN_FDS, Accept=no), ftpdlib
+  serves the passed sockets instead of binding -i/-p; a socket named `ftps`
+  (FileDescriptorName=) is implicit FTPS, one named `ftp` plain FTP.
       --read-limit BYTES      upload limit per data channel in bytes/s (default: 0 = none)
       --write-limit BYTES     download limit per data channel in bytes/s (default: 0 = none)
       --total-read-limit BYTES
@@ -129,6 +139,7 @@ struct Options {
     anonymous_user: Option<String>,
     unix_filesystem: bool,
     config: Option<PathBuf>,
+    inetd: bool,
 }
 
 enum Parsed {
@@ -219,15 +230,34 @@ fn serve(o: &Options) -> Result<(), ftpdlib::Error> {
         FtpHandler::new(dummy_authorizer(o, perm)?)
     };
     configure(&mut handler, o)?;
-    let mut server = FtpServer::bind((o.interface.as_str(), o.port), handler)?;
+    let mut server = open_server(o, handler)?;
     server.max_cons = o.max_cons;
     server.max_cons_per_ip = o.max_cons_per_ip;
     server.worker_processes = o.workers.max(1);
-    #[cfg(feature = "tls")]
-    server.set_implicit_tls(o.implicit_tls)?;
     server.read_limit = o.total_read_limit;
     server.write_limit = o.total_write_limit;
     server.serve_forever()
+}
+
+/// The server's sockets: the client on standard input (`--inetd`), the
+/// listeners of socket activation, or a freshly bound `-i`/`-p`.
+fn open_server(o: &Options, handler: FtpHandler) -> Result<FtpServer, ftpdlib::Error> {
+    let role = if o.implicit_tls {
+        ListenerRole::ImplicitFtps
+    } else {
+        ListenerRole::Ftp
+    };
+    if o.inetd {
+        return FtpServer::from_stdin(role, handler);
+    }
+    if FtpServer::socket_activated() {
+        return FtpServer::from_activation(handler, role);
+    }
+    #[allow(unused_mut)]
+    let mut server = FtpServer::bind((o.interface.as_str(), o.port), handler)?;
+    #[cfg(feature = "tls")]
+    server.set_implicit_tls(o.implicit_tls)?;
+    Ok(server)
 }
 
 /// `--unix-users`: the machine's accounts (pyftpdlib `UnixAuthorizer`).
@@ -391,6 +421,9 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
         return Err("-u/--username and -P/--password go together".into());
     }
     check_unix_options(&o)?;
+    if o.inetd && o.workers > 1 {
+        return Err("--inetd serves one connection in one process: no --workers".into());
+    }
     Ok(Parsed::Run(Box::new(o)))
 }
 
@@ -542,6 +575,7 @@ fn server_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
         "--use-localtime" => o.use_localtime = a.flag()?,
         "--disable-sendfile" => o.disable_sendfile = a.flag()?,
         "--workers" => o.workers = a.number()?,
+        "--inetd" => o.inetd = a.flag()?,
         _ => return Ok(false),
     }
     Ok(true)
