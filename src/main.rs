@@ -167,8 +167,17 @@ fn main() -> ExitCode {
         (false, true) => log::LevelFilter::Debug,
         (false, false) => log::LevelFilter::Info,
     };
+    // Before anything logs: classic inetd's stderr is the client's socket.
+    let inetd = match opts.inetd.then(ftpdlib::servers::stdin_connection) {
+        None => None,
+        Some(Ok(stream)) => Some(stream),
+        Some(Err(e)) => {
+            eprintln!("ftpdlib: error: --inetd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     ftpdlib::log::config_logging(level, ftpdlib::log::PREFIX);
-    match serve(&opts) {
+    match serve(&opts, inetd) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ftpdlib: error: {e}");
@@ -222,7 +231,7 @@ fn set_tty_echo(on: bool) {
         .status();
 }
 
-fn serve(o: &Options) -> Result<(), ftpdlib::Error> {
+fn serve(o: &Options, inetd: Option<std::net::TcpStream>) -> Result<(), ftpdlib::Error> {
     let perm = if o.write { "elradfmwMT" } else { "elr" };
     let mut handler = if o.unix_users {
         unix_handler(o, perm)?
@@ -230,7 +239,7 @@ fn serve(o: &Options) -> Result<(), ftpdlib::Error> {
         FtpHandler::new(dummy_authorizer(o, perm)?)
     };
     configure(&mut handler, o)?;
-    let mut server = open_server(o, handler)?;
+    let mut server = open_server(o, handler, inetd)?;
     server.max_cons = o.max_cons;
     server.max_cons_per_ip = o.max_cons_per_ip;
     server.worker_processes = o.workers.max(1);
@@ -241,14 +250,18 @@ fn serve(o: &Options) -> Result<(), ftpdlib::Error> {
 
 /// The server's sockets: the client on standard input (`--inetd`), the
 /// listeners of socket activation, or a freshly bound `-i`/`-p`.
-fn open_server(o: &Options, handler: FtpHandler) -> Result<FtpServer, ftpdlib::Error> {
+fn open_server(
+    o: &Options,
+    handler: FtpHandler,
+    inetd: Option<std::net::TcpStream>,
+) -> Result<FtpServer, ftpdlib::Error> {
     let role = if o.implicit_tls {
         ListenerRole::ImplicitFtps
     } else {
         ListenerRole::Ftp
     };
-    if o.inetd {
-        return FtpServer::from_stdin(role, handler);
+    if let Some(stream) = inetd {
+        return FtpServer::from_connection(stream, role, handler);
     }
     if FtpServer::socket_activated() {
         return FtpServer::from_activation(handler, role);

@@ -106,6 +106,18 @@ impl ListenerRole {
     }
 }
 
+/// Inetd mode's client: the connected TCP socket that inetd, xinetd,
+/// tcpsvd or systemd (`Accept=yes`) passed as standard input, for
+/// [`FtpServer::from_connection`]. Standard input and output become
+/// `/dev/null`, and so does standard error when it is the same socket
+/// (classic inetd passes the client as fds 0, 1 and 2), so that nothing
+/// but replies reaches the client: call this before anything logs, and log
+/// to syslog in that case. An error when standard input is not a
+/// connected TCP socket.
+pub fn stdin_connection() -> Result<std::net::TcpStream, Error> {
+    Ok(crate::sys::take_stdin_socket()?)
+}
+
 /// Addresses an [`FtpServer`] can bind: `("host", port)` where an empty host
 /// means all interfaces (IPv6 and IPv4), a `SocketAddr`, or `"host:port"`.
 pub trait BindAddress {
@@ -244,16 +256,6 @@ impl FtpServer {
         server.addresses.push(local);
         server.one_session = true;
         Ok(server)
-    }
-
-    /// Inetd mode on standard input: [`from_connection`](Self::from_connection)
-    /// with the socket inetd, xinetd, tcpsvd or systemd (`Accept=yes`)
-    /// passed as fds 0 and 1. Those two become `/dev/null`, and so does
-    /// standard error when it is the same socket (classic inetd), so that
-    /// nothing but replies reaches the client; log to syslog there.
-    pub fn from_stdin(role: ListenerRole, handler: FtpHandler) -> Result<FtpServer, Error> {
-        let stream = crate::sys::take_stdin_socket()?;
-        FtpServer::from_connection(stream, role, handler)
     }
 
     /// Whether this process was started by systemd socket activation with
