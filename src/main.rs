@@ -67,6 +67,9 @@ Options:
       --workers N             pre-forked worker processes, each a single-threaded
                               event loop on the shared port (default: 1)
       --xferlog PATH          append a wu-ftpd/vsftpd-style xferlog line per transfer
+      --syslog [FACILITY]     log to the local syslog daemon instead of stderr, with
+                              FACILITY (default: daemon; also ftp, local0-local7...)
+      --syslog-socket PATH    the syslog daemon's socket (default: /dev/log)
 
 Embedded boxes (see docs/embedded.md):
       --inetd                 serve the one client connected on standard input
@@ -140,6 +143,8 @@ struct Options {
     unix_filesystem: bool,
     config: Option<PathBuf>,
     inetd: bool,
+    syslog: Option<String>,
+    syslog_socket: Option<PathBuf>,
 }
 
 enum Parsed {
@@ -176,7 +181,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    ftpdlib::log::config_logging(level, ftpdlib::log::PREFIX);
+    start_logging(&opts, level);
     match serve(&opts, inetd) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -184,6 +189,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The stderr logger, or with `--syslog` the syslog one.
+fn start_logging(o: &Options, level: log::LevelFilter) {
+    use ftpdlib::log::syslog;
+    let Some(name) = &o.syslog else {
+        return ftpdlib::log::config_logging(level, ftpdlib::log::PREFIX);
+    };
+    let facility = syslog::facility(name).unwrap_or(3);
+    let default = PathBuf::from(syslog::DEFAULT_SOCKET);
+    let socket = o.syslog_socket.as_ref().unwrap_or(&default);
+    syslog::config_syslog(level, facility, socket);
 }
 
 /// `--hash-password`: one line from stdin (not echoed on a terminal) to a
@@ -399,6 +416,17 @@ impl Arg<'_, '_> {
         number(self.name, &self.value()?)
     }
 
+    /// An optional value: the inline one, or the next argument when
+    /// `fits` it (so `--syslog -p 21` leaves `-p` alone).
+    fn optional(&mut self, fits: impl Fn(&str) -> bool) -> Option<String> {
+        if let Some(v) = self.inline {
+            return Some(v.to_string());
+        }
+        let next = self.rest.clone().next().filter(|n| fits(n))?;
+        self.rest.next();
+        Some(next.clone())
+    }
+
     fn path(&mut self) -> Result<Option<PathBuf>, String> {
         Ok(Some(PathBuf::from(self.value()?)))
     }
@@ -434,6 +462,9 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
         return Err("-u/--username and -P/--password go together".into());
     }
     check_unix_options(&o)?;
+    if o.syslog_socket.is_some() && o.syslog.is_none() {
+        return Err("--syslog-socket needs --syslog".into());
+    }
     if o.inetd && o.workers > 1 {
         return Err("--inetd serves one connection in one process: no --workers".into());
     }
@@ -600,6 +631,8 @@ fn log_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
         "-D" | "--debug" => o.debug = a.flag()?,
         "-q" | "--quiet" => o.quiet = a.flag()?,
         "--xferlog" => o.xferlog = a.path()?,
+        "--syslog" => o.syslog = Some(syslog_facility(a)?),
+        "--syslog-socket" => o.syslog_socket = a.path()?,
         _ => return Ok(false),
     }
     Ok(true)
@@ -691,6 +724,18 @@ fn check_unix_options(o: &Options) -> Result<(), String> {
     match unix_only.iter().find(|(set, _)| *set) {
         Some((_, opt)) => Err(format!("{opt} needs --unix-users")),
         None => Ok(()),
+    }
+}
+
+/// The facility of `--syslog [FACILITY]`, checked.
+fn syslog_facility(a: &mut Arg) -> Result<String, String> {
+    use ftpdlib::log::syslog;
+    let name = a
+        .optional(|n| syslog::facility(n).is_some())
+        .unwrap_or_else(|| syslog::DEFAULT_FACILITY.to_string());
+    match syslog::facility(&name) {
+        Some(_) => Ok(name.to_ascii_lowercase()),
+        None => Err(format!("{}: unknown syslog facility {name:?}", a.name)),
     }
 }
 
@@ -930,6 +975,31 @@ mod tests {
             }
         }
         assert!(settings > 40, "{settings} settings");
+    }
+
+    #[test]
+    fn syslog_takes_an_optional_facility() {
+        assert_eq!(
+            run(&["--syslog"]).unwrap().syslog.as_deref(),
+            Some("daemon")
+        );
+        let o = run(&["--syslog", "LOCAL3", "-p", "21"]).unwrap();
+        assert_eq!((o.syslog.as_deref(), o.port), (Some("local3"), 21));
+        let o = run(&["--syslog", "-p", "21"]).unwrap();
+        assert_eq!((o.syslog.as_deref(), o.port), (Some("daemon"), 21));
+        assert_eq!(
+            run(&["--syslog=ftp"]).unwrap().syslog.as_deref(),
+            Some("ftp")
+        );
+        assert!(run(&["--syslog=nope"]).is_err());
+        assert!(run(&["--syslog-socket", "/x"]).is_err());
+        let (_dir, path) = config_file("syslog\nsyslog-socket = /run/log\n");
+        let o = run(&["--config", path.to_str().unwrap()]).unwrap();
+        assert_eq!(o.syslog.as_deref(), Some("daemon"));
+        assert_eq!(o.syslog_socket, Some(PathBuf::from("/run/log")));
+        let (_dir, path) = config_file("syslog = local7\n");
+        let o = run(&["--config", path.to_str().unwrap()]).unwrap();
+        assert_eq!(o.syslog.as_deref(), Some("local7"));
     }
 
     #[test]
