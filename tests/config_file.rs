@@ -3,15 +3,9 @@
 //! over it, and a bad line stops start-up naming the file and the line.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A free port on 127.0.0.1 (bound, then released).
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
 
 /// The `ftpdlib` binary we started; killed (by its pid) on drop.
 struct Ftpd(Child);
@@ -55,7 +49,6 @@ fn reply(c: &mut BufReader<TcpStream>) -> String {
 #[test]
 fn a_server_started_from_a_config_file_serves_its_settings() {
     let home = tempfile::tempdir().unwrap();
-    let port = free_port();
     let conf = home.path().join("ftpdlib.conf");
     std::fs::write(
         &conf,
@@ -71,19 +64,21 @@ fn a_server_started_from_a_config_file_serves_its_settings() {
         ),
     )
     .unwrap();
-    // The command line's port wins over the file's `port = 1`.
-    let port_arg = port.to_string();
-    let _ftpd = Ftpd(
+    // The command line's port wins over the file's `port = 1`: port 0,
+    // read back from the start-up line (no port to race for).
+    let mut ftpd = Ftpd(
         Command::new(env!("CARGO_BIN_EXE_ftpdlib"))
             .arg("--config")
             .arg(&conf)
-            .args(["-p", &port_arg, "-q"])
+            .args(["-p", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("run ftpdlib"),
     );
+    let port = started_port(&mut ftpd.0);
+    assert_ne!(port, 1);
     let mut c = connect(port);
     assert_eq!(reply(&mut c), "220   from the file  \r\n");
     assert!(cmd(&mut c, "USER anonymous").starts_with("331"));
@@ -92,6 +87,23 @@ fn a_server_started_from_a_config_file_serves_its_settings() {
     reply(&mut c);
     assert!(cmd(&mut c, "USER alice").starts_with("331"));
     assert!(cmd(&mut c, "PASS secret").starts_with("230"));
+}
+
+/// The port of the `>>> starting FTP server on 127.0.0.1:PORT` line; the
+/// rest of standard error is drained in a thread.
+fn started_port(child: &mut Child) -> u16 {
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = err.read_line(&mut line).unwrap();
+        assert!(n > 0, "ftpdlib exited before listening");
+        if let Some(rest) = line.split("starting FTP server on 127.0.0.1:").nth(1) {
+            let port = rest.split(',').next().unwrap().parse().unwrap();
+            std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+            return port;
+        }
+    }
 }
 
 #[test]

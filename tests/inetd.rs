@@ -84,17 +84,16 @@ impl SuperServer {
     /// Until the super-server listens (probing /proc, not connecting: a
     /// connection would start a session).
     fn wait_listening(&self) {
-        let hex = format!(":{:04X} ", self.port);
+        let local = format!("0100007F:{:04X}", self.port);
         let deadline = Instant::now() + PATIENCE;
         while Instant::now() < deadline {
             let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-            // State 0A is LISTEN.
-            if tcp.lines().any(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .is_some_and(|a| a.ends_with(hex.trim()))
-                    && l.split_whitespace().nth(3) == Some("0A")
-            }) {
+            // Field 1 is the local address, field 3 the state (0A = LISTEN).
+            let listening = tcp.lines().any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.get(1) == Some(&local.as_str()) && f.get(3) == Some(&"0A")
+            });
+            if listening {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -72,6 +72,25 @@ fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
+/// Until something listens on 127.0.0.1:`port` (from /proc/net/tcp: a
+/// connect loop could connect a socket to itself).
+fn wait_listening(port: u16) {
+    let local = format!("0100007F:{port:04X}");
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+        let listening = tcp.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(1) == Some(&local.as_str()) && f.get(3) == Some(&"0A")
+        });
+        if listening {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("nothing listens on port {port}");
+}
+
 fn curl(url: &str) -> Output {
     Command::new("curl")
         .args(["-sS", "--max-time", "20", url])
@@ -213,16 +232,8 @@ fn inetd_sessions_log_to_syslog_with_their_own_pid() {
             .spawn()
             .expect("run socat"),
     );
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let out = curl(&format!("ftp://127.0.0.1:{port}/inetd-file"));
-        if out.status.success() {
-            assert_eq!(out.stdout, b"inetd-file");
-            break;
-        }
-        assert!(Instant::now() < deadline, "socat did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_listening(port);
+    fetch(port, "inetd-file");
     let log = wait_for(&dir.join("messages"), "/inetd-file completed=1");
     let line = log
         .lines()
