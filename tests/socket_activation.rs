@@ -142,6 +142,53 @@ fn connection_limits_span_every_passed_socket() {
     }
 }
 
+/// With TLS: a socket named `ftps` is implicit FTPS, one named `ftp`
+/// plain FTP with AUTH TLS, both served by the same process.
+#[cfg(feature = "tls")]
+#[test]
+fn sockets_named_ftp_and_ftps_get_their_roles() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run openssl");
+    assert!(made.success());
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let args = ["--tls", "--certfile", cert, "--keyfile", key, "-q"];
+    let (_srv, ports) = activated(2, "ftp:ftps", &args);
+    let curl = |url: String, extra: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-sS", "-k", "--max-time", "20"])
+            .args(extra)
+            .arg(url)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run curl");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let implicit = curl(format!("ftps://127.0.0.1:{}/hello.txt", ports[1]), &[]);
+    assert_eq!(implicit, "activated\n");
+    let explicit = curl(
+        format!("ftp://127.0.0.1:{}/hello.txt", ports[0]),
+        &["--ssl-reqd"],
+    );
+    assert_eq!(explicit, "activated\n");
+    // The plain socket still speaks plain FTP first.
+    assert_eq!(list_on(ports[0]), "hello.txt\r\n");
+}
+
 #[cfg(not(feature = "tls"))]
 #[test]
 fn a_socket_named_ftps_needs_a_tls_build() {
