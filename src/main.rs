@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use ftpdlib::servers::ListenerRole;
 use ftpdlib::{
     DummyAuthorizer, FtpHandler, FtpServer, UnixAuthorizer, UnixAuthorizerOptions, UnixFilesystem,
 };
@@ -19,6 +20,9 @@ Start a stand alone anonymous FTP server (pyftpdlib's command line).
 Options:
   -h, --help                  show this help and exit
   -v, --version               print the version and exit
+      --config PATH           read settings from PATH first: `key = value` lines,
+                              keys are the long options below without `--`
+                              (see examples/ftpdlib.conf); the command line wins
   -i, --interface ADDRESS     bind address (default: all interfaces)
   -p, --port PORT             port (default: 2121)
   -w, --write                 grant write access to logged-in users (default: read-only)
@@ -63,6 +67,18 @@ Options:
       --workers N             pre-forked worker processes, each a single-threaded
                               event loop on the shared port (default: 1)
       --xferlog PATH          append a wu-ftpd/vsftpd-style xferlog line per transfer
+      --syslog [FACILITY]     log to the local syslog daemon instead of stderr, with
+                              FACILITY (default: daemon; also ftp, local0-local7...)
+      --syslog-socket PATH    the syslog daemon's socket (default: /dev/log)
+
+Embedded boxes (see docs/embedded.md):
+      --inetd                 serve the one client connected on standard input
+                              (inetd, tcpsvd, systemd Accept=yes) and exit when
+                              its session ends; -i, -p and the --max-cons
+                              limits are the super-server's
+  Started by systemd socket activation (LISTEN_FDS, Accept=no), ftpdlib
+  serves the passed sockets instead of binding -i/-p; a socket named `ftps`
+  (FileDescriptorName=) is implicit FTPS, one named `ftp` plain FTP.
       --read-limit BYTES      upload limit per data channel in bytes/s (default: 0 = none)
       --write-limit BYTES     download limit per data channel in bytes/s (default: 0 = none)
       --total-read-limit BYTES
@@ -81,7 +97,7 @@ System users (run as root):
 ";
 
 /// Parsed command line.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 struct Options {
     interface: String,
     port: u16,
@@ -125,6 +141,10 @@ struct Options {
     rejected_users: Vec<String>,
     anonymous_user: Option<String>,
     unix_filesystem: bool,
+    config: Option<PathBuf>,
+    inetd: bool,
+    syslog: Option<String>,
+    syslog_socket: Option<PathBuf>,
 }
 
 enum Parsed {
@@ -152,14 +172,35 @@ fn main() -> ExitCode {
         (false, true) => log::LevelFilter::Debug,
         (false, false) => log::LevelFilter::Info,
     };
-    ftpdlib::log::config_logging(level, ftpdlib::log::PREFIX);
-    match serve(&opts) {
+    // Before anything logs: classic inetd's stderr is the client's socket.
+    let inetd = match opts.inetd.then(ftpdlib::servers::stdin_connection) {
+        None => None,
+        Some(Ok(stream)) => Some(stream),
+        Some(Err(e)) => {
+            eprintln!("ftpdlib: error: --inetd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    start_logging(&opts, level);
+    match serve(&opts, inetd) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ftpdlib: error: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The stderr logger, or with `--syslog` the syslog one.
+fn start_logging(o: &Options, level: log::LevelFilter) {
+    use ftpdlib::log::syslog;
+    let Some(name) = &o.syslog else {
+        return ftpdlib::log::config_logging(level, ftpdlib::log::PREFIX);
+    };
+    let facility = syslog::facility(name).unwrap_or(3);
+    let default = PathBuf::from(syslog::DEFAULT_SOCKET);
+    let socket = o.syslog_socket.as_ref().unwrap_or(&default);
+    syslog::config_syslog(level, facility, socket);
 }
 
 /// `--hash-password`: one line from stdin (not echoed on a terminal) to a
@@ -207,7 +248,7 @@ fn set_tty_echo(on: bool) {
         .status();
 }
 
-fn serve(o: &Options) -> Result<(), ftpdlib::Error> {
+fn serve(o: &Options, inetd: Option<std::net::TcpStream>) -> Result<(), ftpdlib::Error> {
     let perm = if o.write { "elradfmwMT" } else { "elr" };
     let mut handler = if o.unix_users {
         unix_handler(o, perm)?
@@ -215,15 +256,38 @@ fn serve(o: &Options) -> Result<(), ftpdlib::Error> {
         FtpHandler::new(dummy_authorizer(o, perm)?)
     };
     configure(&mut handler, o)?;
-    let mut server = FtpServer::bind((o.interface.as_str(), o.port), handler)?;
+    let mut server = open_server(o, handler, inetd)?;
     server.max_cons = o.max_cons;
     server.max_cons_per_ip = o.max_cons_per_ip;
     server.worker_processes = o.workers.max(1);
-    #[cfg(feature = "tls")]
-    server.set_implicit_tls(o.implicit_tls)?;
     server.read_limit = o.total_read_limit;
     server.write_limit = o.total_write_limit;
     server.serve_forever()
+}
+
+/// The server's sockets: the client on standard input (`--inetd`), the
+/// listeners of socket activation, or a freshly bound `-i`/`-p`.
+fn open_server(
+    o: &Options,
+    handler: FtpHandler,
+    inetd: Option<std::net::TcpStream>,
+) -> Result<FtpServer, ftpdlib::Error> {
+    let role = if o.implicit_tls {
+        ListenerRole::ImplicitFtps
+    } else {
+        ListenerRole::Ftp
+    };
+    if let Some(stream) = inetd {
+        return FtpServer::from_connection(stream, role, handler);
+    }
+    if FtpServer::socket_activated() {
+        return FtpServer::from_activation(handler, role);
+    }
+    #[allow(unused_mut)]
+    let mut server = FtpServer::bind((o.interface.as_str(), o.port), handler)?;
+    #[cfg(feature = "tls")]
+    server.set_implicit_tls(o.implicit_tls)?;
+    Ok(server)
 }
 
 /// `--unix-users`: the machine's accounts (pyftpdlib `UnixAuthorizer`).
@@ -352,6 +416,17 @@ impl Arg<'_, '_> {
         number(self.name, &self.value()?)
     }
 
+    /// An optional value: the inline one, or the next argument when
+    /// `fits` it (so `--syslog -p 21` leaves `-p` alone).
+    fn optional(&mut self, fits: impl Fn(&str) -> bool) -> Option<String> {
+        if let Some(v) = self.inline {
+            return Some(v.to_string());
+        }
+        let next = self.rest.clone().next().filter(|n| fits(n))?;
+        self.rest.next();
+        Some(next.clone())
+    }
+
     fn path(&mut self) -> Result<Option<PathBuf>, String> {
         Ok(Some(PathBuf::from(self.value()?)))
     }
@@ -359,15 +434,57 @@ impl Arg<'_, '_> {
     fn dir(&mut self) -> Result<Option<PathBuf>, String> {
         existing_dir(&self.value()?).map(Some)
     }
+
+    /// A flag: on when it stands alone, else its `=true`/`=false`.
+    fn flag(&mut self) -> Result<bool, String> {
+        match self.inline {
+            None => Ok(true),
+            Some(text) => boolean(self.name, text),
+        }
+    }
 }
 
 fn parse(args: &[String]) -> Result<Parsed, String> {
-    let mut o = Options {
-        port: 2121,
-        max_cons: 512,
-        max_login_attempts: 3,
-        ..Options::default()
-    };
+    // The command line names the file; the file's settings come first and
+    // the command line is applied again over them.
+    let mut o = Options::initial();
+    if let Some(exit) = parse_args(&mut o, args)? {
+        return Ok(exit);
+    }
+    if let Some(path) = o.config.clone() {
+        o = Options::initial();
+        read_config(&mut o, &path)?;
+        parse_args(&mut o, args)?;
+        // Read: not a setting of its own (two runs compare equal).
+        o.config = None;
+    }
+    if o.username.is_some() != o.password.is_some() {
+        return Err("-u/--username and -P/--password go together".into());
+    }
+    check_unix_options(&o)?;
+    if o.syslog_socket.is_some() && o.syslog.is_none() {
+        return Err("--syslog-socket needs --syslog".into());
+    }
+    if o.inetd && o.workers > 1 {
+        return Err("--inetd serves one connection in one process: no --workers".into());
+    }
+    Ok(Parsed::Run(Box::new(o)))
+}
+
+impl Options {
+    /// The settings before any option: pyftpdlib's defaults.
+    fn initial() -> Options {
+        Options {
+            port: 2121,
+            max_cons: 512,
+            max_login_attempts: 3,
+            ..Options::default()
+        }
+    }
+}
+
+/// Apply the command line to `o`; `Some` when an option ends the parse.
+fn parse_args(o: &mut Options, args: &[String]) -> Result<Option<Parsed>, String> {
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -375,28 +492,101 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
             _ => (arg.as_str(), None),
         };
         if let Some(exit) = early_exit(name) {
-            return Ok(exit);
+            return Ok(Some(exit));
         }
         let a = &mut Arg {
             name,
             inline,
             rest: &mut rest,
         };
-        let known = server_option(&mut o, a)?
-            || log_option(&mut o, a)?
-            || user_option(&mut o, a)?
-            || limit_option(&mut o, a)?
-            || tls_option(&mut o, a)?
-            || unix_option(&mut o, a)?;
-        if !known {
+        if a.name == "--config" {
+            o.config = a.path()?;
+        } else if !any_option(o, a)? {
             return Err(format!("unrecognized argument {name:?}"));
         }
     }
-    if o.username.is_some() != o.password.is_some() {
-        return Err("-u/--username and -P/--password go together".into());
+    Ok(None)
+}
+
+/// Every option that may also stand in a configuration file.
+fn any_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
+    Ok(server_option(o, a)?
+        || log_option(o, a)?
+        || user_option(o, a)?
+        || limit_option(o, a)?
+        || tls_option(o, a)?
+        || unix_option(o, a)?)
+}
+
+/// Keys a configuration file may not hold: they are not settings.
+const NOT_IN_CONFIG: [&str; 4] = ["config", "help", "version", "hash-password"];
+
+/// `--config PATH`: one `key = value` setting a line, the key a long
+/// option's name without `--`; a flag is a bare key or `key = true|false`;
+/// repeatable options (`user`) repeat; blank lines and lines starting with
+/// `#` are ignored; a value in double quotes keeps its outer spaces.
+/// Errors name the file and the line.
+fn read_config(o: &mut Options, path: &std::path::Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the configuration file {}: {e}", path.display()))?;
+    for (i, raw) in text.lines().enumerate() {
+        config_line(o, raw).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
     }
-    check_unix_options(&o)?;
-    Ok(Parsed::Run(Box::new(o)))
+    Ok(())
+}
+
+/// One line of a configuration file.
+fn config_line(o: &mut Options, raw: &str) -> Result<(), String> {
+    let line = raw.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return Ok(());
+    }
+    let (key, value) = match line.split_once('=') {
+        Some((k, v)) => (k.trim(), Some(unquote(v.trim()))),
+        None => (line, None),
+    };
+    let well_formed = key.starts_with(|c: char| c.is_ascii_lowercase())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !well_formed {
+        return Err(format!(
+            "expected `key = value` with a long option's name as the key, got {line:?}"
+        ));
+    }
+    if NOT_IN_CONFIG.contains(&key) {
+        return Err(format!("{key:?} cannot be set in a configuration file"));
+    }
+    let name = format!("--{key}");
+    let none: [String; 0] = [];
+    let mut rest = none.iter();
+    let a = &mut Arg {
+        name: &name,
+        inline: value,
+        rest: &mut rest,
+    };
+    if any_option(o, a)? {
+        Ok(())
+    } else {
+        Err(format!("unknown key {key:?} (no option --{key})"))
+    }
+}
+
+/// A value in double quotes without them.
+fn unquote(value: &str) -> &str {
+    match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+        Some(inner) => inner,
+        None => value,
+    }
+}
+
+/// `true`/`false` (also `yes`/`no`, `on`/`off`, `1`/`0`) of a flag.
+fn boolean(name: &str, text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        _ => Err(format!("{name}: expected true or false, got {text:?}")),
+    }
 }
 
 /// `--help`, `--version` and `--hash-password` end the parse where they stand.
@@ -417,18 +607,19 @@ fn server_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
     match a.name {
         "-i" | "--interface" => o.interface = a.value()?,
         "-p" | "--port" => o.port = a.number()?,
-        "-w" | "--write" => o.write = true,
+        "-w" | "--write" => o.write = a.flag()?,
         "-d" | "--directory" => o.directory = a.dir()?,
         "-n" | "--nat-address" => o.nat_address = Some(ip_address(a.name, &a.value()?)?),
         "-r" | "--range" => o.range = Some(port_range(&a.value()?)?),
         "--timeout" => o.timeout = Some(a.number()?),
         "--banner" => o.banner = Some(a.value()?),
-        "--permit-foreign-addresses" => o.permit_foreign_addresses = true,
-        "--permit-privileged-ports" => o.permit_privileged_ports = true,
+        "--permit-foreign-addresses" => o.permit_foreign_addresses = a.flag()?,
+        "--permit-privileged-ports" => o.permit_privileged_ports = a.flag()?,
         "--encoding" => o.encoding = Some(a.value()?),
-        "--use-localtime" => o.use_localtime = true,
-        "--disable-sendfile" => o.disable_sendfile = true,
+        "--use-localtime" => o.use_localtime = a.flag()?,
+        "--disable-sendfile" => o.disable_sendfile = a.flag()?,
         "--workers" => o.workers = a.number()?,
+        "--inetd" => o.inetd = a.flag()?,
         _ => return Ok(false),
     }
     Ok(true)
@@ -437,9 +628,11 @@ fn server_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
 /// `-D`, `-q`, `--xferlog`.
 fn log_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
     match a.name {
-        "-D" | "--debug" => o.debug = true,
-        "-q" | "--quiet" => o.quiet = true,
+        "-D" | "--debug" => o.debug = a.flag()?,
+        "-q" | "--quiet" => o.quiet = a.flag()?,
         "--xferlog" => o.xferlog = a.path()?,
+        "--syslog" => o.syslog = Some(syslog_facility(a)?),
+        "--syslog-socket" => o.syslog_socket = a.path()?,
         _ => return Ok(false),
     }
     Ok(true)
@@ -452,7 +645,7 @@ fn user_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
         "-P" | "--password" => o.password = Some(a.value()?),
         "--user" => o.users.push(user_spec(&a.value()?)?),
         "--anonymous" => o.anonymous_dir = a.dir()?,
-        "--no-anonymous" => o.no_anonymous = true,
+        "--no-anonymous" => o.no_anonymous = a.flag()?,
         _ => return Ok(false),
     }
     Ok(true)
@@ -477,13 +670,13 @@ fn limit_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
 /// FTPS.
 fn tls_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
     match a.name {
-        "--tls" => o.tls = true,
+        "--tls" => o.tls = a.flag()?,
         "--certfile" => o.certfile = a.path()?,
         "--keyfile" => o.keyfile = a.path()?,
-        "--tls-control-required" => o.tls_control_required = true,
-        "--tls-data-required" => o.tls_data_required = true,
-        "--implicit-tls" => o.implicit_tls = true,
-        "--no-tls-session-reuse" => o.no_tls_session_reuse = true,
+        "--tls-control-required" => o.tls_control_required = a.flag()?,
+        "--tls-data-required" => o.tls_data_required = a.flag()?,
+        "--implicit-tls" => o.implicit_tls = a.flag()?,
+        "--no-tls-session-reuse" => o.no_tls_session_reuse = a.flag()?,
         _ => return Ok(false),
     }
     Ok(true)
@@ -492,11 +685,11 @@ fn tls_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
 /// System users (`--unix-users` and the options that go with it).
 fn unix_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
     match a.name {
-        "--unix-users" => o.unix_users = true,
+        "--unix-users" => o.unix_users = a.flag()?,
         "--allowed-users" => o.allowed_users = name_list(&a.value()?),
         "--rejected-users" => o.rejected_users = name_list(&a.value()?),
         "--anonymous-user" => o.anonymous_user = Some(a.value()?),
-        "--unix-filesystem" => o.unix_filesystem = true,
+        "--unix-filesystem" => o.unix_filesystem = a.flag()?,
         _ => return Ok(false),
     }
     Ok(true)
@@ -531,6 +724,18 @@ fn check_unix_options(o: &Options) -> Result<(), String> {
     match unix_only.iter().find(|(set, _)| *set) {
         Some((_, opt)) => Err(format!("{opt} needs --unix-users")),
         None => Ok(()),
+    }
+}
+
+/// The facility of `--syslog [FACILITY]`, checked.
+fn syslog_facility(a: &mut Arg) -> Result<String, String> {
+    use ftpdlib::log::syslog;
+    let name = a
+        .optional(|n| syslog::facility(n).is_some())
+        .unwrap_or_else(|| syslog::DEFAULT_FACILITY.to_string());
+    match syslog::facility(&name) {
+        Some(_) => Ok(name.to_ascii_lowercase()),
+        None => Err(format!("{}: unknown syslog facility {name:?}", a.name)),
     }
 }
 
@@ -608,6 +813,193 @@ mod tests {
             Parsed::Run(o) => Ok(o),
             _ => Err("not a run".into()),
         }
+    }
+
+    /// A configuration file in a fresh temp dir.
+    fn config_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ftpdlib.conf");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    /// Every kind of option: value, number, address, range, directory,
+    /// path, flag (bare and `= true`), a repeated key, a list, a quoted
+    /// value and comments give the same settings as the flags.
+    #[test]
+    fn a_config_file_sets_what_the_equivalent_flags_set() {
+        let (_dir, path) = config_file(
+            "# an annotated file\n\
+             interface = 127.0.0.1\n\
+             port=2100\n\
+             \n\
+             write\n\
+             directory = /\n\
+             nat-address = 10.0.0.1\n\
+             range = 60000-60010\n\
+             debug = true\n\
+             quiet = no\n\
+             user = alice:secret:/:elr\n\
+             user = bob:$y$j9T$salt$hash:/tmp:elradfmw\n\
+             anonymous = /tmp\n\
+             timeout = 60\n\
+             banner = \"  Welcome = home  \"\n\
+             permit-foreign-addresses = on\n\
+             use-localtime\n\
+             max-cons = 16\n\
+             max-cons-per-ip = 2\n\
+             auth-workers = 0\n\
+             workers = 2\n\
+             xferlog = /tmp/xferlog\n\
+             write-limit = 1000\n\
+             tls-data-required = false\n",
+        );
+        let from_file = run(&["--config", path.to_str().unwrap()]).unwrap();
+        let from_flags = run(&[
+            "-i",
+            "127.0.0.1",
+            "--port=2100",
+            "-w",
+            "-d",
+            "/",
+            "-n",
+            "10.0.0.1",
+            "-r",
+            "60000-60010",
+            "-D",
+            "--user",
+            "alice:secret:/:elr",
+            "--user",
+            "bob:$y$j9T$salt$hash:/tmp:elradfmw",
+            "--anonymous",
+            "/tmp",
+            "--timeout",
+            "60",
+            "--banner",
+            "  Welcome = home  ",
+            "--permit-foreign-addresses",
+            "--use-localtime",
+            "--max-cons",
+            "16",
+            "--max-cons-per-ip",
+            "2",
+            "--auth-workers",
+            "0",
+            "--workers",
+            "2",
+            "--xferlog",
+            "/tmp/xferlog",
+            "--write-limit",
+            "1000",
+        ])
+        .unwrap();
+        assert_eq!(from_file, from_flags);
+        let unix = "unix-users\nrejected-users = root, daemon\nunix-filesystem = yes\n";
+        let (_dir, path) = config_file(unix);
+        let from_file = run(&["--config", path.to_str().unwrap()]).unwrap();
+        let from_flags = run(&[
+            "--unix-users",
+            "--rejected-users",
+            "root,daemon",
+            "--unix-filesystem",
+        ])
+        .unwrap();
+        assert_eq!(from_file, from_flags);
+    }
+
+    #[test]
+    fn the_command_line_overrides_the_file_and_adds_to_its_users() {
+        let (_dir, path) = config_file("port = 21\nwrite\nuser = a:b:/:elr\nbanner = file\n");
+        let p = path.to_str().unwrap();
+        // Before or after --config, the command line wins.
+        let o = run(&[
+            "-p",
+            "2200",
+            "--config",
+            p,
+            "--write=false",
+            "--user",
+            "c:d:/:e",
+        ])
+        .unwrap();
+        assert_eq!(o.port, 2200);
+        assert!(!o.write);
+        assert_eq!(o.banner.as_deref(), Some("file"));
+        let names: Vec<&str> = o.users.iter().map(|u| u.0.as_str()).collect();
+        assert_eq!(names, ["a", "c"]);
+        assert_eq!(o.config, None);
+    }
+
+    #[test]
+    fn a_bad_config_line_names_the_file_and_its_line() {
+        for (text, line, what) in [
+            ("port = 21\n# fine\nport = twenty\n", 3, "invalid number"),
+            ("\nno-such-option = 1\n", 2, "unknown key"),
+            ("write = maybe\n", 1, "expected true or false"),
+            ("port\n", 1, "needs a value"),
+            ("-p = 21\n", 1, "expected `key = value`"),
+            ("config = /etc/other.conf\n", 1, "cannot be set"),
+            ("user = nobody\n", 1, "NAME:PASSWORD:HOME:PERMS"),
+        ] {
+            let (_dir, path) = config_file(text);
+            let err = run(&["--config", path.to_str().unwrap()]).unwrap_err();
+            let at = format!("{}:{line}: ", path.display());
+            assert!(
+                err.starts_with(&at) && err.contains(what),
+                "{text:?}: {err}"
+            );
+        }
+        let err = run(&["--config", "/nonexistent/ftpdlib.conf"]).unwrap_err();
+        assert!(err.contains("/nonexistent/ftpdlib.conf"), "{err}");
+    }
+
+    /// Every setting of examples/ftpdlib.conf, active or behind `#`, is an
+    /// option of this command line (the documentation stays single).
+    #[test]
+    fn the_example_config_names_only_real_options() {
+        let text = include_str!("../examples/ftpdlib.conf");
+        let mut settings = 0;
+        for line in text.lines() {
+            let Some(setting) = line.strip_prefix('#').or(Some(line)) else {
+                continue;
+            };
+            if setting.is_empty() || setting.starts_with([' ', '#']) {
+                continue;
+            }
+            settings += 1;
+            let mut o = Options::initial();
+            if let Err(e) = config_line(&mut o, setting) {
+                // Example paths need not exist here; keys must.
+                let wrong_key = e.contains("unknown key") || e.contains("`key = value`");
+                assert!(!wrong_key, "{line:?}: {e}");
+            }
+        }
+        assert!(settings > 40, "{settings} settings");
+    }
+
+    #[test]
+    fn syslog_takes_an_optional_facility() {
+        assert_eq!(
+            run(&["--syslog"]).unwrap().syslog.as_deref(),
+            Some("daemon")
+        );
+        let o = run(&["--syslog", "LOCAL3", "-p", "21"]).unwrap();
+        assert_eq!((o.syslog.as_deref(), o.port), (Some("local3"), 21));
+        let o = run(&["--syslog", "-p", "21"]).unwrap();
+        assert_eq!((o.syslog.as_deref(), o.port), (Some("daemon"), 21));
+        assert_eq!(
+            run(&["--syslog=ftp"]).unwrap().syslog.as_deref(),
+            Some("ftp")
+        );
+        assert!(run(&["--syslog=nope"]).is_err());
+        assert!(run(&["--syslog-socket", "/x"]).is_err());
+        let (_dir, path) = config_file("syslog\nsyslog-socket = /run/log\n");
+        let o = run(&["--config", path.to_str().unwrap()]).unwrap();
+        assert_eq!(o.syslog.as_deref(), Some("daemon"));
+        assert_eq!(o.syslog_socket, Some(PathBuf::from("/run/log")));
+        let (_dir, path) = config_file("syslog = local7\n");
+        let o = run(&["--config", path.to_str().unwrap()]).unwrap();
+        assert_eq!(o.syslog.as_deref(), Some("local7"));
     }
 
     #[test]

@@ -1,8 +1,13 @@
 //! The listening server (pyftpdlib `servers.py`).
 //!
-//! [`FtpServer`] binds (or adopts) a listening socket, owns the [`IoLoop`]
-//! and enforces `max_cons` / `max_cons_per_ip`. The private `Acceptor` is
-//! its dispatcher inside the loop.
+//! [`FtpServer`] binds (or adopts) one or more listening sockets, owns the
+//! [`IoLoop`] and enforces `max_cons` / `max_cons_per_ip`. The private
+//! `Acceptor` is a listener's dispatcher inside the loop.
+//!
+//! Besides binding, a server can be handed what a super-server or service
+//! manager opened for it: the listening sockets of systemd socket
+//! activation ([`FtpServer::from_activation`]) or, in inetd mode, the one
+//! connected client on standard input ([`FtpServer::from_connection`]).
 
 use std::collections::HashMap;
 use std::io;
@@ -64,10 +69,53 @@ pub struct FtpServer {
     /// `handle_exit`, true).
     pub handle_exit: bool,
     ioloop: IoLoop,
-    /// The acceptor in the loop.
-    link: Link,
-    address: SocketAddr,
+    /// The acceptors in the loop, one per listening socket, in the order
+    /// of `addresses`.
+    links: Vec<Link>,
+    addresses: Vec<SocketAddr>,
     handler: Rc<FtpHandler>,
+    /// Connection counts shared by several acceptors (and workers).
+    counters: Option<Rc<crate::sys::SharedCounters>>,
+    /// Inetd mode: serve the one connection, then return.
+    one_session: bool,
+}
+
+/// What a listening socket serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerRole {
+    /// FTP, with AUTH TLS when the handler has TLS (the port-21 style).
+    Ftp,
+    /// Implicit FTPS: TLS from the first byte, before the greeting (the
+    /// port-990 style); needs [`FtpHandler::enable_tls`] and the `tls`
+    /// feature.
+    ImplicitFtps,
+}
+
+impl ListenerRole {
+    /// The role a socket-activation name (`FileDescriptorName=` of a
+    /// systemd `.socket` unit) asks for: `ftp` is [`Ftp`](Self::Ftp),
+    /// `ftps`, `implicit` and `implicit-ftps` are
+    /// [`ImplicitFtps`](Self::ImplicitFtps); any other name (systemd's
+    /// default is `unknown`) gets `default`.
+    pub fn from_name(name: &str, default: ListenerRole) -> ListenerRole {
+        match name {
+            "ftp" => ListenerRole::Ftp,
+            "ftps" | "implicit" | "implicit-ftps" => ListenerRole::ImplicitFtps,
+            _ => default,
+        }
+    }
+}
+
+/// Inetd mode's client: the connected TCP socket that inetd, xinetd,
+/// tcpsvd or systemd (`Accept=yes`) passed as standard input, for
+/// [`FtpServer::from_connection`]. Standard input and output become
+/// `/dev/null`, and so does standard error when it is the same socket
+/// (classic inetd passes the client as fds 0, 1 and 2), so that nothing
+/// but replies reaches the client: call this before anything logs, and log
+/// to syslog in that case. An error when standard input is not a
+/// connected TCP socket.
+pub fn stdin_connection() -> Result<std::net::TcpStream, Error> {
+    Ok(crate::sys::take_stdin_socket()?)
 }
 
 /// Addresses an [`FtpServer`] can bind: `("host", port)` where an empty host
@@ -148,28 +196,102 @@ impl FtpServer {
         listener: std::net::TcpListener,
         handler: FtpHandler,
     ) -> Result<FtpServer, Error> {
-        check_handler(&handler)?;
+        let mut server = FtpServer::without_listener(handler)?;
+        server.add_listener(listener, ListenerRole::Ftp)?;
+        Ok(server)
+    }
+
+    /// systemd socket activation (`Accept=no` units): serve the listening
+    /// sockets the service manager passed (`LISTEN_FDS` descriptors from
+    /// fd 3, for this process's `LISTEN_PID`) instead of binding; each
+    /// socket's role comes from its name in `LISTEN_FDNAMES`
+    /// ([`ListenerRole::from_name`]), `default` for unnamed ones.
+    /// An error when the process was not socket-activated
+    /// ([`socket_activated`](Self::socket_activated) tells). The variables
+    /// are removed from the environment once read.
+    pub fn from_activation(handler: FtpHandler, default: ListenerRole) -> Result<FtpServer, Error> {
+        let passed = crate::sys::listen_fds()?;
+        if passed.is_empty() {
+            return Err(Error::Config(
+                "no socket passed by socket activation (LISTEN_FDS, LISTEN_PID)".into(),
+            ));
+        }
+        let mut server = FtpServer::without_listener(handler)?;
+        for p in passed {
+            let role = ListenerRole::from_name(&p.name, default);
+            server.add_listener(p.listener, role)?;
+        }
+        Ok(server)
+    }
+
+    /// Inetd mode: serve one client already connected on `stream` (inetd,
+    /// xinetd, tcpsvd and systemd `Accept=yes` units hand it over as
+    /// standard input); [`serve_forever`](Self::serve_forever) returns when
+    /// that session ends, its data connections (passive and active)
+    /// included. The super-server owns the listening socket, and with it
+    /// the connection limits: `max_cons` and `max_cons_per_ip` do not
+    /// apply. `role` says whether TLS starts at once (implicit FTPS).
+    pub fn from_connection(
+        stream: std::net::TcpStream,
+        role: ListenerRole,
+        handler: FtpHandler,
+    ) -> Result<FtpServer, Error> {
+        let mut server = FtpServer::without_listener(handler)?;
+        let implicit_tls = server.implicit(role)?;
+        stream.set_nonblocking(true)?;
+        let peer = stream.peer_addr()?;
+        let local = stream.local_addr()?;
+        let stream = mio::net::TcpStream::from_std(stream);
+        let handler = Rc::clone(&server.handler);
+        // The session is opened by its acceptor, as an accepted one is.
+        let link = server.ioloop.core_mut().insert_with(|me, core| {
+            let mut acceptor = Acceptor::new(None, me, handler, implicit_tls);
+            acceptor.accepted(stream, peer, core);
+            if acceptor.count == 0 {
+                return Err(io::Error::other(format!("cannot serve {peer}")));
+            }
+            Ok(Dispatcher::Acceptor(Box::new(acceptor)))
+        })?;
+        server.links.push(link);
+        server.addresses.push(local);
+        server.one_session = true;
+        Ok(server)
+    }
+
+    /// Whether this process was started by systemd socket activation with
+    /// sockets for it (`LISTEN_PID` is its pid): then
+    /// [`from_activation`](Self::from_activation) has listeners to adopt.
+    pub fn socket_activated() -> bool {
+        crate::sys::activated()
+    }
+
+    /// Listen on one more socket in the same loop: several ports, an IPv4
+    /// and an IPv6 socket, FTP and implicit FTPS side by side. Connection
+    /// limits stay server-wide across them.
+    pub fn add_listener(
+        &mut self,
+        listener: std::net::TcpListener,
+        role: ListenerRole,
+    ) -> Result<(), Error> {
+        let implicit_tls = self.implicit(role)?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
-        let mut ioloop = IoLoop::new()?;
         let mut listener = TcpListener::from_std(listener);
-        let handler = Rc::new(handler);
-        let shared = Rc::clone(&handler);
-        let link = ioloop.core_mut().insert_with(|me, core| {
+        let handler = Rc::clone(&self.handler);
+        let link = self.ioloop.core_mut().insert_with(|me, core| {
             core.registry()
                 .register(&mut listener, me.token(), Interest::READABLE)?;
-            Ok(Dispatcher::Acceptor(Box::new(Acceptor {
-                listener,
-                me,
-                handler,
-                max_cons: 512,
-                max_cons_per_ip: 0,
-                count: 0,
-                per_ip: HashMap::new(),
-                shared: None,
-                implicit_tls: false,
-            })))
+            let acceptor = Acceptor::new(Some(listener), me, handler, implicit_tls);
+            Ok(Dispatcher::Acceptor(Box::new(acceptor)))
         })?;
+        self.links.push(link);
+        self.addresses.push(address);
+        Ok(())
+    }
+
+    /// A server with its loop and no socket yet.
+    fn without_listener(handler: FtpHandler) -> Result<FtpServer, Error> {
+        check_handler(&handler)?;
         Ok(FtpServer {
             max_cons: 512,
             max_cons_per_ip: 0,
@@ -177,16 +299,39 @@ impl FtpServer {
             read_limit: 0,
             write_limit: 0,
             handle_exit: true,
-            ioloop,
-            link,
-            address,
-            handler: shared,
+            ioloop: IoLoop::new()?,
+            links: Vec::new(),
+            addresses: Vec::new(),
+            handler: Rc::new(handler),
+            counters: None,
+            one_session: false,
         })
     }
 
-    /// The bound address (pyftpdlib `address`).
+    /// Whether `role` starts TLS at connect, if this server can do it.
+    fn implicit(&self, role: ListenerRole) -> Result<bool, Error> {
+        if role == ListenerRole::Ftp {
+            return Ok(false);
+        }
+        #[cfg(feature = "tls")]
+        if self.handler.tls.is_some() {
+            return Ok(true);
+        }
+        Err(Error::Config(
+            "an implicit FTPS socket needs TLS (a build with `--features tls`, --tls and --certfile)"
+                .into(),
+        ))
+    }
+
+    /// The bound address (pyftpdlib `address`): the first listener's, or
+    /// in inetd mode the connection's local address.
     pub fn address(&self) -> SocketAddr {
-        self.address
+        self.addresses[0]
+    }
+
+    /// The addresses of every listener, in the order they were added.
+    pub fn addresses(&self) -> &[SocketAddr] {
+        &self.addresses
     }
 
     /// The loop, to schedule delayed calls (pyftpdlib `ioloop`).
@@ -202,37 +347,51 @@ impl FtpServer {
 
     /// Number of connected control channels.
     pub fn connection_count(&self) -> usize {
-        match self.acceptor() {
-            Some(a) => a.count,
-            _ => 0,
+        if let Some(shared) = &self.counters {
+            return shared.add(0, 0) as usize;
         }
+        self.acceptors().map(|a| a.count).sum()
     }
 
     /// Serve until stopped by a [`StopHandle`] or, with `handle_exit`, by
     /// SIGINT/SIGTERM; then close every connection (pyftpdlib
     /// `serve_forever`).
     pub fn serve_forever(&mut self) -> Result<(), Error> {
-        self.apply_limits();
+        self.apply_limits()?;
         if self.worker_processes > 1 {
+            if self.one_session {
+                return Err(Error::Config(
+                    "one connection (inetd mode) is served by one process".into(),
+                ));
+            }
             let workers = self.worker_processes;
             return crate::prefork::serve(self, workers);
         }
         if self.handle_exit {
             self.ioloop.watch_signals()?;
         }
-        self.log_settings();
-        log::info!(
+        // Inetd mode starts a process per session: its start-up lines would
+        // drown the sessions' own in the log.
+        let level = if self.one_session {
+            log::Level::Debug
+        } else {
+            self.log_settings();
+            log::Level::Info
+        };
+        log::log!(
             target: LOG,
+            level,
             ">>> starting FTP server on {}, pid={} <<<",
-            self.address,
+            self.address_list(),
             std::process::id()
         );
         let result = self.run_until_stopped();
         if self.ioloop.unwatch_signals() {
             log::info!(target: LOG, "received interrupt signal");
         }
-        log::info!(
+        log::log!(
             target: LOG,
+            level,
             ">>> shutting down FTP server, pid={}, {} open socket(s) <<<",
             std::process::id(),
             self.ioloop.socket_count()
@@ -241,11 +400,28 @@ impl FtpServer {
         result
     }
 
+    /// The listeners' addresses for the log, implicit FTPS ones marked.
+    fn address_list(&self) -> String {
+        let mut out = String::new();
+        for (i, (addr, link)) in self.addresses.iter().zip(&self.links).enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&addr.to_string());
+            if let Some(Dispatcher::Acceptor(a)) = self.ioloop.core().peek(*link) {
+                if a.implicit_tls {
+                    out.push_str(" (implicit FTPS)");
+                }
+            }
+        }
+        out
+    }
+
     /// Serve one round of events and timers, waiting at most `timeout`;
     /// returns the delay until the next timer (pyftpdlib
     /// `serve_forever(blocking=False)`), to embed the server in another loop.
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<Option<Duration>, Error> {
-        self.apply_limits();
+        self.apply_limits()?;
         Ok(self.ioloop.poll_once(timeout)?)
     }
 
@@ -286,15 +462,19 @@ impl FtpServer {
 
     fn run_until_stopped(&mut self) -> Result<(), Error> {
         while !self.ioloop.stop_requested() {
+            if self.one_session && self.connection_count() == 0 {
+                break;
+            }
             self.ioloop.poll_once(None)?;
         }
         self.ioloop.clear_stop();
         Ok(())
     }
 
-    /// Make this listener implicit FTPS: TLS starts at connect, before the
-    /// 220 greeting (the port-990 style pyftpdlib never had, its #160).
-    /// Needs [`FtpHandler::enable_tls`].
+    /// Make every listener implicit FTPS: TLS starts at connect, before
+    /// the 220 greeting (the port-990 style pyftpdlib never had, its #160).
+    /// Needs [`FtpHandler::enable_tls`]. [`add_listener`](Self::add_listener)
+    /// sets it for one socket.
     #[cfg(feature = "tls")]
     pub fn set_implicit_tls(&mut self, on: bool) -> Result<(), Error> {
         if on && self.handler.tls.is_none() {
@@ -302,33 +482,41 @@ impl FtpServer {
                 "implicit TLS needs FtpHandler::enable_tls".into(),
             ));
         }
-        if let Some(a) = self.acceptor_mut() {
-            a.implicit_tls = on;
-        }
+        self.each_acceptor(|a| a.implicit_tls = on);
         Ok(())
     }
 
-    /// Count connections in `counters`, shared with the other workers.
+    /// Count connections in `counters`, shared with the other acceptors
+    /// and workers.
     pub(crate) fn share_counters(&mut self, counters: Rc<crate::sys::SharedCounters>) {
-        if let Some(a) = self.acceptor_mut() {
-            a.shared = Some(counters);
-        }
+        self.each_acceptor(|a| a.shared = Some(Rc::clone(&counters)));
+        self.counters = Some(counters);
     }
 
     /// In a forked worker: move the listener into a fresh event loop (the
     /// inherited epoll instance is the parent's) and serve until stopped.
     pub(crate) fn serve_as_worker(&mut self) -> Result<(), Error> {
-        let Some(Dispatcher::Acceptor(mut acceptor)) = self.ioloop.core_mut().remove(self.link)
-        else {
-            return Err(Error::Config("no listener to serve".into()));
-        };
         let mut ioloop = IoLoop::new()?;
-        self.link = ioloop.core_mut().insert_with(|me, core| {
-            core.registry()
-                .register(&mut acceptor.listener, me.token(), Interest::READABLE)?;
-            acceptor.me = me;
-            Ok(Dispatcher::Acceptor(acceptor))
-        })?;
+        for link in &mut self.links {
+            let Some(Dispatcher::Acceptor(mut acceptor)) = self.ioloop.core_mut().remove(*link)
+            else {
+                return Err(Error::Config("no listener to serve".into()));
+            };
+            *link = ioloop.core_mut().insert_with(|me, core| {
+                if let Some(listener) = acceptor.listener.take() {
+                    // A fresh mio source: the old one stays tied to the
+                    // parent's registry (mio's debug builds refuse to move
+                    // it, which made --workers fail in debug builds).
+                    let listener = std::net::TcpListener::from(listener);
+                    let mut listener = TcpListener::from_std(listener);
+                    core.registry()
+                        .register(&mut listener, me.token(), Interest::READABLE)?;
+                    acceptor.listener = Some(listener);
+                }
+                acceptor.me = me;
+                Ok(Dispatcher::Acceptor(acceptor))
+            })?;
+        }
         // Dropping the old loop closes this process's copy of the parent's
         // epoll descriptor and nothing else.
         self.ioloop = ioloop;
@@ -336,33 +524,46 @@ impl FtpServer {
         self.serve_forever()
     }
 
-    fn apply_limits(&mut self) {
+    fn apply_limits(&mut self) -> Result<(), Error> {
         self.ioloop.set_workers(self.handler.auth_workers);
         self.ioloop
             .core_mut()
             .shared
             .bandwidth
             .set_limits(self.read_limit, self.write_limit);
-        let (max_cons, max_cons_per_ip) = (self.max_cons, self.max_cons_per_ip);
-        if let Some(a) = self.acceptor_mut() {
+        if self.links.len() > 1 && self.counters.is_none() {
+            // Several listeners count against the same limits.
+            let buckets = 1 + crate::prefork::IP_BUCKETS;
+            self.share_counters(Rc::new(crate::sys::SharedCounters::new(buckets)?));
+        }
+        let (max_cons, max_cons_per_ip) = if self.one_session {
+            (0, 0)
+        } else {
+            (self.max_cons, self.max_cons_per_ip)
+        };
+        self.each_acceptor(|a| {
             a.max_cons = max_cons;
             a.max_cons_per_ip = max_cons_per_ip;
-        }
+        });
+        Ok(())
     }
 }
 
 impl FtpServer {
-    fn acceptor(&self) -> Option<&Acceptor> {
-        match self.ioloop.core().peek(self.link) {
-            Some(Dispatcher::Acceptor(a)) => Some(a),
+    fn acceptors(&self) -> impl Iterator<Item = &Acceptor> + '_ {
+        let core = self.ioloop.core();
+        self.links.iter().filter_map(|link| match core.peek(*link) {
+            Some(Dispatcher::Acceptor(a)) => Some(&**a),
             _ => None,
-        }
+        })
     }
 
-    fn acceptor_mut(&mut self) -> Option<&mut Acceptor> {
-        match self.ioloop.core_mut().peek_mut(self.link) {
-            Some(Dispatcher::Acceptor(a)) => Some(a),
-            _ => None,
+    /// Run `f` on every acceptor.
+    fn each_acceptor(&mut self, mut f: impl FnMut(&mut Acceptor)) {
+        for link in &self.links {
+            if let Some(Dispatcher::Acceptor(a)) = self.ioloop.core_mut().peek_mut(*link) {
+                f(a);
+            }
         }
     }
 }
@@ -406,7 +607,8 @@ fn ip_bucket(ip: IpAddr) -> usize {
 /// The server's dispatcher in the loop (pyftpdlib `Acceptor` part of
 /// `FTPServer`).
 pub(crate) struct Acceptor {
-    listener: TcpListener,
+    /// None in inetd mode: the one connection came from elsewhere.
+    listener: Option<TcpListener>,
     /// This acceptor in the loop.
     me: Link,
     handler: Rc<FtpHandler>,
@@ -421,10 +623,32 @@ pub(crate) struct Acceptor {
 }
 
 impl Acceptor {
+    fn new(
+        listener: Option<TcpListener>,
+        me: Link,
+        handler: Rc<FtpHandler>,
+        implicit_tls: bool,
+    ) -> Acceptor {
+        Acceptor {
+            listener,
+            me,
+            handler,
+            max_cons: 512,
+            max_cons_per_ip: 0,
+            count: 0,
+            per_ip: HashMap::new(),
+            shared: None,
+            implicit_tls,
+        }
+    }
+
     /// Accept every pending connection.
     pub fn on_ready(&mut self, core: &mut Core) -> Status {
         loop {
-            match self.listener.accept() {
+            let Some(listener) = &self.listener else {
+                return Status::Keep;
+            };
+            match listener.accept() {
                 Ok((stream, peer)) => self.accepted(stream, peer, core),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Status::Keep,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -515,6 +739,8 @@ impl Acceptor {
 
     /// Deregister the listening socket.
     pub fn close(&mut self, core: &mut Core) {
-        let _ = core.registry().deregister(&mut self.listener);
+        if let Some(listener) = &mut self.listener {
+            let _ = core.registry().deregister(listener);
+        }
     }
 }

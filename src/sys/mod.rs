@@ -13,7 +13,8 @@
 //! - [`net`]: sendfile, socket options, listen backlog, the splice pipe;
 //! - [`process`]: signalfd, fork and reaping, shared counters;
 //! - [`crypt`]: crypt(3), salts and random bytes;
-//! - [`dir`]: directory handles and `fstatat` for listings.
+//! - [`dir`]: directory handles and `fstatat` for listings;
+//! - [`fd`]: sockets passed in by systemd socket activation and inetd.
 //!
 //! Everything is re-exported here, so callers keep using `crate::sys::NAME`.
 
@@ -24,6 +25,7 @@ use std::path::Path;
 
 mod crypt;
 mod dir;
+mod fd;
 mod net;
 mod process;
 mod time;
@@ -31,6 +33,7 @@ mod users;
 
 pub(crate) use self::crypt::{crypt, crypt_gensalt};
 pub(crate) use self::dir::{open_dir, stat_at};
+pub(crate) use self::fd::{activated, listen_fds, take_stdin_socket};
 pub(crate) use self::net::{is_append, listen, sendfile, set_oobinline, Pipe};
 pub(crate) use self::process::{
     fork, lower_thread_priority, wait_any, Child, SharedCounters, SignalFd,

@@ -11,9 +11,13 @@
 //! | [`LOGERROR`] `"ftpdlib::errors"` | `logerror()` | failures inside handlers, with the session they hit |
 //!
 //! [`config_logging`] installs a small stderr logger with pyftpdlib's line
-//! format, `[I 2026-11-23 19:27:30] 127.0.0.1:47066-[user] message`.
+//! format, `[I 2026-11-23 19:27:30] 127.0.0.1:47066-[user] message`;
+//! [`syslog::config_syslog`] sends the same records to the local syslog
+//! daemon instead (`ftpdlib --syslog`).
 
 use std::io::Write;
+
+pub mod syslog;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
