@@ -4,6 +4,7 @@
 //! line and one JSON line (`{"server":…,"scenario":…,"metrics":{…}}`);
 //! `ftpbench --table FILE…` turns collected JSON lines into Markdown tables.
 
+mod chart;
 mod evload;
 mod ftp;
 mod probe;
@@ -26,6 +27,7 @@ ftpbench: benchmark an FTP server (loopback only by policy of this project)
 
 USAGE: ftpbench -H HOST -P PORT -u USER -p PASS [options]
        ftpbench --table FILE... [--base LABEL]
+       ftpbench --charts DIR FILE... [--note TEXT]
 
 Target:
   -H, --host HOST          server address (default 127.0.0.1)
@@ -90,6 +92,11 @@ Tables:
       --table FILE...      print Markdown tables from JSON lines, then exit
       --base LABEL         the server the ratios are relative to (default:
                            the first one in the files)
+      --charts DIR FILE... write SVG bar charts from JSON lines into DIR, then
+                           exit: throughput.svg, cpu.svg (server CPU per
+                           operation), memory.svg (idle sessions), stall.svg
+                           (probe p99 and max)
+      --note TEXT          subtitle of the charts (where the numbers come from)
 ";
 
 #[derive(Clone)]
@@ -163,6 +170,26 @@ fn parse_args() -> Result<Option<Cfg>, String> {
     }
     if args.iter().any(|a| a == "-h" || a == "--help") {
         print!("{HELP}");
+        return Ok(None);
+    }
+    if let Some(pos) = args.iter().position(|a| a == "--charts") {
+        let mut rest = args[pos + 1..].iter();
+        let dir = PathBuf::from(rest.next().ok_or("--charts needs DIR FILE...")?);
+        let (mut files, mut note) = (Vec::new(), String::new());
+        while let Some(a) = rest.next() {
+            if a == "--note" {
+                note = rest.next().cloned().unwrap_or_default();
+            } else {
+                files.push(PathBuf::from(a));
+            }
+        }
+        if files.is_empty() {
+            return Err("--charts needs DIR and at least one file".into());
+        }
+        let written = chart::write_all(&dir, &files, &note).map_err(|e| e.to_string())?;
+        for w in written {
+            println!("{}", w.display());
+        }
         return Ok(None);
     }
     if let Some(pos) = args.iter().position(|a| a == "--table") {

@@ -268,6 +268,12 @@ pub fn metric(r: &Value, k: &str) -> Option<f64> {
         .and_then(Value::as_f64)
 }
 
+fn param(r: &Value, k: &str) -> Option<f64> {
+    r.get("params")
+        .and_then(|m| m.get(k))
+        .and_then(Value::as_f64)
+}
+
 /// A scenario's own throughput: value, unit, whether higher is better.
 pub fn throughput(scenario: &str, r: &Value) -> Option<(f64, &'static str, bool)> {
     match scenario {
@@ -279,6 +285,24 @@ pub fn throughput(scenario: &str, r: &Value) -> Option<(f64, &'static str, bool)
             let (n, s) = (metric(r, "opened")?, metric(r, "login_all_s")?);
             (s > 0.0).then_some((n / s, "logins/s", true))
         }
+        _ => None,
+    }
+}
+
+/// The server's CPU time per operation of a scenario: value and unit.
+pub fn cpu_per_op(scenario: &str, r: &Value) -> Option<(f64, &'static str)> {
+    let cpu = r.get("server_cpu_s").and_then(Value::as_f64)?;
+    let per = |n: f64, scale: f64, unit| (n > 0.0).then(|| (cpu * scale / n, unit));
+    match scenario {
+        "retr" | "stor" => per(
+            param(r, "bytes")? * param(r, "reps")? / 1e9,
+            1.0,
+            "CPU s per GB",
+        ),
+        "logins" => per(metric(r, "count")?, 1e6, "CPU µs per login"),
+        "small" => per(metric(r, "count")?, 1e6, "CPU µs per file"),
+        "idle" => per(metric(r, "opened")?, 1e3, "CPU ms per connection"),
+        "list" | "mlsd" => per(param(r, "reps")?, 1e3, "CPU ms per listing"),
         _ => None,
     }
 }
