@@ -99,8 +99,11 @@ fn render(ch: &Chart) -> String {
     let panel_w = panel_w.max(340.0);
     let cols = if ch.panels.len() > 1 { 2 } else { 1 };
     let width = MARGIN * 2.0 + panel_w * cols as f64 + MARGIN * (cols - 1) as f64;
-    // Wide enough for the title (bold 16 px: about 9.5 px a character).
-    let width = width.max(MARGIN * 2.0 + 9.5 * ch.title.chars().count() as f64);
+    // Wide enough for the title (bold 16 px: about 9.5 px a character) and
+    // the note (11 px: about 6.3).
+    let width = width
+        .max(MARGIN * 2.0 + 9.5 * ch.title.chars().count() as f64)
+        .max(MARGIN * 2.0 + 6.3 * ch.note.chars().count() as f64);
     let panel_w = (width - MARGIN * (cols + 1) as f64) / cols as f64;
 
     // Legend: one swatch per server, wrapped to the width.

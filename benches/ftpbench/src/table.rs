@@ -283,7 +283,7 @@ pub fn throughput(scenario: &str, r: &Value) -> Option<(f64, &'static str, bool)
         "list" | "mlsd" => Some((metric(r, "median_ms")?, "ms per listing", false)),
         "idle" => {
             let (n, s) = (metric(r, "opened")?, metric(r, "login_all_s")?);
-            (s > 0.0).then_some((n / s, "logins/s", true))
+            (s > 0.0).then_some((n / s, "sessions opened/s", true))
         }
         _ => None,
     }
