@@ -480,9 +480,13 @@ for srv in "${server_list[@]}"; do
     fi
 done
 
-# One ftpbench run per scenario and server, interleaved as above.
+# One ftpbench run per scenario and server, interleaved as above. The
+# 1-minute load average is noted before each scenario (the range goes into
+# the report: the machine may be shared).
+loads=()
 for run in "${run_list[@]}"; do
     run_spec "$run"
+    loads+=("$(cut -d' ' -f1 /proc/loadavg)")
     tag_args=()
     [ -z "$R_TAG" ] || tag_args=(--tag "$R_TAG")
     for srv in "${order[@]}"; do
@@ -506,6 +510,7 @@ for run in "${run_list[@]}"; do
 done
 cleanup
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+load_range=$(printf '%s\n' "${loads[@]}" "${load_end%% *}" | sort -g | sed -n '1p;$p' | paste -sd' ')
 others_end=$(busy_others)
 
 # ------------------------------------------------------------------ report
@@ -516,7 +521,8 @@ commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
     if git -C "$ROOT" status --porcelain -- src Cargo.toml 2>/dev/null | grep -q .; then
         printf ' plus uncommitted changes'
     fi
-    echo ", on $(nproc) cores. Load average (1, 5, 15 min) at the start $load_start, at the end $load_end."
+    echo ", on $(nproc) cores. Load average (1, 5, 15 min) at the start $load_start, at the end" \
+        "$load_end; the 1-minute load before each scenario and at the end ranged over ${load_range/ /–}."
     if [ -n "$others_start$others_end" ]; then
         echo "Other processes busy on the machine (not part of the run):"
         [ -z "$others_start" ] || printf 'at the start:\n%s\n' "$others_start"
