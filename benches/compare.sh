@@ -34,7 +34,7 @@
 #
 # Environment (defaults): RETR_SIZE=1G STOR_SIZE=512M CLIENTS=50 IDLE=1000
 # DURATION=10 (logins, small) HASH_DURATION=10 (logins-y, logins-1) REPS=5
-# LIST_REPS=5 LIST_ENTRIES=100000 SMALL_SIZE=4K PROBE=1 (0: no stall probe)
+# LIST_REPS=10 LIST_ENTRIES=100000 SMALL_SIZE=4K PROBE=1 (0: no stall probe)
 # BASE_PORT=2310 PASV_BASE=10000 PASV_SPAN=3000 (server i gets passive ports
 # PASV_BASE+i*PASV_SPAN and the PASV_SPAN-1 above) PREFIX=target/peers
 # PEER_HASH=MD5 (crypt method of the system user's password in the plain
@@ -56,7 +56,7 @@ IDLE=${IDLE:-1000}
 DURATION=${DURATION:-10}
 HASH_DURATION=${HASH_DURATION:-10}
 REPS=${REPS:-5}
-LIST_REPS=${LIST_REPS:-5}
+LIST_REPS=${LIST_REPS:-10}
 LIST_ENTRIES=${LIST_ENTRIES:-100000}
 SMALL_SIZE=${SMALL_SIZE:-4K}
 PROBE=${PROBE:-1}
@@ -486,7 +486,7 @@ done
 loads=()
 for run in "${run_list[@]}"; do
     run_spec "$run"
-    loads+=("$(cut -d' ' -f1 /proc/loadavg)")
+    loads+=("$run $(cut -d' ' -f1 /proc/loadavg)")
     tag_args=()
     [ -z "$R_TAG" ] || tag_args=(--tag "$R_TAG")
     for srv in "${order[@]}"; do
@@ -510,7 +510,6 @@ for run in "${run_list[@]}"; do
 done
 cleanup
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
-load_range=$(printf '%s\n' "${loads[@]}" "${load_end%% *}" | sort -g | sed -n '1p;$p' | paste -sd' ')
 others_end=$(busy_others)
 
 # ------------------------------------------------------------------ report
@@ -522,7 +521,7 @@ commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
         printf ' plus uncommitted changes'
     fi
     echo ", on $(nproc) cores. Load average (1, 5, 15 min) at the start $load_start, at the end" \
-        "$load_end; the 1-minute load before each scenario and at the end ranged over ${load_range/ /–}."
+        "$load_end; 1-minute load before each scenario: $(printf '%s, ' "${loads[@]}" | sed 's/, $//')."
     if [ -n "$others_start$others_end" ]; then
         echo "Other processes busy on the machine (not part of the run):"
         [ -z "$others_start" ] || printf 'at the start:\n%s\n' "$others_start"
