@@ -187,7 +187,7 @@ if ! id "$BENCH_USER" >/dev/null 2>&1; then
     useradd --system --no-create-home --home-dir "$HOME_DIR" \
         --shell /bin/sh "$BENCH_USER"
 fi
-usermod --home "$HOME_DIR" --shell /bin/sh "$BENCH_USER"
+usermod --home "$HOME_DIR" --shell /bin/sh "$BENCH_USER" >/dev/null # "no changes"
 echo "$BENCH_USER:$PASS" | chpasswd -c "$PEER_HASH"
 BENCH_UID=$(id -u "$BENCH_USER")
 BENCH_GID=$(id -g "$BENCH_USER")
@@ -202,7 +202,7 @@ for u in "$BENCH_USER_Y" "$BENCH_USER_1"; do
         useradd --system --no-create-home --home-dir "$HOME_DIR" --shell /bin/sh \
             --gid "$BENCH_GID" "$u"
     fi
-    usermod --home "$HOME_DIR" --shell /bin/sh "$u"
+    usermod --home "$HOME_DIR" --shell /bin/sh "$u" >/dev/null # "no changes"
 done
 usermod -p "$HASH_Y" "$BENCH_USER_Y"
 usermod -p "$HASH_1" "$BENCH_USER_1"
@@ -415,6 +415,21 @@ busy_others() {
         grep -v -e ' top ' -e 'compare.sh' || true
 }
 
+# CPU used by processes that are not this run's, over one second, as
+# "N% (names of the busy ones)", 100% = one core. Taken before each
+# scenario, when this run's servers are idle; the load average cannot tell
+# (50 session processes of a forking server are load too).
+others_cpu() {
+    local ours=" $$ ${PIDS[*]} $(for p in "${PIDS[@]}"; do pgrep -P "$p"; done | paste -sd' ') "
+    top -b -n 2 -d 1 -w 200 | awk -v ours="$ours" '
+        /^top -/ { n++ }
+        n == 2 && $1 ~ /^[0-9]+$/ && $12 != "top" && index(ours, " " $1 " ") == 0 && $9 + 0 > 0 {
+            sum += $9
+            if ($9 >= 10) names = names (names ? ", " : "") $12
+        }
+        END { printf "%d%%%s", sum, names ? " (" names ")" : "" }'
+}
+
 # ---------------------------------------------------------------------- run
 results=$out/results.jsonl
 : >"$results"
@@ -480,13 +495,13 @@ for srv in "${server_list[@]}"; do
     fi
 done
 
-# One ftpbench run per scenario and server, interleaved as above. The
-# 1-minute load average is noted before each scenario (the range goes into
-# the report: the machine may be shared).
-loads=()
+# One ftpbench run per scenario and server, interleaved as above. Other
+# processes' CPU use is noted before each scenario (it goes into the
+# report: the machine may be shared).
+others=()
 for run in "${run_list[@]}"; do
     run_spec "$run"
-    loads+=("$run $(cut -d' ' -f1 /proc/loadavg)")
+    others+=("$run $(others_cpu)")
     tag_args=()
     [ -z "$R_TAG" ] || tag_args=(--tag "$R_TAG")
     for srv in "${order[@]}"; do
@@ -521,7 +536,8 @@ commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
         printf ' plus uncommitted changes'
     fi
     echo ", on $(nproc) cores. Load average (1, 5, 15 min) at the start $load_start, at the end" \
-        "$load_end; 1-minute load before each scenario: $(printf '%s, ' "${loads[@]}" | sed 's/, $//')."
+        "$load_end. CPU used by other processes over one second before each scenario" \
+        "(100% = one core): $(printf '%s; ' "${others[@]}" | sed 's/; $//')."
     if [ -n "$others_start$others_end" ]; then
         echo "Other processes busy on the machine (not part of the run):"
         [ -z "$others_start" ] || printf 'at the start:\n%s\n' "$others_start"
