@@ -96,7 +96,12 @@ fn render(ch: &Chart) -> String {
     let n_srv = ch.servers.len().max(1);
     let n_meas = ch.measures.len().max(1);
     let panel_w = (n_srv * n_meas) as f64 * 30.0 + PLOT_LEFT + 40.0;
-    let panel_w = panel_w.max(340.0);
+    // Wide enough for the longest panel title (bold 12 px: about 7.5 px a
+    // character).
+    let longest = ch.panels.iter().map(|p| p.title.chars().count()).max();
+    let panel_w = panel_w
+        .max(340.0)
+        .max(20.0 + 7.5 * longest.unwrap_or(0) as f64);
     let cols = if ch.panels.len() > 1 { 2 } else { 1 };
     let width = MARGIN * 2.0 + panel_w * cols as f64 + MARGIN * (cols - 1) as f64;
     // Wide enough for the title (bold 16 px: about 9.5 px a character) and
@@ -391,7 +396,7 @@ pub fn write_all(dir: &Path, files: &[PathBuf], note: &str) -> io::Result<Vec<Pa
             Some((
                 vec![Some(v)],
                 "KiB".into(),
-                format!(": {what} per idle logged-in session, K={n} (KiB)"),
+                format!(": {what} per session, K={n}"),
             ))
         }));
     }
