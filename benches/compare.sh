@@ -36,7 +36,9 @@
 # DURATION=10 (logins, small) HASH_DURATION=10 (logins-y, logins-1) REPS=5
 # LIST_REPS=10 LIST_ENTRIES=100000 SMALL_SIZE=4K PROBE=1 (0: no stall probe)
 # BASE_PORT=2310 PASV_BASE=10000 PASV_SPAN=3000 (server i gets passive ports
-# PASV_BASE+i*PASV_SPAN and the PASV_SPAN-1 above) PREFIX=target/peers
+# PASV_BASE+i*PASV_SPAN and the PASV_SPAN-1 above) QUIET_MAX=30 QUIET_WAIT=120
+# (before each scenario, wait up to QUIET_WAIT s while other processes use
+# QUIET_MAX% of a core or more) PREFIX=target/peers
 # PEER_HASH=MD5 (crypt method of the system user's password in the plain
 # logins scenario: see docs/benchmarks.md) GEN_THREADS=1.
 #
@@ -60,6 +62,8 @@ LIST_REPS=${LIST_REPS:-10}
 LIST_ENTRIES=${LIST_ENTRIES:-100000}
 SMALL_SIZE=${SMALL_SIZE:-4K}
 PROBE=${PROBE:-1}
+QUIET_MAX=${QUIET_MAX:-30}
+QUIET_WAIT=${QUIET_WAIT:-120}
 BASE_PORT=${BASE_PORT:-2310}
 PEER_HASH=${PEER_HASH:-MD5}
 GEN_THREADS=${GEN_THREADS:-1}
@@ -430,6 +434,18 @@ others_cpu() {
         END { printf "%d%%%s", sum, names ? " (" names ")" : "" }'
 }
 
+# Before a scenario: wait (at most QUIET_WAIT s) while other processes use
+# QUIET_MAX% of a core or more; OTHERS := what they used last, and the wait.
+wait_quiet() {
+    local t0=$SECONDS
+    OTHERS=$(others_cpu)
+    while [ "${OTHERS%%%*}" -ge "$QUIET_MAX" ] && [ $((SECONDS - t0)) -lt "$QUIET_WAIT" ]; do
+        sleep 4
+        OTHERS=$(others_cpu)
+    done
+    [ $((SECONDS - t0)) -lt 2 ] || OTHERS="$OTHERS after waiting $((SECONDS - t0)) s"
+}
+
 # ---------------------------------------------------------------------- run
 results=$out/results.jsonl
 : >"$results"
@@ -496,12 +512,14 @@ for srv in "${server_list[@]}"; do
 done
 
 # One ftpbench run per scenario and server, interleaved as above. Other
-# processes' CPU use is noted before each scenario (it goes into the
-# report: the machine may be shared).
+# processes' CPU use is noted before each scenario, after waiting a while
+# for them when they are busy (it goes into the report: the machine may be
+# shared).
 others=()
 for run in "${run_list[@]}"; do
     run_spec "$run"
-    others+=("$run $(others_cpu)")
+    wait_quiet
+    others+=("$run $OTHERS")
     tag_args=()
     [ -z "$R_TAG" ] || tag_args=(--tag "$R_TAG")
     for srv in "${order[@]}"; do
