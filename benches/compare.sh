@@ -19,12 +19,28 @@
 #   --ftpdlib PATH      use this ftpdlib binary instead of building
 #                       target/release/ftpdlib
 #   --out DIR           results directory (default target/peers/results/DATE)
+#   --scenarios LIST    comma-separated subset of idle,logins,logins-y,logins-1,
+#                       small,list,mlsd,retr,stor (default all, in that order)
+#   --no-docs           do not write the tables into docs/benchmarks.md and the
+#                       charts into docs/img/ (--quick implies it); they are
+#                       always written into the results directory
+#
+# Scenarios: logins-y and logins-1 are logins whose password is stored as a
+# crypt(3) hash, yescrypt ($y$, from `ftpdlib --hash-password`) and MD5-crypt
+# ($1$, from `openssl passwd -1`), the same hash string for every server (the
+# peers read it from /etc/shadow, users ftpbench-y and ftpbench-1). Every
+# scenario runs with `ftpbench --probe`: one more logged-in client sends NOOP
+# every 10 ms and records how long each one waits (the stall table).
 #
 # Environment (defaults): RETR_SIZE=1G STOR_SIZE=512M CLIENTS=50 IDLE=1000
-# DURATION=10 REPS=5 LIST_REPS=5 LIST_ENTRIES=10000 SMALL_SIZE=4K
+# DURATION=10 (logins, small) HASH_DURATION=10 (logins-y, logins-1) REPS=5
+# LIST_REPS=10 LIST_ENTRIES=100000 SMALL_SIZE=4K PROBE=1 (0: no stall probe)
 # BASE_PORT=2310 PASV_BASE=10000 PASV_SPAN=3000 (server i gets passive ports
-# PASV_BASE+i*PASV_SPAN and the PASV_SPAN-1 above) PREFIX=target/peers PEER_HASH=MD5 (crypt method of the
-# system user's password: see docs/benchmarks.md) GEN_THREADS=1.
+# PASV_BASE+i*PASV_SPAN and the PASV_SPAN-1 above) QUIET_MAX=30 QUIET_WAIT=120
+# (before each scenario, wait up to QUIET_WAIT s while other processes use
+# QUIET_MAX% of a core or more) PREFIX=target/peers
+# PEER_HASH=MD5 (crypt method of the system user's password in the plain
+# logins scenario: see docs/benchmarks.md) GEN_THREADS=1.
 #
 # Needs root (it creates the system user `ftpbench`, and vsftpd, pure-ftpd
 # and ProFTPD switch users). Servers listen on 127.0.0.1 only; the load goes
@@ -40,21 +56,30 @@ STOR_SIZE=${STOR_SIZE:-512M}
 CLIENTS=${CLIENTS:-50}
 IDLE=${IDLE:-1000}
 DURATION=${DURATION:-10}
+HASH_DURATION=${HASH_DURATION:-10}
 REPS=${REPS:-5}
-LIST_REPS=${LIST_REPS:-5}
-LIST_ENTRIES=${LIST_ENTRIES:-10000}
+LIST_REPS=${LIST_REPS:-10}
+LIST_ENTRIES=${LIST_ENTRIES:-100000}
 SMALL_SIZE=${SMALL_SIZE:-4K}
+PROBE=${PROBE:-1}
+QUIET_MAX=${QUIET_MAX:-30}
+QUIET_WAIT=${QUIET_WAIT:-120}
 BASE_PORT=${BASE_PORT:-2310}
 PEER_HASH=${PEER_HASH:-MD5}
 GEN_THREADS=${GEN_THREADS:-1}
 PASV_BASE=${PASV_BASE:-10000}
 PASV_SPAN=${PASV_SPAN:-3000}
 BENCH_USER=ftpbench
+# Same password, stored as $y$ (yescrypt) and $1$ (MD5-crypt) hashes.
+BENCH_USER_Y=ftpbench-y
+BENCH_USER_1=ftpbench-1
 SERVERS=ftpdlib,ftpdlib-w2,pyftpdlib,vsftpd,pure-ftpd,proftpd
+SCENARIOS=idle,logins,logins-y,logins-1,small,list,mlsd,retr,stor
 PYFTPDLIB_VERSION=2.2.0
 
 install=false
 install_only=false
+docs=true
 ftpdlib_bin=""
 out=""
 while [ $# -gt 0 ]; do
@@ -62,9 +87,12 @@ while [ $# -gt 0 ]; do
     --install) install=true ;;
     --install-only) install=true install_only=true ;;
     --quick)
-        RETR_SIZE=64M STOR_SIZE=64M DURATION=3 IDLE=200 REPS=1 LIST_REPS=3
+        RETR_SIZE=64M STOR_SIZE=64M DURATION=3 HASH_DURATION=3 IDLE=200 REPS=1
+        LIST_REPS=3 LIST_ENTRIES=10000 docs=false
         ;;
     --servers) SERVERS=$2; shift ;;
+    --scenarios) SCENARIOS=$2; shift ;;
+    --no-docs) docs=false ;;
     --ftpdlib) ftpdlib_bin=$2; shift ;;
     --out) out=$2; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -72,6 +100,22 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
+
+# A run of the list above: the ftpbench scenario (R_SC), the user who logs
+# in (R_USER), the --tag that names the variant in the tables (R_TAG) and
+# the --duration (R_DUR).
+run_spec() { # NAME
+    R_SC=$1 R_USER=$BENCH_USER R_TAG="" R_DUR=$DURATION
+    case "$1" in
+    logins) R_TAG=plain ;;
+    logins-y) R_SC=logins R_USER=$BENCH_USER_Y R_TAG='$y$' R_DUR=$HASH_DURATION ;;
+    logins-1) R_SC=logins R_USER=$BENCH_USER_1 R_TAG='$1$' R_DUR=$HASH_DURATION ;;
+    idle | small | list | mlsd | retr | stor) ;;
+    *) echo "compare.sh: unknown scenario $1" >&2; exit 2 ;;
+    esac
+}
+IFS=, read -r -a run_list <<<"$SCENARIOS"
+for run in "${run_list[@]}"; do run_spec "$run"; done
 
 ROOTFS=$PREFIX/root       # extracted .deb trees
 VENV=$PREFIX/venv
@@ -147,12 +191,28 @@ if ! id "$BENCH_USER" >/dev/null 2>&1; then
     useradd --system --no-create-home --home-dir "$HOME_DIR" \
         --shell /bin/sh "$BENCH_USER"
 fi
-usermod --home "$HOME_DIR" --shell /bin/sh "$BENCH_USER"
+usermod --home "$HOME_DIR" --shell /bin/sh "$BENCH_USER" >/dev/null # "no changes"
 echo "$BENCH_USER:$PASS" | chpasswd -c "$PEER_HASH"
 BENCH_UID=$(id -u "$BENCH_USER")
 BENCH_GID=$(id -g "$BENCH_USER")
+# The hashed-login users: same home, same password, stored as the exact
+# hash strings that ftpdlib and pyftpdlib get, so every server does the
+# same crypt(3) work per login.
+HASH_Y=$(printf '%s\n' "$PASS" | "$ftpdlib_bin" --hash-password)
+HASH_1=$(printf '%s\n' "$PASS" | openssl passwd -1 -stdin)
+for u in "$BENCH_USER_Y" "$BENCH_USER_1"; do
+    if ! id "$u" >/dev/null 2>&1; then
+        log "create system user $u"
+        useradd --system --no-create-home --home-dir "$HOME_DIR" --shell /bin/sh \
+            --gid "$BENCH_GID" "$u"
+    fi
+    usermod --home "$HOME_DIR" --shell /bin/sh "$u" >/dev/null # "no changes"
+done
+usermod -p "$HASH_Y" "$BENCH_USER_Y"
+usermod -p "$HASH_1" "$BENCH_USER_1"
 
-mkdir -p "$HOME_DIR/ftpbench/list10k" "$RUN" "$out"
+LIST_DIR=ftpbench/list-$LIST_ENTRIES
+mkdir -p "$HOME_DIR/$LIST_DIR" "$RUN" "$out"
 chmod 755 "$PREFIX" "$HOME_DIR"
 data=$HOME_DIR/ftpbench
 bytes_of() { numfmt --from=iec "$1"; }
@@ -163,10 +223,13 @@ fi
 if [ "$(stat -c %s "$data/small.bin" 2>/dev/null || echo 0)" != "$(bytes_of "$SMALL_SIZE")" ]; then
     head -c "$(bytes_of "$SMALL_SIZE")" /dev/urandom >"$data/small.bin"
 fi
-if [ "$(find "$data/list10k" -maxdepth 1 -type f | wc -l)" != "$LIST_ENTRIES" ]; then
-    log "create list10k/ ($LIST_ENTRIES files)"
-    rm -rf "$data/list10k" && mkdir -p "$data/list10k"
-    (cd "$data/list10k" && seq -f 'f%05g' 0 $((LIST_ENTRIES - 1)) | xargs touch)
+# The listing directory is made here on disk, not with `ftpbench --prepare`:
+# 100,000 empty files take about a second with touch(1) and minutes as
+# 100,000 STORs. Names as --prepare makes them (f00000, f00001, ...).
+if [ "$(find "$HOME_DIR/$LIST_DIR" -maxdepth 1 -type f | wc -l)" != "$LIST_ENTRIES" ]; then
+    log "create $LIST_DIR/ ($LIST_ENTRIES files)"
+    rm -rf "${HOME_DIR:?}/$LIST_DIR" && mkdir -p "$HOME_DIR/$LIST_DIR"
+    (cd "$HOME_DIR/$LIST_DIR" && seq -f 'f%05.0f' 0 $((LIST_ENTRIES - 1)) | xargs touch)
 fi
 rm -f "$data"/ftpbench-stor-*.tmp
 chown -R "$BENCH_USER:" "$HOME_DIR"
@@ -178,7 +241,9 @@ source "$ROOT/benches/lib.sh"
 declare -a PIDS=()
 cleanup() {
     stop_started
-    usermod --lock "$BENCH_USER" 2>/dev/null || true
+    for u in "$BENCH_USER" "$BENCH_USER_Y" "$BENCH_USER_1"; do
+        usermod --lock "$u" 2>/dev/null || true
+    done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -197,6 +262,8 @@ start_ftpdlib() { # LOGNAME [extra args...]
     shift
     LABEL="ftpdlib $("$ftpdlib_bin" --version 2>/dev/null | awk '{print $NF}')${*:+ $*}"
     "${AS_USER[@]}" "$ftpdlib_bin" --user "$BENCH_USER:$PASS:$HOME_DIR:elradfmwMT" \
+        --user "$BENCH_USER_Y:$HASH_Y:$HOME_DIR:elradfmwMT" \
+        --user "$BENCH_USER_1:$HASH_1:$HOME_DIR:elradfmwMT" \
         --no-anonymous --max-cons 0 -i 127.0.0.1 -p "$PORT" -r "$PASV_LO-$PASV_HI" "$@" \
         >"$RUN/$name.log" 2>&1 &
     SERVER_PID=$!
@@ -206,16 +273,36 @@ start_pyftpdlib() {
     have "$VENV/bin/python" || { WHY="not installed (run with --install)"; return; }
     LABEL="pyftpdlib $("$VENV/bin/python" -c 'import pyftpdlib; print(pyftpdlib.__ver__)')"
     cat >"$RUN/pyftpd.py" <<'EOF'
-import logging, sys
-from pyftpdlib.authorizers import DummyAuthorizer
+import hmac, logging, sys, warnings
+from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.log import config_logging
 from pyftpdlib.servers import FTPServer
 
-user, password, home, port, lo, hi = sys.argv[1:7]
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import crypt  # Python <= 3.12: libcrypt's crypt(3), as the peers use
+
+
+class CryptAuthorizer(DummyAuthorizer):
+    """A password stored as '$...' is a crypt(3) hash, checked in the
+    event loop (pyftpdlib's FTPHandler has no worker for it); others are
+    clear text, as in DummyAuthorizer."""
+
+    def validate_authentication(self, username, password, handler):
+        stored = self.user_table.get(username, {}).get("pwd", "")
+        if not stored.startswith("$"):
+            return super().validate_authentication(username, password, handler)
+        if not hmac.compare_digest(crypt.crypt(password, stored) or "", stored):
+            raise AuthenticationFailed("Authentication failed.")
+
+
+home, port, lo, hi = sys.argv[1:5]
 config_logging(level=logging.INFO)  # the CLI's default
-authorizer = DummyAuthorizer()
-authorizer.add_user(user, password, home, perm="elradfmwMT")
+authorizer = CryptAuthorizer()
+for user_password in sys.argv[5:]:  # NAME:PASSWORD-OR-HASH
+    user, password = user_password.split(":", 1)
+    authorizer.add_user(user, password, home, perm="elradfmwMT")
 handler = FTPHandler
 handler.authorizer = authorizer
 handler.passive_ports = range(int(lo), int(hi) + 1)
@@ -224,8 +311,8 @@ server.max_cons = 0
 server.max_cons_per_ip = 0
 server.serve_forever()
 EOF
-    "${AS_USER[@]}" "$VENV/bin/python" "$RUN/pyftpd.py" "$BENCH_USER" "$PASS" "$HOME_DIR" "$PORT" \
-        "$PASV_LO" "$PASV_HI" \
+    "${AS_USER[@]}" "$VENV/bin/python" "$RUN/pyftpd.py" "$HOME_DIR" "$PORT" "$PASV_LO" "$PASV_HI" \
+        "$BENCH_USER:$PASS" "$BENCH_USER_Y:$HASH_Y" "$BENCH_USER_1:$HASH_1" \
         >"$RUN/pyftpdlib.log" 2>&1 &
     SERVER_PID=$!
 }
@@ -269,9 +356,10 @@ start_pure_ftpd() {
     have "$ROOTFS/usr/sbin/pure-ftpd" || { WHY="not installed (run with --install)"; return; }
     LABEL="pure-ftpd $(dpkg-deb -f "$PREFIX"/debs/pure-ftpd_*.deb Version | cut -d- -f1)"
     # -l unix: system users; -E: no anonymous; -H: no DNS; -c/-C: limits;
-    # -L: LIST/MLSD may return up to 20000 files; -u 1: allow system uids.
+    # -L: LIST/MLSD may return up to 2*LIST_ENTRIES files (its default caps
+    # a listing at 2000); -u 1: allow system uids.
     "$ROOTFS/usr/sbin/pure-ftpd" -S "127.0.0.1,$PORT" -l unix -E -H -4 \
-        -c 5000 -C 5000 -L 20000:5 -u 1 -U 133:022 -I 15 -p "$PASV_LO:$PASV_HI" \
+        -c 5000 -C 5000 -L "$((LIST_ENTRIES * 2)):5" -u 1 -U 133:022 -I 15 -p "$PASV_LO:$PASV_HI" \
         -O "clf:$RUN/pure-ftpd-xfer.log" >"$RUN/pure-ftpd.log" 2>&1 &
     SERVER_PID=$!
 }
@@ -331,16 +419,46 @@ busy_others() {
         grep -v -e ' top ' -e 'compare.sh' || true
 }
 
+# CPU used by processes that are not this run's, over one second, as
+# "N% (names of the busy ones)", 100% = one core. Taken before each
+# scenario, when this run's servers are idle; the load average cannot tell
+# (50 session processes of a forking server are load too).
+others_cpu() {
+    local ours=" $$ ${PIDS[*]} $(for p in "${PIDS[@]}"; do pgrep -P "$p"; done | paste -sd' ') "
+    top -b -n 2 -d 1 -w 200 | awk -v ours="$ours" '
+        /^top -/ { n++ }
+        n == 2 && $1 ~ /^[0-9]+$/ && $12 != "top" && index(ours, " " $1 " ") == 0 && $9 + 0 > 0 {
+            sum += $9
+            if ($9 >= 10) names = names (names ? ", " : "") $12
+        }
+        END { printf "%d%%%s", sum, names ? " (" names ")" : "" }'
+}
+
+# Before a scenario: wait (at most QUIET_WAIT s) while other processes use
+# QUIET_MAX% of a core or more; OTHERS := what they used last, and the wait.
+wait_quiet() {
+    local t0=$SECONDS
+    OTHERS=$(others_cpu)
+    while [ "${OTHERS%%%*}" -ge "$QUIET_MAX" ] && [ $((SECONDS - t0)) -lt "$QUIET_WAIT" ]; do
+        sleep 4
+        OTHERS=$(others_cpu)
+    done
+    [ $((SECONDS - t0)) -lt 2 ] || OTHERS="$OTHERS after waiting $((SECONDS - t0)) s"
+}
+
 # ---------------------------------------------------------------------- run
 results=$out/results.jsonl
 : >"$results"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+others_start=$(busy_others)
+probe_args=()
+[ "$PROBE" = 0 ] || probe_args=(--probe)
 {
     echo "Machine:"
     machine
-    others=$(busy_others)
-    if [ -n "$others" ]; then
+    if [ -n "$others_start" ]; then
         echo "- Other processes busy on the machine at the start (not part of the run):"
-        echo "$others"
+        echo "$others_start"
     fi
 } | tee "$out/machine.md" >&2
 
@@ -393,35 +511,97 @@ for srv in "${server_list[@]}"; do
     fi
 done
 
-for sc in idle logins small list mlsd retr stor; do
+# One ftpbench run per scenario and server, interleaved as above. Other
+# processes' CPU use is noted before each scenario, after waiting a while
+# for them when they are busy (it goes into the report: the machine may be
+# shared).
+others=()
+for run in "${run_list[@]}"; do
+    run_spec "$run"
+    wait_quiet
+    others+=("$run $OTHERS")
+    tag_args=()
+    [ -z "$R_TAG" ] || tag_args=(--tag "$R_TAG")
     for srv in "${order[@]}"; do
         if [ -z "${S_WHY[$srv]}" ] && ! kill -0 "${S_PID[$srv]}" 2>/dev/null; then
             S_WHY[$srv]="exited during the run (see $RUN/$srv.log)"
         fi
         if [ -n "${S_WHY[$srv]}" ]; then
-            printf '{"server":"%s","scenario":"%s","ok":false,"error":"%s"}\n' \
-                "${S_LABEL[$srv]}" "$sc" "$(printf '%s' "${S_WHY[$srv]}" | tr -d '"\\')" >>"$results"
+            printf '{"server":"%s","scenario":"%s",%s"ok":false,"error":"%s"}\n' \
+                "${S_LABEL[$srv]}" "$R_SC" "${R_TAG:+\"tag\":\"$R_TAG\",}" \
+                "$(printf '%s' "${S_WHY[$srv]}" | tr -d '"\\')" >>"$results"
             continue
         fi
-        "$FTPBENCH" -H 127.0.0.1 -P "${S_PORT[$srv]}" -u "$BENCH_USER" -p "$PASS" \
-            --pid "${S_PID[$srv]}" --label "${S_LABEL[$srv]}" -b "$sc" \
-            -n "$CLIENTS" -k "$IDLE" --duration "$DURATION" --reps "$REPS" \
-            --list-reps "$LIST_REPS" --list-entries "$LIST_ENTRIES" \
+        "$FTPBENCH" -H 127.0.0.1 -P "${S_PORT[$srv]}" -u "$R_USER" -p "$PASS" \
+            --pid "${S_PID[$srv]}" --label "${S_LABEL[$srv]}" -b "$R_SC" "${tag_args[@]}" \
+            "${probe_args[@]}" -n "$CLIENTS" -k "$IDLE" --duration "$R_DUR" --reps "$REPS" \
+            --list-reps "$LIST_REPS" --list-entries "$LIST_ENTRIES" --list-dir "$LIST_DIR" \
             --stor-size "$STOR_SIZE" --gen-threads "$GEN_THREADS" \
             --json "$results" | grep -v '^JSON ' >&2 || true
         rm -f "$data"/ftpbench-stor-*.tmp
     done
 done
 cleanup
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+others_end=$(busy_others)
 
+# ------------------------------------------------------------------ report
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
 {
+    printf 'From `benches/compare.sh` on %s (results `%s`), ftpdlib built from commit `%s`' \
+        "$(date -u +%F)" "$(basename "$out")" "$commit"
+    if git -C "$ROOT" status --porcelain -- src Cargo.toml 2>/dev/null | grep -q .; then
+        printf ' plus uncommitted changes'
+    fi
+    echo ", on $(nproc) cores. Load average (1, 5, 15 min) at the start $load_start, at the end" \
+        "$load_end. CPU used by other processes over one second before each scenario" \
+        "(100% = one core): $(printf '%s; ' "${others[@]}" | sed 's/; $//')."
+    if [ -n "$others_start$others_end" ]; then
+        echo "Other processes busy on the machine (not part of the run):"
+        [ -z "$others_start" ] || printf 'at the start:\n%s\n' "$others_start"
+        [ -z "$others_end" ] || printf 'at the end:\n%s\n' "$others_end"
+    fi
     echo
     echo "Parameters: RETR_SIZE=$RETR_SIZE STOR_SIZE=$STOR_SIZE CLIENTS=$CLIENTS IDLE=$IDLE" \
-        "DURATION=${DURATION}s REPS=$REPS LIST_REPS=$LIST_REPS LIST_ENTRIES=$LIST_ENTRIES" \
-        "SMALL_SIZE=$SMALL_SIZE PEER_HASH=$PEER_HASH GEN_THREADS=$GEN_THREADS"
+        "DURATION=${DURATION}s HASH_DURATION=${HASH_DURATION}s REPS=$REPS LIST_REPS=$LIST_REPS" \
+        "LIST_ENTRIES=$LIST_ENTRIES SMALL_SIZE=$SMALL_SIZE PEER_HASH=$PEER_HASH" \
+        "GEN_THREADS=$GEN_THREADS PROBE=$PROBE"
     echo
     base=${S_LABEL[ftpdlib]:-}
     [ -n "$base" ] || base=$(head -1 "$results" | sed -n 's/.*"server":"\([^"]*\)".*/\1/p')
     "$FTPBENCH" --table "$results" --base "$base"
 } | tee "$out/table.md"
-log "results in $out (results.jsonl, table.md, machine.md); server logs in $RUN"
+"$FTPBENCH" --charts "$out/img" "$results" \
+    --note "benches/compare.sh, results $(basename "$out"), ftpdlib $commit; one run on $(nproc) cores over loopback, load $load_start at the start" >/dev/null
+
+# The generated part of docs/benchmarks.md: between its two marker lines.
+docs_begin='<!-- compare.sh results: begin'
+docs_end='<!-- compare.sh results: end'
+write_docs() {
+    local doc=$ROOT/docs/benchmarks.md block=$out/docs-block.md
+    if ! grep -q "^$docs_begin" "$doc" || ! grep -q "^$docs_end" "$doc"; then
+        log "no marker lines in $doc: not updated"
+        return
+    fi
+    {
+        cat "$out/table.md"
+        echo
+        echo '![Throughput per scenario and server](img/throughput.svg)'
+        echo
+        echo '![Server CPU time per operation](img/cpu.svg)'
+        echo
+        echo '![Memory per idle logged-in session](img/memory.svg)'
+        echo
+        echo '![Stall probe: NOOP round trip p99 and max per scenario](img/stall.svg)'
+    } >"$block"
+    awk -v block="$block" -v b="$docs_begin" -v e="$docs_end" '
+        index($0, b) == 1 { print; while ((getline l < block) > 0) print l; skip = 1; next }
+        index($0, e) == 1 { skip = 0 }
+        !skip { print }' "$doc" >"$doc.tmp"
+    mv "$doc.tmp" "$doc"
+    mkdir -p "$ROOT/docs/img"
+    cp "$out"/img/*.svg "$ROOT/docs/img/"
+    log "wrote the tables into docs/benchmarks.md and the charts into docs/img/"
+}
+if $docs; then write_docs; fi
+log "results in $out (results.jsonl, table.md, machine.md, img/); server logs in $RUN"

@@ -4,8 +4,10 @@
 //! line and one JSON line (`{"server":…,"scenario":…,"metrics":{…}}`);
 //! `ftpbench --table FILE…` turns collected JSON lines into Markdown tables.
 
+mod chart;
 mod evload;
 mod ftp;
+mod probe;
 mod procfs;
 mod table;
 mod tls;
@@ -25,6 +27,7 @@ ftpbench: benchmark an FTP server (loopback only by policy of this project)
 
 USAGE: ftpbench -H HOST -P PORT -u USER -p PASS [options]
        ftpbench --table FILE... [--base LABEL]
+       ftpbench --charts DIR FILE... [--note TEXT]
 
 Target:
   -H, --host HOST          server address (default 127.0.0.1)
@@ -35,6 +38,9 @@ Target:
                            (VmRSS and Pss from /proc) are reported
       --label NAME         server name in the output (default HOST:PORT,
                            HOST:PORT+tls with --tls)
+      --tag TEXT           variant of the scenarios in this run, e.g. '$y$' for
+                           logins with a yescrypt-hashed password: the JSON
+                           gets \"tag\" and tables show 'logins ($y$)'
   -S, --tls                FTPS (retr and stor only): AUTH TLS, PBSZ 0, PROT P;
                            every data connection resumes the control
                            connection's TLS session; any certificate is
@@ -50,6 +56,13 @@ Scenarios (-b, --bench LIST, comma-separated, default all):
   retr     single-stream RETR of a large file (MB/s, median of --reps)
   stor     single-stream STOR of --stor-size bytes (MB/s, median of --reps)
   all      all of the above, in that order
+
+Stall probe:
+      --probe              while each scenario runs, one more client (logged in
+                           before it starts, own thread, own socket) sends NOOP
+                           every 10 ms; the metrics gain probe_n, probe_p50_ms,
+                           probe_p99_ms, probe_max_ms (NOOP round trips)
+      --probe-max-secs S   time bound of the probe of one scenario (default 1800)
 
 Sizes and bounds:
   -n, --clients N          concurrent clients for logins/small/idle (default 50)
@@ -79,6 +92,11 @@ Tables:
       --table FILE...      print Markdown tables from JSON lines, then exit
       --base LABEL         the server the ratios are relative to (default:
                            the first one in the files)
+      --charts DIR FILE... write SVG bar charts from JSON lines into DIR, then
+                           exit: throughput.svg, cpu.svg (server CPU per
+                           operation), memory.svg (idle sessions), stall.svg
+                           (probe p99 and max)
+      --note TEXT          subtitle of the charts (where the numbers come from)
 ";
 
 #[derive(Clone)]
@@ -90,6 +108,9 @@ struct Cfg {
     pass: String,
     pid: Option<u32>,
     label: String,
+    tag: Option<String>,
+    probe: bool,
+    probe_max_secs: Duration,
     benches: Vec<String>,
     clients: usize,
     gen_threads: usize,
@@ -151,6 +172,26 @@ fn parse_args() -> Result<Option<Cfg>, String> {
         print!("{HELP}");
         return Ok(None);
     }
+    if let Some(pos) = args.iter().position(|a| a == "--charts") {
+        let mut rest = args[pos + 1..].iter();
+        let dir = PathBuf::from(rest.next().ok_or("--charts needs DIR FILE...")?);
+        let (mut files, mut note) = (Vec::new(), String::new());
+        while let Some(a) = rest.next() {
+            if a == "--note" {
+                note = rest.next().cloned().unwrap_or_default();
+            } else {
+                files.push(PathBuf::from(a));
+            }
+        }
+        if files.is_empty() {
+            return Err("--charts needs DIR and at least one file".into());
+        }
+        let written = chart::write_all(&dir, &files, &note).map_err(|e| e.to_string())?;
+        for w in written {
+            println!("{}", w.display());
+        }
+        return Ok(None);
+    }
     if let Some(pos) = args.iter().position(|a| a == "--table") {
         let mut files = Vec::new();
         let mut base = None;
@@ -176,6 +217,9 @@ fn parse_args() -> Result<Option<Cfg>, String> {
         pass: String::new(),
         pid: None,
         label: String::new(),
+        tag: None,
+        probe: false,
+        probe_max_secs: Duration::from_secs(1800),
         benches: vec!["all".into()],
         clients: 50,
         gen_threads: 1,
@@ -218,6 +262,9 @@ fn parse_args() -> Result<Option<Cfg>, String> {
             "-p" | "--pass" | "--password" => c.pass = val()?,
             "--pid" | "-k-pid" => c.pid = Some(num(val()?)? as u32),
             "--label" => c.label = val()?,
+            "--tag" => c.tag = Some(val()?).filter(|t| !t.is_empty()),
+            "--probe" => c.probe = true,
+            "--probe-max-secs" => c.probe_max_secs = secs(val()?)?,
             "-b" | "--bench" => {
                 c.benches = val()?.split(',').map(|s| s.trim().to_string()).collect()
             }
@@ -843,10 +890,38 @@ fn prepare(c: &Cfg) -> io::Result<()> {
 
 // --------------------------------------------------------------------- main
 
+/// The probe's metrics (merged into the scenario's) and a human summary.
+fn probe_metrics(r: probe::Report) -> (Map<String, Value>, String) {
+    let mut lat = r.lat_us;
+    lat.sort_unstable();
+    let ms = |us: f64| (us / 1000.0 * 1000.0).round() / 1000.0;
+    let (p50, p99, max) = (
+        ms(percentile(&lat, 0.50)),
+        ms(percentile(&lat, 0.99)),
+        ms(lat.last().map_or(f64::NAN, |&m| m as f64)),
+    );
+    let mut m = Map::new();
+    m.insert("probe_n".into(), json!(lat.len()));
+    m.insert("probe_p50_ms".into(), json!(p50));
+    m.insert("probe_p99_ms".into(), json!(p99));
+    m.insert("probe_max_ms".into(), json!(max));
+    m.insert("probe_errors".into(), json!(r.errors));
+    let mut human = format!(
+        "probe NOOP p50 {p50:.3} ms, p99 {p99:.3} ms, max {max:.3} ms, n {}",
+        lat.len()
+    );
+    if let Some(e) = r.first_error {
+        human += &format!(", {} errors, first: {e}", r.errors);
+        m.insert("probe_first_error".into(), json!(e));
+    }
+    (m, human)
+}
+
 fn emit(
     c: &Cfg,
     name: &str,
     res: io::Result<Outcome>,
+    probe: Option<(Map<String, Value>, String)>,
     wall: f64,
     gen_cpu: f64,
     srv_cpu: Option<f64>,
@@ -854,6 +929,14 @@ fn emit(
     let mut obj = Map::new();
     obj.insert("server".into(), json!(c.label));
     obj.insert("scenario".into(), json!(name));
+    let shown = match &c.tag {
+        Some(t) => {
+            obj.insert("tag".into(), json!(t));
+            format!("{name} ({t})")
+        }
+        None => name.to_string(),
+    };
+    let name = shown.as_str();
     obj.insert("wall_s".into(), json!(r2(wall)));
     obj.insert("gen_cpu_s".into(), json!(r2(gen_cpu)));
     obj.insert("server_cpu_s".into(), json!(srv_cpu.map(r2)));
@@ -861,17 +944,25 @@ fn emit(
         Some(s) => format!("[server CPU {s:.2} s, ftpbench CPU {gen_cpu:.2} s, wall {wall:.2} s]"),
         None => format!("[ftpbench CPU {gen_cpu:.2} s, wall {wall:.2} s]"),
     };
+    let (probe_m, probe_h) = match probe {
+        Some((m, h)) => (m, format!("  [{h}]")),
+        None => (Map::new(), String::new()),
+    };
     match res {
-        Ok(o) => {
-            println!("{:<28} {:<7} {}  {cpu}", c.label, name, o.human);
+        Ok(mut o) => {
+            println!("{:<28} {:<7} {}  {cpu}{probe_h}", c.label, name, o.human);
+            o.metrics.extend(probe_m);
             obj.insert("ok".into(), json!(true));
             obj.insert("metrics".into(), Value::Object(o.metrics));
             obj.insert("params".into(), Value::Object(o.params));
         }
         Err(e) => {
-            println!("{:<28} {:<7} FAILED: {e}  {cpu}", c.label, name);
+            println!("{:<28} {:<7} FAILED: {e}  {cpu}{probe_h}", c.label, name);
             obj.insert("ok".into(), json!(false));
             obj.insert("error".into(), json!(e.to_string()));
+            if !probe_m.is_empty() {
+                obj.insert("metrics".into(), Value::Object(probe_m));
+            }
         }
     }
     let line = Value::Object(obj).to_string();
@@ -913,6 +1004,13 @@ fn main() {
         }
     }
     for name in c.benches.clone() {
+        // The probe logs in first, so its login is neither measured nor
+        // part of the scenario's CPU time.
+        let probe = if c.probe {
+            Some(login(&c).map(|f| probe::Probe::start(f, c.probe_max_secs)))
+        } else {
+            None
+        };
         let g0 = procfs::self_cpu();
         let procs0 = c.pid.map(|p| procfs::tree(p).len());
         let s0 = c.pid.map(procfs::tree_cpu);
@@ -929,6 +1027,14 @@ fn main() {
             _ => unreachable!(),
         };
         let wall = t0.elapsed().as_secs_f64();
+        let probe = probe.map(|p| match p {
+            Ok(p) => probe_metrics(p.finish()),
+            Err(e) => probe_metrics(probe::Report {
+                errors: 1,
+                first_error: Some(format!("probe login: {e}")),
+                ..probe::Report::default()
+            }),
+        });
         let gen = procfs::self_cpu() - g0;
         if let (Some(p), Some(n0)) = (c.pid, procs0) {
             // Let per-session processes exit and be reaped, so their CPU
@@ -944,7 +1050,7 @@ fn main() {
             (Some(p), Some(s0)) => Some((procfs::tree_cpu(p) - s0).max(sampled.unwrap_or(0.0))),
             _ => None,
         };
-        emit(&c, &name, res, wall, gen, srv);
+        emit(&c, &name, res, probe, wall, gen, srv);
         if let Some(p) = c.pid {
             if !procfs::alive(p) {
                 die(&format!("server PID {p} exited during {name}"));

@@ -9,7 +9,8 @@ struct Row {
     scenario: &'static str,
     key: &'static str,
     higher_is_better: bool,
-    label: fn(&Value) -> String,
+    /// (params, tag) → label; the tag is " ($y$)" or "".
+    label: fn(&Value, &str) -> String,
 }
 
 fn p(params: &Value, k: &str) -> String {
@@ -33,21 +34,21 @@ const ROWS: &[Row] = &[
         scenario: "retr",
         key: "mb_per_s",
         higher_is_better: true,
-        label: |q| format!("RETR {} file, one stream (MB/s)", mib(q)),
+        label: |q, t| format!("RETR{t} {} file, one stream (MB/s)", mib(q)),
     },
     Row {
         scenario: "stor",
         key: "mb_per_s",
         higher_is_better: true,
-        label: |q| format!("STOR {}, one stream (MB/s)", mib(q)),
+        label: |q, t| format!("STOR{t} {}, one stream (MB/s)", mib(q)),
     },
     Row {
         scenario: "logins",
         key: "logins_per_s",
         higher_is_better: true,
-        label: |q| {
+        label: |q, t| {
             format!(
-                "Logins/s, {} clients (connect, USER, PASS, QUIT)",
+                "Logins/s{t}, {} clients (connect, USER, PASS, QUIT)",
                 p(q, "clients")
             )
         },
@@ -56,9 +57,9 @@ const ROWS: &[Row] = &[
         scenario: "small",
         key: "transfers_per_s",
         higher_is_better: true,
-        label: |q| {
+        label: |q, t| {
             format!(
-                "Small-file RETR/s, {} clients, {} B, fresh PASV each",
+                "Small-file RETR/s{t}, {} clients, {} B, fresh PASV each",
                 p(q, "clients"),
                 p(q, "bytes_per_transfer")
             )
@@ -68,21 +69,21 @@ const ROWS: &[Row] = &[
         scenario: "small",
         key: "p50_ms",
         higher_is_better: false,
-        label: |_| "Small-file RETR latency p50 (ms)".into(),
+        label: |_, t| format!("Small-file RETR latency{t} p50 (ms)"),
     },
     Row {
         scenario: "small",
         key: "p99_ms",
         higher_is_better: false,
-        label: |_| "Small-file RETR latency p99 (ms)".into(),
+        label: |_, t| format!("Small-file RETR latency{t} p99 (ms)"),
     },
     Row {
         scenario: "idle",
         key: "rss_per_conn_kib",
         higher_is_better: false,
-        label: |q| {
+        label: |q, t| {
             format!(
-                "Memory per idle logged-in connection, RSS sum, K={} (KiB)",
+                "Memory per idle logged-in connection{t}, RSS sum, K={} (KiB)",
                 p(q, "idle")
             )
         },
@@ -91,9 +92,9 @@ const ROWS: &[Row] = &[
         scenario: "idle",
         key: "pss_per_conn_kib",
         higher_is_better: false,
-        label: |q| {
+        label: |q, t| {
             format!(
-                "Memory per idle logged-in connection, PSS sum, K={} (KiB)",
+                "Memory per idle logged-in connection{t}, PSS sum, K={} (KiB)",
                 p(q, "idle")
             )
         },
@@ -102,9 +103,9 @@ const ROWS: &[Row] = &[
         scenario: "idle",
         key: "uss_per_conn_kib",
         higher_is_better: false,
-        label: |q| {
+        label: |q, t| {
             format!(
-                "Memory per idle logged-in connection, USS (private) sum, K={} (KiB)",
+                "Memory per idle logged-in connection{t}, USS (private) sum, K={} (KiB)",
                 p(q, "idle")
             )
         },
@@ -113,19 +114,19 @@ const ROWS: &[Row] = &[
         scenario: "list",
         key: "median_ms",
         higher_is_better: false,
-        label: |q| format!("LIST of {} entries, median (ms)", p(q, "entries")),
+        label: |q, t| format!("LIST{t} of {} entries, median (ms)", p(q, "entries")),
     },
     Row {
         scenario: "mlsd",
         key: "median_ms",
         higher_is_better: false,
-        label: |q| format!("MLSD of {} entries, median (ms)", p(q, "entries")),
+        label: |q, t| format!("MLSD{t} of {} entries, median (ms)", p(q, "entries")),
     },
 ];
 
-const SCENARIOS: &[&str] = &["retr", "stor", "logins", "small", "idle", "list", "mlsd"];
+pub const SCENARIOS: &[&str] = &["retr", "stor", "logins", "small", "idle", "list", "mlsd"];
 
-fn fmt(v: f64) -> String {
+pub fn fmt(v: f64) -> String {
     let a = v.abs();
     if a >= 100.0 {
         format!("{v:.0}")
@@ -159,130 +160,233 @@ impl Notes {
         };
         format!("n/a [{n}]")
     }
+
+    fn print(&self) {
+        if !self.0.is_empty() {
+            println!();
+            for (i, (server, text)) in self.0.iter().enumerate() {
+                println!("- [{}] {server}: {text}", i + 1);
+            }
+        }
+    }
+}
+
+/// The JSON lines of one or more runs, by server and scenario key: the
+/// scenario's name, or with a `--tag` "name (tag)", e.g. `logins ($y$)`.
+/// A later line for the same server and key replaces an earlier one.
+pub struct Results {
+    /// In order of first appearance.
+    pub servers: Vec<String>,
+    /// Scenario keys in the order of [`SCENARIOS`], the tags of one
+    /// scenario in order of first appearance.
+    pub keys: Vec<String>,
+    scenario: HashMap<String, String>,
+    recs: HashMap<(String, String), Value>,
+}
+
+impl Results {
+    pub fn load(files: &[PathBuf]) -> io::Result<Results> {
+        let mut servers: Vec<String> = Vec::new();
+        let mut seen: Vec<(String, String)> = Vec::new(); // (key, scenario)
+        let mut recs = HashMap::new();
+        for f in files {
+            let text = std::fs::read_to_string(f)?;
+            for line in text.lines() {
+                let line = line.trim().trim_start_matches("JSON ").trim();
+                if !line.starts_with('{') {
+                    continue;
+                }
+                let Ok(v) = serde_json::from_str::<Value>(line) else {
+                    continue;
+                };
+                let (Some(s), Some(sc)) = (
+                    v.get("server").and_then(Value::as_str),
+                    v.get("scenario").and_then(Value::as_str),
+                ) else {
+                    continue;
+                };
+                let key = match v.get("tag").and_then(Value::as_str) {
+                    Some(t) => format!("{sc} ({t})"),
+                    None => sc.to_string(),
+                };
+                if !servers.iter().any(|x| x == s) {
+                    servers.push(s.to_string());
+                }
+                if !seen.iter().any(|(k, _)| *k == key) {
+                    seen.push((key.clone(), sc.to_string()));
+                }
+                recs.insert((s.to_string(), key), v);
+            }
+        }
+        if servers.is_empty() {
+            return Err(io::Error::other("no results in the files"));
+        }
+        let mut keys = Vec::new();
+        for sc in SCENARIOS {
+            keys.extend(seen.iter().filter(|(_, s)| s == sc).map(|(k, _)| k.clone()));
+        }
+        Ok(Results {
+            servers,
+            keys,
+            scenario: seen.into_iter().collect(),
+            recs,
+        })
+    }
+
+    pub fn get(&self, server: &str, key: &str) -> Option<&Value> {
+        self.recs.get(&(server.to_string(), key.to_string()))
+    }
+
+    /// The scenario a key belongs to (`logins` for `logins ($y$)`).
+    pub fn scenario<'a>(&'a self, key: &'a str) -> &'a str {
+        self.scenario.get(key).map_or(key, String::as_str)
+    }
+
+    /// " (tag)" of a key, or "".
+    pub fn tag_suffix<'a>(&self, key: &'a str) -> &'a str {
+        &key[self.scenario(key).len()..]
+    }
+
+    /// The record of a run that succeeded, or why there is none ("not run"
+    /// when there is no record at all).
+    pub fn ok(&self, server: &str, key: &str) -> Result<&Value, String> {
+        match self.get(server, key) {
+            None => Err("not run".into()),
+            Some(r) if r.get("ok") != Some(&Value::Bool(true)) => Err(r
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("failed")
+                .to_string()),
+            Some(r) => Ok(r),
+        }
+    }
+}
+
+pub fn metric(r: &Value, k: &str) -> Option<f64> {
+    r.get("metrics")
+        .and_then(|m| m.get(k))
+        .and_then(Value::as_f64)
+}
+
+fn param(r: &Value, k: &str) -> Option<f64> {
+    r.get("params")
+        .and_then(|m| m.get(k))
+        .and_then(Value::as_f64)
+}
+
+/// A scenario's own throughput: value, unit, whether higher is better.
+pub fn throughput(scenario: &str, r: &Value) -> Option<(f64, &'static str, bool)> {
+    match scenario {
+        "retr" | "stor" => Some((metric(r, "mb_per_s")?, "MB/s", true)),
+        "logins" => Some((metric(r, "logins_per_s")?, "logins/s", true)),
+        "small" => Some((metric(r, "transfers_per_s")?, "files/s", true)),
+        "list" | "mlsd" => Some((metric(r, "median_ms")?, "ms per listing", false)),
+        "idle" => {
+            let (n, s) = (metric(r, "opened")?, metric(r, "login_all_s")?);
+            (s > 0.0).then_some((n / s, "sessions opened/s", true))
+        }
+        _ => None,
+    }
+}
+
+/// The server's CPU time per operation of a scenario: value and unit.
+pub fn cpu_per_op(scenario: &str, r: &Value) -> Option<(f64, &'static str)> {
+    let cpu = r.get("server_cpu_s").and_then(Value::as_f64)?;
+    let per = |n: f64, scale: f64, unit| (n > 0.0).then(|| (cpu * scale / n, unit));
+    match scenario {
+        "retr" | "stor" => per(
+            param(r, "bytes")? * param(r, "reps")? / 1e9,
+            1.0,
+            "CPU s per GB",
+        ),
+        "logins" => per(metric(r, "count")?, 1e6, "CPU µs per login"),
+        "small" => per(metric(r, "count")?, 1e6, "CPU µs per file"),
+        "idle" => per(metric(r, "opened")?, 1e3, "CPU ms per connection"),
+        "list" | "mlsd" => per(param(r, "reps")?, 1e3, "CPU ms per listing"),
+        _ => None,
+    }
+}
+
+/// "1.23 (0.45×)" against the base value.
+fn with_ratio(v: f64, base: Option<f64>) -> String {
+    match base {
+        Some(b) if b != 0.0 => {
+            let r = v / b;
+            let r = if r >= 10.0 {
+                format!("{r:.0}")
+            } else if r >= 0.1 {
+                format!("{r:.2}")
+            } else {
+                format!("{r:.3}")
+            };
+            format!("{} ({r}×)", fmt(v))
+        }
+        _ => fmt(v),
+    }
+}
+
+fn header(servers: &[String], base: Option<&str>) {
+    let names: Vec<String> = servers
+        .iter()
+        .map(|s| match base {
+            Some(b) if b == s => format!("**{s}** (base)"),
+            _ => s.clone(),
+        })
+        .collect();
+    println!("| Scenario | {} |", names.join(" | "));
+    println!("|---|{}", "---:|".repeat(servers.len()));
 }
 
 pub fn print(files: &[PathBuf], base: Option<&str>) -> io::Result<()> {
-    let mut servers: Vec<String> = Vec::new();
-    let mut recs: HashMap<(String, String), Value> = HashMap::new();
-    for f in files {
-        let text = std::fs::read_to_string(f)?;
-        for line in text.lines() {
-            let line = line.trim().trim_start_matches("JSON ").trim();
-            if !line.starts_with('{') {
-                continue;
-            }
-            let Ok(v) = serde_json::from_str::<Value>(line) else {
-                continue;
-            };
-            let (Some(s), Some(sc)) = (
-                v.get("server").and_then(Value::as_str),
-                v.get("scenario").and_then(Value::as_str),
-            ) else {
-                continue;
-            };
-            if !servers.iter().any(|x| x == s) {
-                servers.push(s.to_string());
-            }
-            recs.insert((s.to_string(), sc.to_string()), v);
-        }
-    }
-    if servers.is_empty() {
-        return Err(io::Error::other("no results in the files"));
-    }
+    let res = Results::load(files)?;
+    let servers = &res.servers;
     let base = base
         .map(str::to_string)
         .unwrap_or_else(|| servers[0].clone());
-    let get = |s: &str, sc: &str| recs.get(&(s.to_string(), sc.to_string()));
     let mut notes = Notes::default();
 
-    println!(
-        "| Scenario | {} |",
-        servers
-            .iter()
-            .map(|s| if *s == base {
-                format!("**{s}** (base)")
-            } else {
-                s.clone()
-            })
-            .collect::<Vec<_>>()
-            .join(" | ")
-    );
-    println!("|---|{}", "---:|".repeat(servers.len()));
+    header(servers, Some(&base));
     for row in ROWS {
-        // Any successful record gives the parameters for the label.
-        let params = servers
-            .iter()
-            .filter_map(|s| get(s, row.scenario))
-            .find(|r| r.get("ok") == Some(&Value::Bool(true)))
-            .and_then(|r| r.get("params").cloned());
-        if params.is_none() && servers.iter().all(|s| get(s, row.scenario).is_none()) {
-            continue;
+        for key in res.keys.iter().filter(|k| res.scenario(k) == row.scenario) {
+            // Any successful record gives the parameters for the label.
+            let params = servers
+                .iter()
+                .find_map(|s| res.ok(s, key).ok())
+                .and_then(|r| r.get("params").cloned())
+                .unwrap_or(Value::Null);
+            let value = |s: &str| -> Result<f64, String> {
+                metric(res.ok(s, key)?, row.key).ok_or_else(|| "not run".into())
+            };
+            let b = value(&base).ok();
+            let cells: Vec<String> = servers
+                .iter()
+                .map(|s| match value(s) {
+                    Err(e) if e == "not run" => "—".to_string(),
+                    Err(e) => notes.mark(s, &format!("{key}: {e}")),
+                    Ok(v) if *s == base => fmt(v),
+                    Ok(v) => with_ratio(v, b),
+                })
+                .collect();
+            let arrow = if row.higher_is_better { "↑" } else { "↓" };
+            println!(
+                "| {} {arrow} | {} |",
+                (row.label)(&params, res.tag_suffix(key)),
+                cells.join(" | ")
+            );
         }
-        let params = params.unwrap_or(Value::Null);
-        let value = |s: &str| -> Result<f64, String> {
-            match get(s, row.scenario) {
-                None => Err("not run".into()),
-                Some(r) if r.get("ok") != Some(&Value::Bool(true)) => Err(r
-                    .get("error")
-                    .and_then(Value::as_str)
-                    .unwrap_or("failed")
-                    .to_string()),
-                Some(r) => r
-                    .get("metrics")
-                    .and_then(|m| m.get(row.key))
-                    .and_then(Value::as_f64)
-                    .ok_or_else(|| "not run".into()),
-            }
-        };
-        let b = value(&base).ok();
-        let cells: Vec<String> = servers
-            .iter()
-            .map(|s| match value(s) {
-                Err(e) if e == "not run" => "—".to_string(),
-                Err(e) => notes.mark(s, &e),
-                Ok(v) => match b {
-                    Some(b) if b != 0.0 && *s != base => {
-                        let r = v / b;
-                        let r = if r >= 10.0 {
-                            format!("{r:.0}")
-                        } else if r >= 0.1 {
-                            format!("{r:.2}")
-                        } else {
-                            format!("{r:.3}")
-                        };
-                        format!("{} ({r}×)", fmt(v))
-                    }
-                    _ => fmt(v),
-                },
-            })
-            .collect();
-        let arrow = if row.higher_is_better { "↑" } else { "↓" };
-        println!(
-            "| {} {arrow} | {} |",
-            (row.label)(&params),
-            cells.join(" | ")
-        );
     }
     println!();
     println!("↑ higher is better, ↓ lower is better; (r×) = value ÷ {base}'s value.");
-    if !notes.0.is_empty() {
-        println!();
-        for (i, (server, text)) in notes.0.iter().enumerate() {
-            println!("- [{}] {server}: {text}", i + 1);
-        }
-    }
+    notes.print();
+
     println!();
     println!("CPU seconds used during each scenario, server process tree / ftpbench itself (wall seconds):");
     println!();
-    println!("| Scenario | {} |", servers.join(" | "));
-    println!("|---|{}", "---:|".repeat(servers.len()));
-    for sc in SCENARIOS {
-        if servers.iter().all(|s| get(s, sc).is_none()) {
-            continue;
-        }
+    header(servers, None);
+    for key in &res.keys {
         let cells: Vec<String> = servers
             .iter()
-            .map(|s| match get(s, sc) {
+            .map(|s| match res.get(s, key) {
                 None => "—".into(),
                 Some(r) => {
                     let f = |k: &str| r.get(k).and_then(Value::as_f64);
@@ -296,7 +400,79 @@ pub fn print(files: &[PathBuf], base: Option<&str>) -> io::Result<()> {
                 }
             })
             .collect();
-        println!("| {sc} | {} |", cells.join(" | "));
+        println!("| {key} | {} |", cells.join(" | "));
     }
+    print_stall(&res);
     Ok(())
+}
+
+/// The stall table, when the runs had `--probe`: per scenario and server,
+/// the probe's NOOP round trip p50 / p99 / max and the scenario's own
+/// throughput.
+fn print_stall(res: &Results) {
+    let probed = |k: &String| {
+        res.servers
+            .iter()
+            .any(|s| res.get(s, k).and_then(|r| metric(r, "probe_n")).is_some())
+    };
+    let keys: Vec<&String> = res.keys.iter().filter(|k| probed(k)).collect();
+    if keys.is_empty() {
+        return;
+    }
+    let mut notes = Notes::default();
+    println!();
+    println!(
+        "Stall probe: while each scenario ran, one more logged-in client sent NOOP every \
+         10 ms; its round trip p50 / p99 / max (ms) · the scenario's own throughput:"
+    );
+    println!();
+    header(&res.servers, None);
+    for key in keys {
+        let sc = res.scenario(key);
+        let mut unit = "";
+        let cells: Vec<String> = res
+            .servers
+            .iter()
+            .map(|s| {
+                let r = match res.ok(s, key) {
+                    Ok(r) => r,
+                    Err(e) if e == "not run" => return "—".into(),
+                    Err(e) => return notes.mark(s, &format!("{key}: {e}")),
+                };
+                let lat = match (
+                    metric(r, "probe_p50_ms"),
+                    metric(r, "probe_p99_ms"),
+                    metric(r, "probe_max_ms"),
+                ) {
+                    (Some(a), Some(b), Some(c)) => format!("{} / {} / {}", fmt(a), fmt(b), fmt(c)),
+                    _ => "no probe".into(),
+                };
+                let errs = metric(r, "probe_errors").unwrap_or(0.0);
+                let lat = if errs > 0.0 {
+                    let why = r
+                        .get("metrics")
+                        .and_then(|m| m.get("probe_first_error"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("probe error");
+                    format!("{lat} {}", notes.mark(s, &format!("{key}: probe: {why}")))
+                } else {
+                    lat
+                };
+                match throughput(sc, r) {
+                    Some((v, u, _)) => {
+                        unit = u;
+                        format!("{lat} · {}", fmt(v))
+                    }
+                    None => lat,
+                }
+            })
+            .collect();
+        let label = if unit.is_empty() {
+            key.to_string()
+        } else {
+            format!("{key} · {unit}")
+        };
+        println!("| {label} | {} |", cells.join(" | "));
+    }
+    notes.print();
 }
