@@ -138,14 +138,15 @@ install_peers() {
     mkdir -p "$PREFIX/debs" "$ROOTFS"
     rm -f "$PREFIX"/debs/*.deb
     chmod 777 "$PREFIX/debs" # apt-get download fetches as user _apt
-    (cd "$PREFIX/debs" && apt-get download -q vsftpd pure-ftpd proftpd-core)
+    # proftpd-mod-crypto: ProFTPD's mod_tls.so (FTPS) is not in proftpd-core.
+    (cd "$PREFIX/debs" && apt-get download -q vsftpd pure-ftpd proftpd-core proftpd-mod-crypto)
     for deb in "$PREFIX"/debs/*.deb; do
         log "extract $(basename "$deb")"
         dpkg-deb -x "$deb" "$ROOTFS"
     done
     # Their shared libraries do not conflict: install those with apt.
     local libs
-    libs=$(for p in vsftpd pure-ftpd proftpd-core; do
+    libs=$(for p in vsftpd pure-ftpd proftpd-core proftpd-mod-crypto; do
         apt-cache depends --no-recommends --no-suggests "$p"
     done | awk '$1 == "Depends:" && $2 ~ /^(lib|zlib)/ { print $2 }' | sort -u)
     log "libraries: $(echo $libs)"
@@ -157,7 +158,8 @@ install_peers() {
     if [ ! -x "$VENV/bin/python" ]; then
         python3 -m venv "$VENV"
     fi
-    "$VENV/bin/pip" install -q "pyftpdlib==$PYFTPDLIB_VERSION"
+    # pyOpenSSL: pyftpdlib's TLS_FTPHandler (the FTPS pass) needs it.
+    "$VENV/bin/pip" install -q "pyftpdlib==$PYFTPDLIB_VERSION" pyOpenSSL
     for b in vsftpd pure-ftpd proftpd; do
         local missing
         missing=$(ldd "$ROOTFS/usr/sbin/$b" | awk '/not found/ { print $1 }')

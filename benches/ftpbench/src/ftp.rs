@@ -45,6 +45,9 @@ pub struct Ftp {
     data_tls: Option<Arc<ClientConfig>>,
     /// Protocol version and cipher suite of the secured control connection.
     pub tls_desc: Option<String>,
+    /// Whether the control connection's handshake resumed an earlier
+    /// session (abbreviated handshake) rather than doing a full one.
+    pub tls_resumed: bool,
 }
 
 pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
@@ -73,6 +76,7 @@ impl Ftp {
             line: String::with_capacity(256),
             data_tls: None,
             tls_desc: None,
+            tls_resumed: false,
         };
         let r = f.reply()?;
         if r.code != 220 {
@@ -104,6 +108,7 @@ impl Ftp {
         // the old reader without touching the connection.
         let s = tls::handshake(cfg, self.peer, s.try_clone()?)?;
         self.tls_desc = Some(tls::describe(&s.conn));
+        self.tls_resumed = s.conn.handshake_kind() == Some(HandshakeKind::Resumed);
         self.rd = BufReader::with_capacity(4096, Sock::Tls(Box::new(s)));
         Ok(())
     }
@@ -199,6 +204,27 @@ impl Ftp {
 
     pub fn quit(mut self) {
         let _ = self.cmd("QUIT");
+    }
+
+    /// QUIT, the 221, then wait (bounded by the read timeout) for the
+    /// server to close: a login is complete once its session is gone, as
+    /// in the event-driven logins load. With TLS the end is the server's
+    /// close_notify or the TCP close.
+    pub fn quit_wait_close(mut self) -> io::Result<()> {
+        let r = self.cmd("QUIT")?;
+        if r.code != 221 {
+            return Err(unexpected("QUIT", &r));
+        }
+        let mut buf = [0u8; 512];
+        loop {
+            match self.rd.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(()),
+                Err(e) => return Err(err(format!("close after QUIT: {e}"))),
+            }
+        }
     }
 
     /// PASV, then connect the data channel (to the control peer's address:
