@@ -42,8 +42,9 @@ Target:
                            logins with a yescrypt-hashed password: the JSON
                            gets \"tag\" and tables show 'logins ($y$)'
   -S, --tls                FTPS (retr, stor and logins only): AUTH TLS, PBSZ 0,
-                           PROT P; every data connection resumes the control
-                           connection's TLS session; any certificate is
+                           PROT P; every data connection offers to resume the
+                           control connection's TLS session (full handshakes
+                           are counted: data_full_handshakes); any certificate is
                            accepted (loopback test servers, self-signed).
                            logins: connect, AUTH TLS + handshake, USER, PASS,
                            QUIT, from N threads (blocking sockets), each
@@ -816,12 +817,21 @@ fn bench_retr(c: &Cfg) -> io::Result<Outcome> {
         last = n;
     }
     let tls = f.tls_desc.take();
+    let full = f.data_full;
     f.quit();
-    Ok(rate_outcome(c, rates, last, "RETR", tls))
+    Ok(rate_outcome(c, rates, last, "RETR", tls, full))
 }
 
-/// `tls`: protocol and cipher suite of an FTPS run.
-fn rate_outcome(c: &Cfg, rates: Vec<f64>, bytes: u64, what: &str, tls: Option<String>) -> Outcome {
+/// `tls`: protocol and cipher suite of an FTPS run; `data_full`: its data
+/// connections that did a full handshake instead of resuming.
+fn rate_outcome(
+    c: &Cfg,
+    rates: Vec<f64>,
+    bytes: u64,
+    what: &str,
+    tls: Option<String>,
+    data_full: u64,
+) -> Outcome {
     let mut sorted = rates.clone();
     let med = median(&mut sorted);
     let mut m = Map::new();
@@ -835,9 +845,16 @@ fn rate_outcome(c: &Cfg, rates: Vec<f64>, bytes: u64, what: &str, tls: Option<St
     p.insert("reps".into(), json!(c.reps));
     let runs: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
     let over = match &tls {
-        Some(t) => format!(", FTPS {t}, resumed data sessions"),
+        Some(t) if data_full == 0 => format!(", FTPS {t}, resumed data sessions"),
+        Some(t) => format!(
+            ", FTPS {t}, {data_full} of {} data handshakes full (not resumed)",
+            rates.len()
+        ),
         None => String::new(),
     };
+    if tls.is_some() {
+        m.insert("data_full_handshakes".into(), json!(data_full));
+    }
     p.insert("tls".into(), json!(tls));
     Outcome {
         metrics: m,
@@ -889,8 +906,9 @@ fn bench_stor(c: &Cfg) -> io::Result<Outcome> {
         last = n;
     }
     let tls = f.tls_desc.take();
+    let full = f.data_full;
     f.quit();
-    Ok(rate_outcome(c, rates, last, "STOR", tls))
+    Ok(rate_outcome(c, rates, last, "STOR", tls, full))
 }
 
 // ------------------------------------------------------------------ prepare

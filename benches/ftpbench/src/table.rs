@@ -160,6 +160,18 @@ const EXTRAS: &[Extra] = &[
         value: cpu_per_gib,
     },
     Extra {
+        scenario: "retr",
+        label: "data handshakes not resumed (of the reps)",
+        higher_is_better: false,
+        value: |r| metric(r, "data_full_handshakes"),
+    },
+    Extra {
+        scenario: "stor",
+        label: "data handshakes not resumed (of the reps)",
+        higher_is_better: false,
+        value: |r| metric(r, "data_full_handshakes"),
+    },
+    Extra {
         scenario: "logins",
         label: "server CPU per login (µs)",
         higher_is_better: false,
