@@ -489,8 +489,13 @@ EOF
         # mod_tls from proftpd-mod-crypto; TLSSessionTickets: TLS 1.3
         # tickets, so that a new control connection can resume (its
         # sessions are forked processes: a server-side cache would need
-        # mod_tls_shmcache); data connections must resume the control
-        # connection's session (mod_tls's default).
+        # mod_tls_shmcache). NoSessionReuseRequired: by default mod_tls
+        # wants each data connection to resume the control connection's
+        # own session, but rustls offers the newest ticket it holds, which
+        # from the second transfer on is one a previous data connection
+        # got, and mod_tls then refused the data connection (STOR failed
+        # with a broken pipe). The data connections still resume (ftpbench
+        # counts the ones that do not), so the TLS work is the same.
         cat >>"$RUN/proftpd.conf" <<EOF
 ModulePath $ROOTFS/usr/lib/proftpd
 LoadModule mod_tls.c
@@ -502,6 +507,7 @@ TLSRSACertificateKeyFile $KEY
 TLSVerifyClient off
 TLSRequired off
 TLSSessionTickets on
+TLSOptions NoSessionReuseRequired
 EOF
     fi
     "$ROOTFS/usr/sbin/proftpd" -n -c "$RUN/proftpd.conf" >"$RUN/proftpd.log" 2>&1 &
