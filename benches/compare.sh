@@ -21,9 +21,25 @@
 #   --out DIR           results directory (default target/peers/results/DATE)
 #   --scenarios LIST    comma-separated subset of idle,logins,logins-y,logins-1,
 #                       small,list,mlsd,retr,stor (default all, in that order)
+#   --tls-only          only the FTPS pass (below), not the plain scenarios
+#   --no-tls            no FTPS pass (same as TLS=0)
+#   --ftpdlib-tls PATH  ftpdlib built with `--features tls` for the FTPS pass
+#                       (default: --ftpdlib PATH when its --help lists
+#                       --certfile, else built into target/ftps/)
 #   --no-docs           do not write the tables into docs/benchmarks.md and the
 #                       charts into docs/img/ (--quick implies it); they are
 #                       always written into the results directory
+#
+# FTPS pass (TLS=1, the default): after the plain scenarios, every server
+# is started again with explicit FTPS (AUTH TLS) on and one self-signed
+# RSA-2048 certificate made with `openssl req` for this run (vsftpd
+# ssl_enable, pure-ftpd -Y 1 -2, ProFTPD mod_tls from proftpd-mod-crypto,
+# pyftpdlib TLS_FTPHandler with pyOpenSSL, ftpdlib --tls), and runs
+# TLS_SCENARIOS (default tls-retr,tls-stor,tls-logins,tls-logins-resumed):
+# RETR and STOR over PROT P, logins with AUTH TLS and a full handshake each,
+# and logins whose client offers the session tickets of earlier connections
+# (ftpbench --tls-resume). Its table (results-tls.jsonl, table-tls.md) goes
+# into docs/benchmarks.md between the FTPS marker lines.
 #
 # Scenarios: logins-y and logins-1 are logins whose password is stored as a
 # crypt(3) hash, yescrypt ($y$, from `ftpdlib --hash-password`) and MD5-crypt
@@ -76,11 +92,15 @@ BENCH_USER_1=ftpbench-1
 SERVERS=ftpdlib,ftpdlib-w2,pyftpdlib,vsftpd,pure-ftpd,proftpd
 SCENARIOS=idle,logins,logins-y,logins-1,small,list,mlsd,retr,stor
 PYFTPDLIB_VERSION=2.2.0
+TLS=${TLS:-1}
+TLS_SCENARIOS=${TLS_SCENARIOS:-tls-retr,tls-stor,tls-logins,tls-logins-resumed}
 
 install=false
 install_only=false
 docs=true
 ftpdlib_bin=""
+ftpdlib_tls_bin=""
+plain=true
 out=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -94,6 +114,9 @@ while [ $# -gt 0 ]; do
     --scenarios) SCENARIOS=$2; shift ;;
     --no-docs) docs=false ;;
     --ftpdlib) ftpdlib_bin=$2; shift ;;
+    --ftpdlib-tls) ftpdlib_tls_bin=$2; shift ;;
+    --tls-only) plain=false TLS=1 ;;
+    --no-tls) TLS=0 ;;
     --out) out=$2; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
@@ -102,20 +125,26 @@ while [ $# -gt 0 ]; do
 done
 
 # A run of the list above: the ftpbench scenario (R_SC), the user who logs
-# in (R_USER), the --tag that names the variant in the tables (R_TAG) and
-# the --duration (R_DUR).
+# in (R_USER), the --tag that names the variant in the tables (R_TAG), the
+# tag ftpbench writes into the JSON (R_SHOWN: with --tls it adds "TLS" or
+# "TLS, resumed" itself), the --duration (R_DUR) and more ftpbench options
+# (R_ARGS).
 run_spec() { # NAME
-    R_SC=$1 R_USER=$BENCH_USER R_TAG="" R_DUR=$DURATION
+    R_SC=$1 R_USER=$BENCH_USER R_TAG="" R_SHOWN="" R_DUR=$DURATION R_ARGS=()
     case "$1" in
-    logins) R_TAG=plain ;;
-    logins-y) R_SC=logins R_USER=$BENCH_USER_Y R_TAG='$y$' R_DUR=$HASH_DURATION ;;
-    logins-1) R_SC=logins R_USER=$BENCH_USER_1 R_TAG='$1$' R_DUR=$HASH_DURATION ;;
+    logins) R_TAG=plain R_SHOWN=plain ;;
+    logins-y) R_SC=logins R_USER=$BENCH_USER_Y R_TAG='$y$' R_SHOWN='$y$' R_DUR=$HASH_DURATION ;;
+    logins-1) R_SC=logins R_USER=$BENCH_USER_1 R_TAG='$1$' R_SHOWN='$1$' R_DUR=$HASH_DURATION ;;
     idle | small | list | mlsd | retr | stor) ;;
+    tls-retr | tls-stor | tls-logins) R_SC=${1#tls-} R_SHOWN=TLS R_ARGS=(--tls) ;;
+    tls-logins-resumed) R_SC=logins R_SHOWN="TLS, resumed" R_ARGS=(--tls --tls-resume) ;;
     *) echo "compare.sh: unknown scenario $1" >&2; exit 2 ;;
     esac
 }
-IFS=, read -r -a run_list <<<"$SCENARIOS"
-for run in "${run_list[@]}"; do run_spec "$run"; done
+run_list=() tls_list=()
+! $plain || IFS=, read -r -a run_list <<<"$SCENARIOS"
+[ "$TLS" = 0 ] || IFS=, read -r -a tls_list <<<"$TLS_SCENARIOS"
+for run in "${run_list[@]}" "${tls_list[@]}"; do run_spec "$run"; done
 
 ROOTFS=$PREFIX/root       # extracted .deb trees
 VENV=$PREFIX/venv
@@ -138,14 +167,15 @@ install_peers() {
     mkdir -p "$PREFIX/debs" "$ROOTFS"
     rm -f "$PREFIX"/debs/*.deb
     chmod 777 "$PREFIX/debs" # apt-get download fetches as user _apt
-    (cd "$PREFIX/debs" && apt-get download -q vsftpd pure-ftpd proftpd-core)
+    # proftpd-mod-crypto: ProFTPD's mod_tls.so (FTPS) is not in proftpd-core.
+    (cd "$PREFIX/debs" && apt-get download -q vsftpd pure-ftpd proftpd-core proftpd-mod-crypto)
     for deb in "$PREFIX"/debs/*.deb; do
         log "extract $(basename "$deb")"
         dpkg-deb -x "$deb" "$ROOTFS"
     done
     # Their shared libraries do not conflict: install those with apt.
     local libs
-    libs=$(for p in vsftpd pure-ftpd proftpd-core; do
+    libs=$(for p in vsftpd pure-ftpd proftpd-core proftpd-mod-crypto; do
         apt-cache depends --no-recommends --no-suggests "$p"
     done | awk '$1 == "Depends:" && $2 ~ /^(lib|zlib)/ { print $2 }' | sort -u)
     log "libraries: $(echo $libs)"
@@ -157,7 +187,8 @@ install_peers() {
     if [ ! -x "$VENV/bin/python" ]; then
         python3 -m venv "$VENV"
     fi
-    "$VENV/bin/pip" install -q "pyftpdlib==$PYFTPDLIB_VERSION"
+    # pyOpenSSL: pyftpdlib's TLS_FTPHandler (the FTPS pass) needs it.
+    "$VENV/bin/pip" install -q "pyftpdlib==$PYFTPDLIB_VERSION" pyOpenSSL
     for b in vsftpd pure-ftpd proftpd; do
         local missing
         missing=$(ldd "$ROOTFS/usr/sbin/$b" | awk '/not found/ { print $1 }')
@@ -181,6 +212,18 @@ if [ -z "$ftpdlib_bin" ]; then
     ftpdlib_bin=$ROOT/target/release/ftpdlib
 fi
 ftpdlib_bin=$(realpath "$ftpdlib_bin")
+if [ "$TLS" != 0 ] && [ -z "$ftpdlib_tls_bin" ]; then
+    # A build without the feature carries this error message; one with it
+    # does not (checked in the file: running it could start a server).
+    if ! grep -qaF 'was built without TLS' "$ftpdlib_bin"; then
+        ftpdlib_tls_bin=$ftpdlib_bin
+    else
+        log "build ftpdlib with --features tls (release, target/ftps)"
+        cargo build -q --release --features tls --bin ftpdlib --target-dir "$ROOT/target/ftps"
+        ftpdlib_tls_bin=$ROOT/target/ftps/release/ftpdlib
+    fi
+fi
+[ -z "$ftpdlib_tls_bin" ] || ftpdlib_tls_bin=$(realpath "$ftpdlib_tls_bin")
 
 # ----------------------------------------------------- user, home and files
 PASS=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 16)
@@ -258,10 +301,15 @@ have() { [ -x "$1" ]; }
 # Each start_* sets SERVER_PID (the PID the load's --pid uses), LABEL, and
 # WHY (non-empty: could not start, and why).
 start_ftpdlib() { # LOGNAME [extra args...]
-    local name=$1
+    local name=$1 bin=$ftpdlib_bin
     shift
     LABEL="ftpdlib $("$ftpdlib_bin" --version 2>/dev/null | awk '{print $NF}')${*:+ $*}"
-    "${AS_USER[@]}" "$ftpdlib_bin" --user "$BENCH_USER:$PASS:$HOME_DIR:elradfmwMT" \
+    if [ "$MODE" = tls ]; then
+        bin=$ftpdlib_tls_bin
+        [ -n "$bin" ] || { WHY="no ftpdlib built with --features tls"; return; }
+        set -- "$@" --tls --certfile "$CERT" --keyfile "$KEY"
+    fi
+    "${AS_USER[@]}" "$bin" --user "$BENCH_USER:$PASS:$HOME_DIR:elradfmwMT" \
         --user "$BENCH_USER_Y:$HASH_Y:$HOME_DIR:elradfmwMT" \
         --user "$BENCH_USER_1:$HASH_1:$HOME_DIR:elradfmwMT" \
         --no-anonymous --max-cons 0 -i 127.0.0.1 -p "$PORT" -r "$PASV_LO-$PASV_HI" "$@" \
@@ -272,10 +320,16 @@ start_ftpdlib() { # LOGNAME [extra args...]
 start_pyftpdlib() {
     have "$VENV/bin/python" || { WHY="not installed (run with --install)"; return; }
     LABEL="pyftpdlib $("$VENV/bin/python" -c 'import pyftpdlib; print(pyftpdlib.__ver__)')"
+    local tls_args=()
+    if [ "$MODE" = tls ]; then
+        "$VENV/bin/python" -c 'import OpenSSL' 2>/dev/null ||
+            { WHY="no pyOpenSSL in $VENV (run with --install)"; return; }
+        tls_args=(--tls "$CERT" "$KEY")
+    fi
     cat >"$RUN/pyftpd.py" <<'EOF'
 import hmac, logging, sys, warnings
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
-from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.handlers import FTPHandler, TLS_FTPHandler
 from pyftpdlib.log import config_logging
 from pyftpdlib.servers import FTPServer
 
@@ -297,13 +351,18 @@ class CryptAuthorizer(DummyAuthorizer):
             raise AuthenticationFailed("Authentication failed.")
 
 
-home, port, lo, hi = sys.argv[1:5]
+args = sys.argv[1:]
+handler = FTPHandler
+if args[0] == "--tls":  # --tls CERTFILE KEYFILE: explicit FTPS (AUTH TLS)
+    handler = TLS_FTPHandler
+    handler.certfile, handler.keyfile = args[1], args[2]
+    args = args[3:]
+home, port, lo, hi = args[0:4]
 config_logging(level=logging.INFO)  # the CLI's default
 authorizer = CryptAuthorizer()
-for user_password in sys.argv[5:]:  # NAME:PASSWORD-OR-HASH
+for user_password in args[4:]:  # NAME:PASSWORD-OR-HASH
     user, password = user_password.split(":", 1)
     authorizer.add_user(user, password, home, perm="elradfmwMT")
-handler = FTPHandler
 handler.authorizer = authorizer
 handler.passive_ports = range(int(lo), int(hi) + 1)
 server = FTPServer(("127.0.0.1", int(port)), handler)
@@ -311,7 +370,8 @@ server.max_cons = 0
 server.max_cons_per_ip = 0
 server.serve_forever()
 EOF
-    "${AS_USER[@]}" "$VENV/bin/python" "$RUN/pyftpd.py" "$HOME_DIR" "$PORT" "$PASV_LO" "$PASV_HI" \
+    "${AS_USER[@]}" "$VENV/bin/python" "$RUN/pyftpd.py" "${tls_args[@]}" \
+        "$HOME_DIR" "$PORT" "$PASV_LO" "$PASV_HI" \
         "$BENCH_USER:$PASS" "$BENCH_USER_Y:$HASH_Y" "$BENCH_USER_1:$HASH_1" \
         >"$RUN/pyftpdlib.log" 2>&1 &
     SERVER_PID=$!
@@ -348,6 +408,25 @@ use_sendfile=YES
 pasv_min_port=$PASV_LO
 pasv_max_port=$PASV_HI
 EOF
+    if [ "$MODE" = tls ]; then
+        # Explicit FTPS; logins and data in TLS (as ftpbench --tls does);
+        # require_ssl_reuse (its default): data connections must resume the
+        # control connection's session. ssl_ciphers: 3.0.3's default is
+        # DES-CBC3-SHA alone.
+        cat >>"$RUN/vsftpd.conf" <<EOF
+ssl_enable=YES
+rsa_cert_file=$CERT
+rsa_private_key_file=$KEY
+allow_anon_ssl=NO
+force_local_logins_ssl=YES
+force_local_data_ssl=YES
+ssl_sslv2=NO
+ssl_sslv3=NO
+ssl_tlsv1=YES
+require_ssl_reuse=YES
+ssl_ciphers=HIGH
+EOF
+    fi
     "$ROOTFS/usr/sbin/vsftpd" "$RUN/vsftpd.conf" >"$RUN/vsftpd.log" 2>&1 &
     SERVER_PID=$!
 }
@@ -358,7 +437,11 @@ start_pure_ftpd() {
     # -l unix: system users; -E: no anonymous; -H: no DNS; -c/-C: limits;
     # -L: LIST/MLSD may return up to 2*LIST_ENTRIES files (its default caps
     # a listing at 2000); -u 1: allow system uids.
-    "$ROOTFS/usr/sbin/pure-ftpd" -S "127.0.0.1,$PORT" -l unix -E -H -4 \
+    # FTPS: -Y 1 (TLS allowed, as the others: clients choose), -2 the
+    # certificate file (key and certificate in one PEM).
+    local tls_args=()
+    [ "$MODE" != tls ] || tls_args=(-Y 1 -2 "$RUN/tls/pure-ftpd.pem")
+    "$ROOTFS/usr/sbin/pure-ftpd" "${tls_args[@]}" -S "127.0.0.1,$PORT" -l unix -E -H -4 \
         -c 5000 -C 5000 -L "$((LIST_ENTRIES * 2)):5" -u 1 -U 133:022 -I 15 -p "$PASV_LO:$PASV_HI" \
         -O "clf:$RUN/pure-ftpd-xfer.log" >"$RUN/pure-ftpd.log" 2>&1 &
     SERVER_PID=$!
@@ -400,6 +483,33 @@ UseSendfile on
   AllowOverwrite on
 </Directory>
 EOF
+    if [ "$MODE" = tls ]; then
+        [ -f "$ROOTFS/usr/lib/proftpd/mod_tls.so" ] ||
+            { WHY="no mod_tls.so (proftpd-mod-crypto: run with --install)"; return; }
+        # mod_tls from proftpd-mod-crypto; TLSSessionTickets: TLS 1.3
+        # tickets, so that a new control connection can resume (its
+        # sessions are forked processes: a server-side cache would need
+        # mod_tls_shmcache). NoSessionReuseRequired: by default mod_tls
+        # wants each data connection to resume the control connection's
+        # own session, but rustls offers the newest ticket it holds, which
+        # from the second transfer on is one a previous data connection
+        # got, and mod_tls then refused the data connection (STOR failed
+        # with a broken pipe). The data connections still resume (ftpbench
+        # counts the ones that do not), so the TLS work is the same.
+        cat >>"$RUN/proftpd.conf" <<EOF
+ModulePath $ROOTFS/usr/lib/proftpd
+LoadModule mod_tls.c
+TLSEngine on
+TLSLog $RUN/proftpd-tls.log
+TLSProtocol TLSv1.2 TLSv1.3
+TLSRSACertificateFile $CERT
+TLSRSACertificateKeyFile $KEY
+TLSVerifyClient off
+TLSRequired off
+TLSSessionTickets on
+TLSOptions NoSessionReuseRequired
+EOF
+    fi
     "$ROOTFS/usr/sbin/proftpd" -n -c "$RUN/proftpd.conf" >"$RUN/proftpd.log" 2>&1 &
     SERVER_PID=$!
 }
@@ -447,8 +557,6 @@ wait_quiet() {
 }
 
 # ---------------------------------------------------------------------- run
-results=$out/results.jsonl
-: >"$results"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 others_start=$(busy_others)
 probe_args=()
@@ -468,140 +576,211 @@ if "$ftpdlib_bin" --help 2>&1 | grep -q -- '--workers'; then ftpdlib_workers=tru
 # All servers run at once, each on its own port and passive range, and the
 # scenarios are interleaved (every server does scenario 1, then every server
 # scenario 2…), so a change in the machine's background load during the run
-# does not land on one server only. An idle server costs nothing.
+# does not land on one server only. An idle server costs nothing. MODE
+# (plain or tls) tells the start_* functions whether to turn FTPS on; the
+# FTPS pass starts the servers again, after the plain pass stopped them.
 IFS=, read -r -a server_list <<<"$SERVERS"
 declare -A S_PID S_PORT S_LABEL S_WHY
-order=()
-i=0
-for srv in "${server_list[@]}"; do
-    WHY="" LABEL=$srv SERVER_PID=""
-    pick_port
-    PASV_LO=$((PASV_BASE + i * PASV_SPAN))
-    PASV_HI=$((PASV_LO + PASV_SPAN - 1))
-    i=$((i + 1))
-    # Servers need many descriptors for K idle connections plus data.
-    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-    case "$srv" in
-    ftpdlib) start_ftpdlib ftpdlib ;;
-    ftpdlib-w2)
-        if $ftpdlib_workers; then start_ftpdlib ftpdlib-w2 --workers 2; else
-            LABEL="ftpdlib --workers 2" WHY="this ftpdlib has no --workers option"
+start_servers() {
+    order=()
+    S_PID=() S_PORT=() S_LABEL=() S_WHY=()
+    local i=0 srv backlog
+    for srv in "${server_list[@]}"; do
+        WHY="" LABEL=$srv SERVER_PID=""
+        pick_port
+        PASV_LO=$((PASV_BASE + i * PASV_SPAN))
+        PASV_HI=$((PASV_LO + PASV_SPAN - 1))
+        i=$((i + 1))
+        # Servers need many descriptors for K idle connections plus data.
+        ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+        case "$srv" in
+        ftpdlib) start_ftpdlib ftpdlib ;;
+        ftpdlib-w2)
+            if $ftpdlib_workers; then start_ftpdlib ftpdlib-w2 --workers 2; else
+                LABEL="ftpdlib --workers 2" WHY="this ftpdlib has no --workers option"
+            fi
+            ;;
+        pyftpdlib) start_pyftpdlib ;;
+        vsftpd) start_vsftpd ;;
+        pure-ftpd) start_pure_ftpd ;;
+        proftpd) start_proftpd ;;
+        *) echo "compare.sh: unknown server $srv" >&2; exit 2 ;;
+        esac
+        if [ -z "$WHY" ]; then
+            PIDS+=("$SERVER_PID")
+            if ! wait_listen "$SERVER_PID" "$PORT"; then
+                WHY="did not start: $(tail -n 3 "$RUN/$srv.log" 2>/dev/null | tr '\n' ' ' | cut -c1-200)"
+            fi
         fi
-        ;;
-    pyftpdlib) start_pyftpdlib ;;
-    vsftpd) start_vsftpd ;;
-    pure-ftpd) start_pure_ftpd ;;
-    proftpd) start_proftpd ;;
-    *) echo "compare.sh: unknown server $srv" >&2; exit 2 ;;
-    esac
-    if [ -z "$WHY" ]; then
-        PIDS+=("$SERVER_PID")
-        if ! wait_listen "$SERVER_PID" "$PORT"; then
-            WHY="did not start: $(tail -n 3 "$RUN/$srv.log" 2>/dev/null | tr '\n' ' ' | cut -c1-200)"
+        order+=("$srv")
+        S_LABEL[$srv]=$LABEL S_PID[$srv]=$SERVER_PID S_PORT[$srv]=$PORT S_WHY[$srv]=$WHY
+        if [ -n "$WHY" ]; then
+            log "$LABEL ($MODE): not run: $WHY"
+        else
+            backlog=$(ss -Hltn "sport = :$PORT" | awk '{ print $3; exit }')
+            log "$LABEL ($MODE): pid $SERVER_PID on 127.0.0.1:$PORT, passive ports $PASV_LO-$PASV_HI, listen backlog $backlog"
+            echo "- $LABEL ($MODE): PID $SERVER_PID, port $PORT, passive ports $PASV_LO-$PASV_HI, listen backlog $backlog" >>"$out/machine.md"
         fi
-    fi
-    order+=("$srv")
-    S_LABEL[$srv]=$LABEL S_PID[$srv]=$SERVER_PID S_PORT[$srv]=$PORT S_WHY[$srv]=$WHY
-    if [ -n "$WHY" ]; then
-        log "$LABEL: not run: $WHY"
-    else
-        backlog=$(ss -Hltn "sport = :$PORT" | awk '{ print $3; exit }')
-        log "$LABEL: pid $SERVER_PID on 127.0.0.1:$PORT, passive ports $PASV_LO-$PASV_HI, listen backlog $backlog"
-        echo "- $LABEL: PID $SERVER_PID, port $PORT, passive ports $PASV_LO-$PASV_HI, listen backlog $backlog" >>"$out/machine.md"
-    fi
-done
-
-# One ftpbench run per scenario and server, interleaved as above. Other
-# processes' CPU use is noted before each scenario, after waiting a while
-# for them when they are busy (it goes into the report: the machine may be
-# shared).
-others=()
-for run in "${run_list[@]}"; do
-    run_spec "$run"
-    wait_quiet
-    others+=("$run $OTHERS")
-    tag_args=()
-    [ -z "$R_TAG" ] || tag_args=(--tag "$R_TAG")
-    for srv in "${order[@]}"; do
-        if [ -z "${S_WHY[$srv]}" ] && ! kill -0 "${S_PID[$srv]}" 2>/dev/null; then
-            S_WHY[$srv]="exited during the run (see $RUN/$srv.log)"
-        fi
-        if [ -n "${S_WHY[$srv]}" ]; then
-            printf '{"server":"%s","scenario":"%s",%s"ok":false,"error":"%s"}\n' \
-                "${S_LABEL[$srv]}" "$R_SC" "${R_TAG:+\"tag\":\"$R_TAG\",}" \
-                "$(printf '%s' "${S_WHY[$srv]}" | tr -d '"\\')" >>"$results"
-            continue
-        fi
-        "$FTPBENCH" -H 127.0.0.1 -P "${S_PORT[$srv]}" -u "$R_USER" -p "$PASS" \
-            --pid "${S_PID[$srv]}" --label "${S_LABEL[$srv]}" -b "$R_SC" "${tag_args[@]}" \
-            "${probe_args[@]}" -n "$CLIENTS" -k "$IDLE" --duration "$R_DUR" --reps "$REPS" \
-            --list-reps "$LIST_REPS" --list-entries "$LIST_ENTRIES" --list-dir "$LIST_DIR" \
-            --stor-size "$STOR_SIZE" --gen-threads "$GEN_THREADS" \
-            --json "$results" | grep -v '^JSON ' >&2 || true
-        rm -f "$data"/ftpbench-stor-*.tmp
     done
-done
-cleanup
-load_end=$(cut -d' ' -f1-3 /proc/loadavg)
-others_end=$(busy_others)
+}
 
-# ------------------------------------------------------------------ report
-commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
-{
-    printf 'From `benches/compare.sh` on %s (results `%s`), ftpdlib built from commit `%s`' \
-        "$(date -u +%F)" "$(basename "$out")" "$commit"
+# One ftpbench run per scenario and server, interleaved as above, each
+# appending its JSON line to RESULTS. Other processes' CPU use is noted
+# before each scenario (into OTHERS_LOG), after waiting a while for them
+# when they are busy (it goes into the report: the machine may be shared).
+run_scenarios() { # RESULTS RUN...
+    local results=$1 run srv
+    shift
+    OTHERS_LOG=()
+    for run in "$@"; do
+        run_spec "$run"
+        wait_quiet
+        OTHERS_LOG+=("$run $OTHERS")
+        tag_args=()
+        [ -z "$R_TAG" ] || tag_args=(--tag "$R_TAG")
+        for srv in "${order[@]}"; do
+            if [ -z "${S_WHY[$srv]}" ] && ! kill -0 "${S_PID[$srv]}" 2>/dev/null; then
+                S_WHY[$srv]="exited during the run (see $RUN/$srv.log)"
+            fi
+            local why=${S_WHY[$srv]}
+            if [ -n "$why" ]; then
+                printf '{"server":"%s","scenario":"%s",%s"ok":false,"error":"%s"}\n' \
+                    "${S_LABEL[$srv]}" "$R_SC" "${R_SHOWN:+\"tag\":\"$R_SHOWN\",}" \
+                    "$(printf '%s' "$why" | tr -d '"\\')" >>"$results"
+                continue
+            fi
+            "$FTPBENCH" -H 127.0.0.1 -P "${S_PORT[$srv]}" -u "$R_USER" -p "$PASS" \
+                --pid "${S_PID[$srv]}" --label "${S_LABEL[$srv]}" -b "$R_SC" "${tag_args[@]}" \
+                "${R_ARGS[@]}" "${probe_args[@]}" -n "$CLIENTS" -k "$IDLE" --duration "$R_DUR" \
+                --reps "$REPS" --list-reps "$LIST_REPS" --list-entries "$LIST_ENTRIES" \
+                --list-dir "$LIST_DIR" --stor-size "$STOR_SIZE" --gen-threads "$GEN_THREADS" \
+                --json "$results" | grep -v '^JSON ' >&2 || true
+            rm -f "$data"/ftpbench-stor-*.tmp
+        done
+    done
+}
+
+# The paragraph above a table: when, which commit, the machine's load.
+report_head() { # RESULTS-NAME
+    printf 'From `benches/compare.sh` on %s (results `%s`, %s), ftpdlib built from commit `%s`' \
+        "$(date -u +%F)" "$(basename "$out")" "$1" "$commit"
     if git -C "$ROOT" status --porcelain -- src Cargo.toml 2>/dev/null | grep -q .; then
         printf ' plus uncommitted changes'
     fi
     echo ", on $(nproc) cores. Load average (1, 5, 15 min) at the start $load_start, at the end" \
         "$load_end. CPU used by other processes over one second before each scenario" \
-        "(100% = one core): $(printf '%s; ' "${others[@]}" | sed 's/; $//')."
+        "(100% = one core): $(printf '%s; ' "${OTHERS_LOG[@]}" | sed 's/; $//')."
     if [ -n "$others_start$others_end" ]; then
         echo "Other processes busy on the machine (not part of the run):"
         [ -z "$others_start" ] || printf 'at the start:\n%s\n' "$others_start"
         [ -z "$others_end" ] || printf 'at the end:\n%s\n' "$others_end"
     fi
     echo
-    echo "Parameters: RETR_SIZE=$RETR_SIZE STOR_SIZE=$STOR_SIZE CLIENTS=$CLIENTS IDLE=$IDLE" \
-        "DURATION=${DURATION}s HASH_DURATION=${HASH_DURATION}s REPS=$REPS LIST_REPS=$LIST_REPS" \
-        "LIST_ENTRIES=$LIST_ENTRIES SMALL_SIZE=$SMALL_SIZE PEER_HASH=$PEER_HASH" \
-        "GEN_THREADS=$GEN_THREADS PROBE=$PROBE"
-    echo
-    base=${S_LABEL[ftpdlib]:-}
-    [ -n "$base" ] || base=$(head -1 "$results" | sed -n 's/.*"server":"\([^"]*\)".*/\1/p')
-    "$FTPBENCH" --table "$results" --base "$base"
-} | tee "$out/table.md"
-"$FTPBENCH" --charts "$out/img" "$results" \
-    --note "benches/compare.sh, results $(basename "$out"), ftpdlib $commit; one run on $(nproc) cores over loopback, load $load_start at the start" >/dev/null
+}
 
-# The generated part of docs/benchmarks.md: between its two marker lines.
-docs_begin='<!-- compare.sh results: begin'
-docs_end='<!-- compare.sh results: end'
-write_docs() {
-    local doc=$ROOT/docs/benchmarks.md block=$out/docs-block.md
-    if ! grep -q "^$docs_begin" "$doc" || ! grep -q "^$docs_end" "$doc"; then
-        log "no marker lines in $doc: not updated"
-        return
+table_base() { # RESULTS
+    local base=${S_LABEL[ftpdlib]:-}
+    [ -n "$base" ] || base=$(head -1 "$1" | sed -n 's/.*"server":"\([^"]*\)".*/\1/p')
+    printf '%s' "$base"
+}
+
+# Replace what is between two marker lines of docs/benchmarks.md by BLOCK.
+write_block() { # BEGIN END BLOCK
+    local doc=$ROOT/docs/benchmarks.md
+    if ! grep -q "^$1" "$doc" || ! grep -q "^$2" "$doc"; then
+        log "no marker lines '$1' in $doc: not updated"
+        return 1
     fi
-    {
-        cat "$out/table.md"
-        echo
-        echo '![Throughput per scenario and server](img/throughput.svg)'
-        echo
-        echo '![Server CPU time per operation](img/cpu.svg)'
-        echo
-        echo '![Memory per idle logged-in session](img/memory.svg)'
-        echo
-        echo '![Stall probe: NOOP round trip p99 and max per scenario](img/stall.svg)'
-    } >"$block"
-    awk -v block="$block" -v b="$docs_begin" -v e="$docs_end" '
+    awk -v block="$3" -v b="$1" -v e="$2" '
         index($0, b) == 1 { print; while ((getline l < block) > 0) print l; skip = 1; next }
         index($0, e) == 1 { skip = 0 }
         !skip { print }' "$doc" >"$doc.tmp"
     mv "$doc.tmp" "$doc"
-    mkdir -p "$ROOT/docs/img"
-    cp "$out"/img/*.svg "$ROOT/docs/img/"
-    log "wrote the tables into docs/benchmarks.md and the charts into docs/img/"
 }
-if $docs; then write_docs; fi
-log "results in $out (results.jsonl, table.md, machine.md, img/); server logs in $RUN"
+
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
+results=$out/results.jsonl
+
+# ------------------------------------------------------------ plain pass
+if [ ${#run_list[@]} -gt 0 ]; then
+    : >"$results"
+    MODE=plain
+    start_servers
+    run_scenarios "$results" "${run_list[@]}"
+    stop_started
+    load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+    others_end=$(busy_others)
+    {
+        report_head "results.jsonl"
+        echo "Parameters: RETR_SIZE=$RETR_SIZE STOR_SIZE=$STOR_SIZE CLIENTS=$CLIENTS IDLE=$IDLE" \
+            "DURATION=${DURATION}s HASH_DURATION=${HASH_DURATION}s REPS=$REPS LIST_REPS=$LIST_REPS" \
+            "LIST_ENTRIES=$LIST_ENTRIES SMALL_SIZE=$SMALL_SIZE PEER_HASH=$PEER_HASH" \
+            "GEN_THREADS=$GEN_THREADS PROBE=$PROBE"
+        echo
+        "$FTPBENCH" --table "$results" --base "$(table_base "$results")"
+    } | tee "$out/table.md"
+    "$FTPBENCH" --charts "$out/img" "$results" \
+        --note "benches/compare.sh, results $(basename "$out"), ftpdlib $commit; one run on $(nproc) cores over loopback, load $load_start at the start" >/dev/null
+    if $docs; then
+        block=$out/docs-block.md
+        {
+            cat "$out/table.md"
+            echo
+            echo '![Throughput per scenario and server](img/throughput.svg)'
+            echo
+            echo '![Server CPU time per operation](img/cpu.svg)'
+            echo
+            echo '![Memory per idle logged-in session](img/memory.svg)'
+            echo
+            echo '![Stall probe: NOOP round trip p99 and max per scenario](img/stall.svg)'
+        } >"$block"
+        if write_block '<!-- compare.sh results: begin' '<!-- compare.sh results: end' "$block"; then
+            mkdir -p "$ROOT/docs/img"
+            cp "$out"/img/*.svg "$ROOT/docs/img/"
+            log "wrote the tables into docs/benchmarks.md and the charts into docs/img/"
+        fi
+    fi
+fi
+
+# ------------------------------------------------------------- FTPS pass
+# The same servers with FTPS (explicit, AUTH TLS) on, all with one
+# self-signed RSA-2048 certificate made here, and ftpbench --tls: RETR and
+# STOR over PROT P (data connections resume the control session), logins
+# with a full handshake each, and logins offering the tickets of earlier
+# connections (--tls-resume). Its table goes between the FTPS markers of
+# docs/benchmarks.md.
+if [ ${#tls_list[@]} -gt 0 ]; then
+    results_tls=$out/results-tls.jsonl
+    : >"$results_tls"
+    mkdir -p "$RUN/tls"
+    CERT=$RUN/tls/cert.pem KEY=$RUN/tls/key.pem
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+        -addext subjectAltName=IP:127.0.0.1 -keyout "$KEY" -out "$CERT" 2>/dev/null
+    # pure-ftpd reads one file with the key and the certificate.
+    cat "$KEY" "$CERT" >"$RUN/tls/pure-ftpd.pem"
+    chmod 600 "$RUN/tls/pure-ftpd.pem"
+    # ftpdlib and pyftpdlib run as the bench user and read the key
+    # themselves (a throwaway test key).
+    chown "$BENCH_USER:" "$KEY" "$CERT"
+    MODE=tls
+    load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+    start_servers
+    run_scenarios "$results_tls" "${tls_list[@]}"
+    stop_started
+    load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+    others_end=$(busy_others)
+    {
+        report_head "results-tls.jsonl"
+        echo "Parameters: RETR_SIZE=$RETR_SIZE STOR_SIZE=$STOR_SIZE CLIENTS=$CLIENTS" \
+            "DURATION=${DURATION}s REPS=$REPS PROBE=$PROBE; certificate: self-signed RSA-2048" \
+            "from \`openssl req\`, the same file for every server."
+        echo
+        "$FTPBENCH" --table "$results_tls" --base "$(table_base "$results_tls")"
+    } | tee "$out/table-tls.md"
+    if $docs; then
+        write_block '<!-- compare.sh FTPS results: begin' '<!-- compare.sh FTPS results: end' \
+            "$out/table-tls.md" && log "wrote the FTPS table into docs/benchmarks.md"
+    fi
+fi
+cleanup
+log "results in $out (results.jsonl, results-tls.jsonl, table.md, table-tls.md, machine.md, img/); server logs in $RUN"

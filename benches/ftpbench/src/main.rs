@@ -41,10 +41,21 @@ Target:
       --tag TEXT           variant of the scenarios in this run, e.g. '$y$' for
                            logins with a yescrypt-hashed password: the JSON
                            gets \"tag\" and tables show 'logins ($y$)'
-  -S, --tls                FTPS (retr and stor only): AUTH TLS, PBSZ 0, PROT P;
-                           every data connection resumes the control
-                           connection's TLS session; any certificate is
-                           accepted (loopback test servers, self-signed)
+  -S, --tls                FTPS (retr, stor and logins only): AUTH TLS, PBSZ 0,
+                           PROT P; every data connection offers to resume the
+                           control connection's TLS session (full handshakes
+                           are counted: data_full_handshakes); any certificate is
+                           accepted (loopback test servers, self-signed).
+                           logins: connect, AUTH TLS + handshake, USER, PASS,
+                           QUIT, from N threads (blocking sockets), each
+                           handshake a full one; tables show 'logins (TLS)',
+                           'RETR (TLS)', 'STOR (TLS)'
+      --tls-resume         with --tls, logins: every connection offers the
+                           session tickets earlier connections received (one
+                           shared client session cache), so a server that
+                           resumes across connections does abbreviated
+                           handshakes; tables show 'logins (TLS, resumed)'
+                           and the share of handshakes the server resumed
 
 Scenarios (-b, --bench LIST, comma-separated, default all):
   idle     K idle logged-in connections; memory per connection (needs --pid)
@@ -134,6 +145,8 @@ struct Cfg {
     json: Option<PathBuf>,
     /// `--tls`: the client configuration shared by every connection.
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// `--tls-resume`: TLS logins resume sessions across connections.
+    tls_resume: bool,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -242,6 +255,7 @@ fn parse_args() -> Result<Option<Cfg>, String> {
         prepare: false,
         json: None,
         tls: None,
+        tls_resume: false,
     };
     let mut want_tls = false;
     let mut it = args.into_iter();
@@ -288,6 +302,7 @@ fn parse_args() -> Result<Option<Cfg>, String> {
             "--list-entries" => c.list_entries = num(val()?)?,
             "--prepare" => c.prepare = true,
             "-S" | "--tls" => want_tls = true,
+            "--tls-resume" => c.tls_resume = true,
             "--json" => c.json = Some(PathBuf::from(val()?)),
             other => return Err(format!("unknown option {other:?} (see --help)")),
         }
@@ -317,20 +332,23 @@ fn parse_args() -> Result<Option<Cfg>, String> {
             return Err(format!("unknown scenario {b:?}"));
         }
     }
+    if c.tls_resume && !want_tls {
+        return Err("--tls-resume needs --tls".into());
+    }
     if want_tls {
         let other: Vec<&str> = c
             .benches
             .iter()
             .map(String::as_str)
-            .filter(|b| *b != "retr" && *b != "stor")
+            .filter(|b| !matches!(*b, "retr" | "stor" | "logins"))
             .collect();
         if !other.is_empty() {
             return Err(format!(
-                "--tls is implemented for the retr and stor scenarios only, not for {}; use -b retr,stor",
+                "--tls is implemented for the retr, stor and logins scenarios only, not for {}; use -b retr,stor,logins",
                 other.join(", ")
             ));
         }
-        c.tls = Some(tls::client_config().map_err(|e| format!("TLS configuration: {e}"))?);
+        c.tls = Some(tls::client_config(true).map_err(|e| format!("TLS configuration: {e}"))?);
     }
     Ok(Some(c))
 }
@@ -490,8 +508,78 @@ fn ev_load(c: &Cfg, mode: evload::Mode, budget_count: u64) -> (Tally, f64, u64) 
 }
 
 fn bench_logins(c: &Cfg) -> io::Result<Outcome> {
+    if c.tls.is_some() {
+        return bench_tls_logins(c);
+    }
     let (t, secs, _) = ev_load(c, evload::Mode::Logins, c.max_logins);
     finish_rate(c, t, secs, "logins", "logins/s")
+}
+
+/// One FTPS login: connect, 220, AUTH TLS, handshake, USER, PASS, QUIT,
+/// 221, the server's close. Returns whether the handshake was resumed and
+/// the negotiated protocol and suite.
+fn tls_login_once(c: &Cfg, cfg: &Arc<rustls::ClientConfig>) -> io::Result<(bool, Option<String>)> {
+    let mut f = Ftp::connect(c.addr, c.timeout)?;
+    f.secure(cfg)?;
+    f.do_login(&c.user, &c.pass)?;
+    let out = (f.tls_resumed, f.tls_desc.take());
+    f.quit_wait_close()?;
+    Ok(out)
+}
+
+/// logins with `--tls`: N threads with blocking sockets (the event-driven
+/// load has no TLS), each logging in again and again within the shared
+/// count and time budget. Without `--tls-resume` the client stores no
+/// session, so every handshake is a full one (key exchange and the
+/// server's certificate signature); with it, one client session cache is
+/// shared by all connections and the server may resume.
+fn bench_tls_logins(c: &Cfg) -> io::Result<Outcome> {
+    let cfg = if c.tls_resume {
+        Arc::clone(c.tls.as_ref().expect("--tls"))
+    } else {
+        tls::client_config(false)?
+    };
+    // Warm-up login, not counted: with --tls-resume it also puts the first
+    // tickets into the cache; a server that refuses TLS fails here once.
+    let (_, desc) = tls_login_once(c, &cfg)?;
+    let budget = Arc::new(Budget {
+        left: AtomicU64::new(c.max_logins),
+        deadline: Instant::now() + c.duration,
+    });
+    let resumed = Arc::new(AtomicU64::new(0));
+    let (cc, rs) = (c.clone(), Arc::clone(&resumed));
+    let (t, secs) = run_threads(c.clients, move |_| {
+        let mut t = Tally::default();
+        while budget.take() {
+            let t0 = Instant::now();
+            match tls_login_once(&cc, &cfg) {
+                Ok((r, _)) => {
+                    t.lat_us.push(t0.elapsed().as_micros() as u64);
+                    if r {
+                        rs.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Err(e) => {
+                    t.error(e);
+                    // A refusing server must not turn this into a busy loop.
+                    thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+        t
+    });
+    let n = t.lat_us.len() as f64;
+    let mut o = finish_rate(c, t, secs, "logins", "logins/s")?;
+    let pct = 100.0 * resumed.load(Ordering::Relaxed) as f64 / n.max(1.0);
+    o.metrics.insert("resumed_pct".into(), json!(r2(pct)));
+    o.params.insert("tls".into(), json!(desc));
+    o.params.insert("tls_resume".into(), json!(c.tls_resume));
+    o.human = format!(
+        "{}; {pct:.1}% of handshakes resumed{}",
+        o.human,
+        desc.map(|d| format!(", {d}")).unwrap_or_default()
+    );
+    Ok(o)
 }
 
 fn finish_rate(c: &Cfg, mut t: Tally, secs: f64, what: &str, unit: &str) -> io::Result<Outcome> {
@@ -729,12 +817,21 @@ fn bench_retr(c: &Cfg) -> io::Result<Outcome> {
         last = n;
     }
     let tls = f.tls_desc.take();
+    let full = f.data_full;
     f.quit();
-    Ok(rate_outcome(c, rates, last, "RETR", tls))
+    Ok(rate_outcome(c, rates, last, "RETR", tls, full))
 }
 
-/// `tls`: protocol and cipher suite of an FTPS run.
-fn rate_outcome(c: &Cfg, rates: Vec<f64>, bytes: u64, what: &str, tls: Option<String>) -> Outcome {
+/// `tls`: protocol and cipher suite of an FTPS run; `data_full`: its data
+/// connections that did a full handshake instead of resuming.
+fn rate_outcome(
+    c: &Cfg,
+    rates: Vec<f64>,
+    bytes: u64,
+    what: &str,
+    tls: Option<String>,
+    data_full: u64,
+) -> Outcome {
     let mut sorted = rates.clone();
     let med = median(&mut sorted);
     let mut m = Map::new();
@@ -748,9 +845,16 @@ fn rate_outcome(c: &Cfg, rates: Vec<f64>, bytes: u64, what: &str, tls: Option<St
     p.insert("reps".into(), json!(c.reps));
     let runs: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
     let over = match &tls {
-        Some(t) => format!(", FTPS {t}, resumed data sessions"),
+        Some(t) if data_full == 0 => format!(", FTPS {t}, resumed data sessions"),
+        Some(t) => format!(
+            ", FTPS {t}, {data_full} of {} data handshakes full (not resumed)",
+            rates.len()
+        ),
         None => String::new(),
     };
+    if tls.is_some() {
+        m.insert("data_full_handshakes".into(), json!(data_full));
+    }
     p.insert("tls".into(), json!(tls));
     Outcome {
         metrics: m,
@@ -802,8 +906,9 @@ fn bench_stor(c: &Cfg) -> io::Result<Outcome> {
         last = n;
     }
     let tls = f.tls_desc.take();
+    let full = f.data_full;
     f.quit();
-    Ok(rate_outcome(c, rates, last, "STOR", tls))
+    Ok(rate_outcome(c, rates, last, "STOR", tls, full))
 }
 
 // ------------------------------------------------------------------ prepare
@@ -929,7 +1034,19 @@ fn emit(
     let mut obj = Map::new();
     obj.insert("server".into(), json!(c.label));
     obj.insert("scenario".into(), json!(name));
-    let shown = match &c.tag {
+    // FTPS runs are tagged, so that they are rows of their own in tables:
+    // 'logins (TLS)', 'logins (TLS, resumed)', 'retr (TLS)'.
+    let tls_tag = match (&c.tls, name) {
+        (Some(_), "logins") if c.tls_resume => Some("TLS, resumed"),
+        (Some(_), "logins" | "retr" | "stor") => Some("TLS"),
+        _ => None,
+    };
+    let tag = match (tls_tag, &c.tag) {
+        (Some(a), Some(b)) => Some(format!("{a}, {b}")),
+        (Some(a), None) => Some(a.to_string()),
+        (None, t) => t.clone(),
+    };
+    let shown = match &tag {
         Some(t) => {
             obj.insert("tag".into(), json!(t));
             format!("{name} ({t})")

@@ -47,10 +47,12 @@ const ROWS: &[Row] = &[
         key: "logins_per_s",
         higher_is_better: true,
         label: |q, t| {
-            format!(
-                "Logins/s{t}, {} clients (connect, USER, PASS, QUIT)",
-                p(q, "clients")
-            )
+            let what = if t.contains("TLS") {
+                "connect, AUTH TLS, USER, PASS, QUIT"
+            } else {
+                "connect, USER, PASS, QUIT"
+            };
+            format!("Logins/s{t}, {} clients ({what})", p(q, "clients"))
         },
     },
     Row {
@@ -121,6 +123,68 @@ const ROWS: &[Row] = &[
         key: "median_ms",
         higher_is_better: false,
         label: |q, t| format!("MLSD{t} of {} entries, median (ms)", p(q, "entries")),
+    },
+];
+
+/// Rows printed under a scenario's first row for FTPS runs only (keys
+/// whose tag has "TLS"), so the plain tables keep their shape: the server's
+/// CPU per unit of work, and for logins the share of resumed handshakes.
+struct Extra {
+    scenario: &'static str,
+    label: &'static str,
+    higher_is_better: bool,
+    value: fn(&Value) -> Option<f64>,
+}
+
+fn cpu_s(r: &Value) -> Option<f64> {
+    r.get("server_cpu_s").and_then(Value::as_f64)
+}
+
+/// Server CPU seconds per GiB moved (all repetitions).
+fn cpu_per_gib(r: &Value) -> Option<f64> {
+    let gib = param(r, "bytes")? * param(r, "reps")? / (1u64 << 30) as f64;
+    (gib > 0.0).then(|| cpu_s(r).map(|c| c / gib)).flatten()
+}
+
+const EXTRAS: &[Extra] = &[
+    Extra {
+        scenario: "retr",
+        label: "server CPU per GiB (s)",
+        higher_is_better: false,
+        value: cpu_per_gib,
+    },
+    Extra {
+        scenario: "stor",
+        label: "server CPU per GiB (s)",
+        higher_is_better: false,
+        value: cpu_per_gib,
+    },
+    Extra {
+        scenario: "retr",
+        label: "data handshakes not resumed (of the reps)",
+        higher_is_better: false,
+        value: |r| metric(r, "data_full_handshakes"),
+    },
+    Extra {
+        scenario: "stor",
+        label: "data handshakes not resumed (of the reps)",
+        higher_is_better: false,
+        value: |r| metric(r, "data_full_handshakes"),
+    },
+    Extra {
+        scenario: "logins",
+        label: "server CPU per login (µs)",
+        higher_is_better: false,
+        value: |r| {
+            let n = metric(r, "count")?;
+            (n > 0.0).then(|| cpu_s(r).map(|c| c * 1e6 / n)).flatten()
+        },
+    },
+    Extra {
+        scenario: "logins",
+        label: "handshakes the server resumed (%)",
+        higher_is_better: true,
+        value: |r| metric(r, "resumed_pct"),
     },
 ];
 
@@ -373,6 +437,34 @@ pub fn print(files: &[PathBuf], base: Option<&str>) -> io::Result<()> {
                 (row.label)(&params, res.tag_suffix(key)),
                 cells.join(" | ")
             );
+            let first_of_scenario = ROWS.iter().position(|r| r.scenario == row.scenario)
+                == ROWS.iter().position(|r| std::ptr::eq(r, row));
+            if !first_of_scenario || !res.tag_suffix(key).contains("TLS") {
+                continue;
+            }
+            for x in EXTRAS.iter().filter(|x| x.scenario == row.scenario) {
+                let value = |s: &str| -> Result<f64, String> {
+                    (x.value)(res.ok(s, key)?).ok_or_else(|| "not run".into())
+                };
+                let b = value(&base).ok();
+                let cells: Vec<String> = servers
+                    .iter()
+                    .map(|s| match value(s) {
+                        Err(e) if e == "not run" => "—".to_string(),
+                        Err(e) => notes.mark(s, &format!("{key}: {e}")),
+                        Ok(v) if *s == base => fmt(v),
+                        Ok(v) => with_ratio(v, b),
+                    })
+                    .collect();
+                let arrow = if x.higher_is_better { "↑" } else { "↓" };
+                println!(
+                    "| {}{}: {} {arrow} | {} |",
+                    row.scenario.to_uppercase().replace("LOGINS", "Logins"),
+                    res.tag_suffix(key),
+                    x.label,
+                    cells.join(" | ")
+                );
+            }
         }
     }
     println!();

@@ -70,8 +70,12 @@ impl ServerCertVerifier for AnyCertificate {
 }
 
 /// The client configuration of a run: TLS 1.2 and 1.3, ALPN `ftp`, any
-/// certificate (see [`AnyCertificate`]), the default session cache.
-pub fn client_config() -> io::Result<Arc<ClientConfig>> {
+/// certificate (see [`AnyCertificate`]). With `resume`, the default
+/// in-memory session cache: every connection made with this configuration
+/// offers the tickets (TLS 1.3) or session ID (TLS 1.2) that earlier ones
+/// received. Without it, no session is stored or offered: every handshake
+/// is a full one (the data connections of retr/stor need `resume`).
+pub fn client_config(resume: bool) -> io::Result<Arc<ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
@@ -80,6 +84,9 @@ pub fn client_config() -> io::Result<Arc<ClientConfig>> {
         .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
         .with_no_client_auth();
     cfg.alpn_protocols = vec![b"ftp".to_vec()];
+    if !resume {
+        cfg.resumption = rustls::client::Resumption::disabled();
+    }
     Ok(Arc::new(cfg))
 }
 
