@@ -4,16 +4,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::{code_of, Client, PASSWD, USER};
-use ftpdlib::{
-    AuthenticationFailed, Authorizer, AuthorizerError, Command, DummyAuthorizer, FtpHandler,
-    FtpServer, Perm, Perms,
-};
+use ftpdlib::{Authorizer, Command, DummyAuthorizer, FtpHandler, FtpServer};
 
 /// A `DummyAuthorizer` that counts how deep the thread is impersonated.
 struct Counting {
@@ -22,27 +18,7 @@ struct Counting {
 }
 
 impl Authorizer for Counting {
-    fn validate_authentication(&self, user: &str, pass: &str) -> Result<(), AuthenticationFailed> {
-        self.inner.validate_authentication(user, pass)
-    }
-    fn has_user(&self, user: &str) -> bool {
-        self.inner.has_user(user)
-    }
-    fn has_perm(&self, user: &str, perm: Perm, path: Option<&Path>) -> bool {
-        self.inner.has_perm(user, perm, path)
-    }
-    fn get_perms(&self, user: &str) -> Perms {
-        self.inner.get_perms(user)
-    }
-    fn get_home_dir(&self, user: &str) -> Result<PathBuf, AuthorizerError> {
-        self.inner.get_home_dir(user)
-    }
-    fn get_msg_login(&self, user: &str) -> String {
-        self.inner.get_msg_login(user)
-    }
-    fn get_msg_quit(&self, user: &str) -> String {
-        self.inner.get_msg_quit(user)
-    }
+    delegate_authorizer_to_inner!();
     fn impersonate_user(&self, _: &str, _: &str) -> std::io::Result<()> {
         self.depth.fetch_add(1, Ordering::SeqCst);
         Ok(())

@@ -5,17 +5,14 @@ mod common;
 
 use std::io::{BufReader, ErrorKind, Read};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::{code_of, connect_from, Client, PASSWD, USER};
-use ftpdlib::{
-    AuthenticationFailed, Authorizer, AuthorizerError, DummyAuthorizer, FtpHandler, FtpServer,
-    Perm, Perms, StopHandle, Validation,
-};
+use ftpdlib::{Authorizer, DummyAuthorizer, FtpHandler, FtpServer, StopHandle, Validation};
 
 /// A gate the test opens; slow checks wait for it (at most 30 s, so a
 /// broken test ends instead of hanging) and count how many started.
@@ -65,9 +62,7 @@ struct GatedAuthorizer {
 }
 
 impl Authorizer for GatedAuthorizer {
-    fn validate_authentication(&self, user: &str, pass: &str) -> Result<(), AuthenticationFailed> {
-        self.inner.validate_authentication(user, pass)
-    }
+    delegate_authorizer_to_inner!();
     fn begin_validation(&self, user: &str, pass: &str) -> Validation {
         if user != "slow" {
             return self.inner.begin_validation(user, pass);
@@ -77,24 +72,6 @@ impl Authorizer for GatedAuthorizer {
             gate.wait();
             Ok(())
         }))
-    }
-    fn has_user(&self, user: &str) -> bool {
-        self.inner.has_user(user)
-    }
-    fn has_perm(&self, user: &str, perm: Perm, path: Option<&Path>) -> bool {
-        self.inner.has_perm(user, perm, path)
-    }
-    fn get_perms(&self, user: &str) -> Perms {
-        self.inner.get_perms(user)
-    }
-    fn get_home_dir(&self, user: &str) -> Result<PathBuf, AuthorizerError> {
-        self.inner.get_home_dir(user)
-    }
-    fn get_msg_login(&self, user: &str) -> String {
-        self.inner.get_msg_login(user)
-    }
-    fn get_msg_quit(&self, user: &str) -> String {
-        self.inner.get_msg_quit(user)
     }
 }
 

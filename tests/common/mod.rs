@@ -369,3 +369,42 @@ pub fn connect_from(src: Ipv4Addr, dst: SocketAddr) -> io::Result<TcpStream> {
         Ok(sock)
     }
 }
+
+/// The seven required `Authorizer` methods of a test authorizer that wraps
+/// a `DummyAuthorizer` in its `inner` field, all handed to it; the test's
+/// `impl Authorizer` then writes only what it changes.
+#[macro_export]
+macro_rules! delegate_authorizer_to_inner {
+    () => {
+        fn validate_authentication(
+            &self,
+            user: &str,
+            pass: &str,
+        ) -> Result<(), ftpdlib::AuthenticationFailed> {
+            self.inner.validate_authentication(user, pass)
+        }
+        fn has_user(&self, user: &str) -> bool {
+            self.inner.has_user(user)
+        }
+        fn has_perm(
+            &self,
+            user: &str,
+            perm: ftpdlib::Perm,
+            path: Option<&std::path::Path>,
+        ) -> bool {
+            self.inner.has_perm(user, perm, path)
+        }
+        fn get_perms(&self, user: &str) -> ftpdlib::Perms {
+            self.inner.get_perms(user)
+        }
+        fn get_home_dir(&self, user: &str) -> Result<std::path::PathBuf, ftpdlib::AuthorizerError> {
+            self.inner.get_home_dir(user)
+        }
+        fn get_msg_login(&self, user: &str) -> String {
+            self.inner.get_msg_login(user)
+        }
+        fn get_msg_quit(&self, user: &str) -> String {
+            self.inner.get_msg_quit(user)
+        }
+    };
+}
