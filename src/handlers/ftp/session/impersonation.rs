@@ -12,29 +12,39 @@ use crate::handlers::ftp::FtpHandler;
 /// serving other sessions with this user's rights.
 pub(super) struct Impersonation {
     cfg: Rc<FtpHandler>,
-    /// The user impersonated (a command may change the session's name).
+    /// The user impersonated (a command may change the session's name),
+    /// in a buffer the session lends for the command and gets back from
+    /// [`end`](Self::end): no allocation per command.
     user: String,
     ended: bool,
 }
 
 impl Impersonation {
+    /// Impersonate `user`, copied into `buffer`.
     pub(super) fn begin(
         cfg: &Rc<FtpHandler>,
         user: &str,
         password: &str,
-    ) -> std::io::Result<Impersonation> {
-        cfg.authorizer.impersonate_user(user, password)?;
+        mut buffer: String,
+    ) -> Result<Impersonation, (std::io::Error, String)> {
+        if let Err(e) = cfg.authorizer.impersonate_user(user, password) {
+            return Err((e, buffer));
+        }
+        buffer.clear();
+        buffer.push_str(user);
         Ok(Impersonation {
             cfg: Rc::clone(cfg),
-            user: user.to_owned(),
+            user: buffer,
             ended: false,
         })
     }
 
-    /// Take back the server's identity after a command that returned.
-    pub(super) fn end(mut self) -> std::io::Result<()> {
+    /// Take back the server's identity after a command that returned; the
+    /// buffer comes back with the outcome.
+    pub(super) fn end(mut self) -> (std::io::Result<()>, String) {
         self.ended = true;
-        self.cfg.authorizer.terminate_impersonation(&self.user)
+        let outcome = self.cfg.authorizer.terminate_impersonation(&self.user);
+        (outcome, std::mem::take(&mut self.user))
     }
 }
 

@@ -153,6 +153,8 @@ pub(crate) struct Session {
     delayed: Option<DelayedReply>,
     /// The password of a PASS whose check runs off the loop.
     verifying: Option<String>,
+    /// The name buffer lent to each command's impersonation guard.
+    impersonated: String,
     prefix: String,
     stats: Option<TransferStats>,
     /// The control connection is TLS (after AUTH, or implicit FTPS).
@@ -189,6 +191,7 @@ impl Session {
             quitting: false,
             delayed: None,
             verifying: None,
+            impersonated: String::new(),
             prefix: String::new(),
             stats: None,
             tls_control: false,
@@ -345,9 +348,11 @@ impl Session {
     /// (pyftpdlib wraps the file-system calls; a no-op for virtual users).
     fn run_as_user(&mut self, spec: &CommandSpec, arg: &str, path: Option<PathBuf>) {
         let guard = if self.authenticated {
-            match Impersonation::begin(&self.cfg, &self.username, &self.password) {
+            let buffer = std::mem::take(&mut self.impersonated);
+            match Impersonation::begin(&self.cfg, &self.username, &self.password, buffer) {
                 Ok(guard) => Some(guard),
-                Err(e) => {
+                Err((e, buffer)) => {
+                    self.impersonated = buffer;
                     log::error!(target: crate::log::LOGERROR, "{} impersonation failed: {e}", self.prefix);
                     return self.reply(
                         reply::ACTION_NOT_TAKEN,
@@ -366,7 +371,11 @@ impl Session {
                 path,
             }),
         }
-        if let Some(Err(e)) = guard.map(Impersonation::end) {
+        let Some((outcome, buffer)) = guard.map(Impersonation::end) else {
+            return;
+        };
+        self.impersonated = buffer;
+        if let Err(e) = outcome {
             log::error!(target: crate::log::LOGERROR, "{} terminate_impersonation failed: {e}", self.prefix);
             self.reply(
                 reply::NOT_AVAILABLE,
