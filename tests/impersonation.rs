@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{code_of, Client, PASSWD, USER};
-use ftpdlib::{Authorizer, Command, DummyAuthorizer, FtpHandler, FtpServer};
+use ftpdlib::{Authorizer, Command, DummyAuthorizer, FtpHandler};
 
 /// A `DummyAuthorizer` that counts how deep the thread is impersonated.
 struct Counting {
@@ -35,8 +35,7 @@ fn a_panicking_command_gives_the_server_its_identity_back() {
     let home = tempfile::tempdir().expect("home");
     let root = home.path().to_path_buf();
     let seen = Arc::clone(&depth);
-    let (tx, rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
+    let (addr, stop, thread) = common::serve_thread(move || {
         let mut inner = DummyAuthorizer::new();
         inner
             .add_user(USER, PASSWD, &root, "elradfmw")
@@ -49,13 +48,8 @@ fn a_panicking_command_gives_the_server_its_identity_back() {
             })
             .arg(ftpdlib::ArgRule::Forbidden),
         );
-        let mut server = FtpServer::bind(("127.0.0.1", 0), h).expect("bind");
-        server.handle_exit = false;
-        tx.send((server.address(), server.stop_handle()))
-            .expect("send");
-        server.serve_forever().expect("serve");
+        h
     });
-    let (addr, stop) = rx.recv().expect("started");
     let mut c = Client::connect(addr);
     c.login(USER, PASSWD);
     c.expect("PWD", 257);

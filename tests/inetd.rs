@@ -7,6 +7,8 @@
 //! at once in two processes, each process gone after QUIT, and no log line
 //! in the control connection even when standard error is that socket.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -28,19 +30,7 @@ struct SuperServer {
 
 impl Drop for SuperServer {
     fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            // SAFETY: kill(2) on the pid of a child we spawned, not reaped.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-        }
-        let deadline = Instant::now() + PATIENCE;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        common::stop_child(&mut self.child);
     }
 }
 
@@ -84,21 +74,11 @@ impl SuperServer {
     /// Until the super-server listens (probing /proc, not connecting: a
     /// connection would start a session).
     fn wait_listening(&self) {
-        let local = format!("0100007F:{:04X}", self.port);
-        let deadline = Instant::now() + PATIENCE;
-        while Instant::now() < deadline {
-            let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-            // Field 1 is the local address, field 3 the state (0A = LISTEN).
-            let listening = tcp.lines().any(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                f.get(1) == Some(&local.as_str()) && f.get(3) == Some(&"0A")
-            });
-            if listening {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("the super-server did not listen on {}", self.port);
+        assert!(
+            common::wait_listening(self.port),
+            "the super-server did not listen on {}",
+            self.port
+        );
     }
 
     fn url(&self, path: &str) -> String {

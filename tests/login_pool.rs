@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::{code_of, connect_from, Client, PASSWD, USER};
-use ftpdlib::{Authorizer, DummyAuthorizer, FtpHandler, FtpServer, StopHandle, Validation};
+use ftpdlib::{Authorizer, DummyAuthorizer, FtpHandler, StopHandle, Validation};
 
 /// A gate the test opens; slow checks wait for it (at most 30 s, so a
 /// broken test ends instead of hanging) and count how many started.
@@ -101,8 +101,7 @@ fn serve(
 ) -> Server {
     let home = tempfile::tempdir().expect("home");
     let root = home.path().to_path_buf();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
+    let (addr, stop, thread) = common::serve_thread(move || {
         let mut inner = DummyAuthorizer::new();
         inner
             .add_user(USER, PASSWD, &root, "elradfmw")
@@ -114,13 +113,8 @@ fn serve(
         let mut h = FtpHandler::new(GatedAuthorizer { inner, gate });
         h.auth_failed_timeout = Duration::from_millis(1);
         configure(&mut h);
-        let mut server = FtpServer::bind(("127.0.0.1", 0), h).expect("bind");
-        server.handle_exit = false;
-        tx.send((server.address(), server.stop_handle()))
-            .expect("send");
-        server.serve_forever().expect("serve");
+        h
     });
-    let (addr, stop) = rx.recv().expect("started");
     Server {
         addr,
         _home: home,

@@ -34,19 +34,7 @@ impl Drop for Server {
 /// SIGTERM to `child` by its pid, then wait for it (at most 20 s, the
 /// machine may be loaded; it takes milliseconds), then SIGKILL.
 fn stop(child: &mut Child) {
-    if let Ok(pid) = i32::try_from(child.id()) {
-        // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-    }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    common::stop_child(child);
 }
 
 /// ftpdlib under activate.py with `count` sockets named `names`; returns
@@ -273,22 +261,12 @@ fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-/// A connection to `port` once something listens there (10 s at most).
+/// A connection to `port` once something listens there (`PATIENCE` at most).
 /// Listening is read from /proc/net/tcp first: connecting in a loop to a
 /// port nobody listens on can connect the socket to itself.
 fn wait_connect(port: u16) -> Option<TcpStream> {
-    let local = format!("0100007F:{port:04X}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-        let listening = tcp.lines().any(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            f.get(1) == Some(&local.as_str()) && f.get(3) == Some(&"0A")
-        });
-        if listening {
-            return TcpStream::connect(addr(port)).ok();
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    if !common::wait_listening(port) {
+        return None;
     }
-    None
+    TcpStream::connect(addr(port)).ok()
 }

@@ -8,6 +8,8 @@
 //! lines sent while it was down may be lost, none other, and the server
 //! serves on. Without root, busybox or unshare it says SKIPPED.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -26,19 +28,7 @@ impl Drop for Proc {
 }
 
 fn stop(child: &mut Child) {
-    if let Ok(pid) = i32::try_from(child.id()) {
-        // SAFETY: kill(2) on the pid of a child we spawned, not yet reaped.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-    }
-    let deadline = Instant::now() + PATIENCE;
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    common::stop_child(child);
 }
 
 /// busybox syslogd in the foreground, writing to `dir/messages`, its
@@ -75,20 +65,10 @@ fn free_port() -> u16 {
 /// Until something listens on 127.0.0.1:`port` (from /proc/net/tcp: a
 /// connect loop could connect a socket to itself).
 fn wait_listening(port: u16) {
-    let local = format!("0100007F:{port:04X}");
-    let deadline = Instant::now() + PATIENCE;
-    while Instant::now() < deadline {
-        let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-        let listening = tcp.lines().any(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            f.get(1) == Some(&local.as_str()) && f.get(3) == Some(&"0A")
-        });
-        if listening {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("nothing listens on port {port}");
+    assert!(
+        common::wait_listening(port),
+        "nothing listens on port {port}"
+    );
 }
 
 fn curl(url: &str) -> Output {

@@ -408,3 +408,60 @@ macro_rules! delegate_authorizer_to_inner {
         }
     };
 }
+
+/// Whether something listens on 127.0.0.1:`port`, polled from
+/// /proc/net/tcp for at most `PATIENCE` (a connect loop could connect a
+/// socket to itself, and a connection to a super-server starts a session).
+pub fn wait_listening(port: u16) -> bool {
+    let local = format!("0100007F:{port:04X}");
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while std::time::Instant::now() < deadline {
+        let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+        // Field 1 is the local address, field 3 the state (0A = LISTEN).
+        let listening = tcp.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(1) == Some(&local.as_str()) && f.get(3) == Some(&"0A")
+        });
+        if listening {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// SIGTERM a child process this test started, wait for it (at most
+/// `PATIENCE`), then kill it.
+pub fn stop_child(child: &mut std::process::Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Serve the handler `build` makes (in the server thread: a handler is not
+/// `Send`) on 127.0.0.1 port 0; returns its address, a stop handle and the
+/// thread to join.
+pub fn serve_thread(
+    build: impl FnOnce() -> FtpHandler + Send + 'static,
+) -> (SocketAddr, StopHandle, JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let mut server = FtpServer::bind(("127.0.0.1", 0), build()).expect("bind");
+        server.handle_exit = false;
+        tx.send((server.address(), server.stop_handle()))
+            .expect("send addr");
+        server.serve_forever().expect("serve_forever");
+    });
+    let (addr, stop) = rx.recv().expect("server started");
+    (addr, stop, thread)
+}
