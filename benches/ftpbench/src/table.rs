@@ -213,6 +213,28 @@ fn clean(e: &str) -> String {
 struct Notes(Vec<(String, String)>);
 
 impl Notes {
+    /// One table row's cells: the base server's value, the others' with
+    /// their ratio to it, "—" where the scenario did not run, and a note
+    /// mark where it failed.
+    fn cells(
+        &mut self,
+        servers: &[String],
+        base: &str,
+        key: &str,
+        value: impl Fn(&str) -> Result<f64, String>,
+    ) -> Vec<String> {
+        let b = value(base).ok();
+        servers
+            .iter()
+            .map(|s| match value(s) {
+                Err(e) if e == "not run" => "—".to_string(),
+                Err(e) => self.mark(s, &format!("{key}: {e}")),
+                Ok(v) if s == base => fmt(v),
+                Ok(v) => with_ratio(v, b),
+            })
+            .collect()
+    }
+
     fn mark(&mut self, server: &str, text: &str) -> String {
         let key = (server.to_string(), clean(text));
         let n = match self.0.iter().position(|k| *k == key) {
@@ -418,19 +440,9 @@ pub fn print(files: &[PathBuf], base: Option<&str>) -> io::Result<()> {
                 .find_map(|s| res.ok(s, key).ok())
                 .and_then(|r| r.get("params").cloned())
                 .unwrap_or(Value::Null);
-            let value = |s: &str| -> Result<f64, String> {
+            let cells = notes.cells(servers, &base, key, |s| {
                 metric(res.ok(s, key)?, row.key).ok_or_else(|| "not run".into())
-            };
-            let b = value(&base).ok();
-            let cells: Vec<String> = servers
-                .iter()
-                .map(|s| match value(s) {
-                    Err(e) if e == "not run" => "—".to_string(),
-                    Err(e) => notes.mark(s, &format!("{key}: {e}")),
-                    Ok(v) if *s == base => fmt(v),
-                    Ok(v) => with_ratio(v, b),
-                })
-                .collect();
+            });
             let arrow = if row.higher_is_better { "↑" } else { "↓" };
             println!(
                 "| {} {arrow} | {} |",
@@ -443,19 +455,9 @@ pub fn print(files: &[PathBuf], base: Option<&str>) -> io::Result<()> {
                 continue;
             }
             for x in EXTRAS.iter().filter(|x| x.scenario == row.scenario) {
-                let value = |s: &str| -> Result<f64, String> {
+                let cells = notes.cells(servers, &base, key, |s| {
                     (x.value)(res.ok(s, key)?).ok_or_else(|| "not run".into())
-                };
-                let b = value(&base).ok();
-                let cells: Vec<String> = servers
-                    .iter()
-                    .map(|s| match value(s) {
-                        Err(e) if e == "not run" => "—".to_string(),
-                        Err(e) => notes.mark(s, &format!("{key}: {e}")),
-                        Ok(v) if *s == base => fmt(v),
-                        Ok(v) => with_ratio(v, b),
-                    })
-                    .collect();
+                });
                 let arrow = if x.higher_is_better { "↑" } else { "↓" };
                 println!(
                     "| {}{}: {} {arrow} | {} |",
