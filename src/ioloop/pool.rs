@@ -47,6 +47,10 @@ pub(crate) struct Pool<T: Send + 'static> {
     size: usize,
     shared: Arc<Shared<T>>,
     threads: Vec<JoinHandle<()>>,
+    /// Tasks spawned whose results were not taken yet (a panicked task's
+    /// never is): while 0, [`take_done`](Pool::take_done) takes no lock,
+    /// so a loop that never spawns pays nothing per round.
+    pending: usize,
 }
 
 /// A poisoned lock only means a task panicked while it was held; the data
@@ -71,6 +75,7 @@ impl<T: Send + 'static> Pool<T> {
                 waker,
             }),
             threads: Vec::new(),
+            pending: 0,
         }
     }
 
@@ -89,6 +94,7 @@ impl<T: Send + 'static> Pool<T> {
     /// Run `task` for `link`; its result comes back through
     /// [`take_done`](Self::take_done).
     pub(crate) fn spawn(&mut self, link: Link, task: Task<T>) {
+        self.pending += 1;
         if self.size == 0 {
             let result = task();
             lock(&self.shared.done).push((link, result));
@@ -102,8 +108,13 @@ impl<T: Send + 'static> Pool<T> {
     }
 
     /// The results ready so far.
-    pub(crate) fn take_done(&self) -> Vec<(Link, T)> {
-        std::mem::take(&mut *lock(&self.shared.done))
+    pub(crate) fn take_done(&mut self) -> Vec<(Link, T)> {
+        if self.pending == 0 {
+            return Vec::new();
+        }
+        let done = std::mem::take(&mut *lock(&self.shared.done));
+        self.pending = self.pending.saturating_sub(done.len());
+        done
     }
 
     fn start_thread(&mut self) {
