@@ -19,6 +19,8 @@ use super::dispatch::{Core, Dispatcher, Done, Notice, Timer};
 use super::dispatchers;
 use super::login_gate::Limits;
 use super::session::{DataSide, Effect, Ended, Opened, Passive, Session, TransferStats};
+use super::checksum::HashJob;
+use super::dtp::ROUND_BUDGET;
 use super::FtpHandler;
 use crate::authorizers::SlowCheck;
 use crate::error::AuthenticationFailed;
@@ -56,6 +58,9 @@ enum Wait {
     Active,
     /// The login check runs on the worker pool.
     Verify,
+    /// A checksum (HASH, XCRC...) is being computed; only an ABOR or QUIT
+    /// is looked at meanwhile.
+    Hash,
 }
 
 /// One client's control connection.
@@ -89,6 +94,8 @@ pub(crate) struct ControlChannel {
     /// data connection.
     data_tls_config: TlsConfig,
     handshake_timer: Option<CallLater>,
+    /// The checksum being computed, a round budget at a time.
+    hash: Option<Box<HashJob>>,
 }
 
 impl ControlChannel {
@@ -137,6 +144,7 @@ impl ControlChannel {
             tls_config,
             data_tls_config: None,
             handshake_timer: None,
+            hash: None,
         };
         if c.conn.is_tls() {
             c.session.tls_started();
@@ -251,7 +259,7 @@ impl ControlChannel {
     }
 
     fn idle_timeout(&mut self, core: &mut Core) {
-        if self.session.is_transferring() {
+        if self.session.is_transferring() || self.hash.is_some() {
             // Suspended during transfers: arm a fresh timer (a fired one
             // cannot be reset).
             let timeout = self.session.cfg().timeout;
@@ -284,6 +292,12 @@ impl ControlChannel {
                     Status::Keep
                 };
             }
+            if self.hash.is_some() {
+                match self.hash_round(core) {
+                    Some(status) => return status,
+                    None => continue,
+                }
+            }
             let before = lines;
             self.run_lines(core, &mut lines);
             if lines >= LINES_PER_ROUND {
@@ -310,6 +324,61 @@ impl ControlChannel {
                 return Status::Keep;
             }
         }
+    }
+
+    /// One round of the running checksum: `Some(status)` when the round
+    /// ends here (its budget spent, the channel deferred to the next
+    /// round), `None` once it finished or was cancelled by an ABOR or QUIT
+    /// read meanwhile, and interpreting goes on.
+    fn hash_round(&mut self, core: &mut Core) -> Option<Status> {
+        if self.read_some().is_err() {
+            return Some(Status::Remove);
+        }
+        if self.hash_cancelled() {
+            self.hash = None;
+            self.wait = Wait::No;
+            self.session.on_hash_aborted();
+            return None;
+        }
+        let job = self.hash.as_mut()?;
+        let run = std::panic::AssertUnwindSafe(|| job.step(ROUND_BUDGET));
+        let result = std::panic::catch_unwind(run)
+            .unwrap_or_else(|_| Err(io::Error::other("Internal error")));
+        match result {
+            Ok(None) => {
+                if self.flush().is_err() {
+                    return Some(Status::Remove);
+                }
+                core.defer(self.me);
+                Some(Status::Keep)
+            }
+            Ok(Some(done)) => {
+                self.hash = None;
+                self.wait = Wait::No;
+                self.session.on_hash_done(Ok(done));
+                None
+            }
+            Err(e) => {
+                self.hash = None;
+                self.wait = Wait::No;
+                self.session.on_hash_done(Err(e));
+                None
+            }
+        }
+    }
+
+    /// Whether a complete line read during a checksum is an ABOR or QUIT
+    /// (with pyftpdlib's tolerance of Telnet garbage before the name).
+    fn hash_cancelled(&self) -> bool {
+        self.inbuf
+            .split(|&b| b == b'\n')
+            .take(self.inbuf.iter().filter(|&&b| b == b'\n').count())
+            .any(|line| {
+                let line = strip_telnet(line);
+                let word = line.split(|&b| b == b' ' || b == b'\r').next().unwrap_or(&[]);
+                let upper = word.to_ascii_uppercase();
+                upper.ends_with(b"ABOR") || upper.ends_with(b"QUIT")
+            })
     }
 
     fn pending_out(&self) -> usize {
@@ -370,7 +439,12 @@ impl ControlChannel {
 
     /// Whether more input may be read now.
     fn may_read(&self) -> bool {
-        self.readable && !self.eof && !self.start_tls && self.interpreting() && !self.has_line()
+        let hashing = self.wait == Wait::Hash && !self.closing;
+        self.readable
+            && !self.eof
+            && !self.start_tls
+            && (self.interpreting() || hashing)
+            && !self.has_line()
     }
 
     /// Read once into the input buffer; returns the bytes read.
@@ -545,6 +619,10 @@ impl ControlChannel {
             Effect::Verify(check) => self.verify(check, core),
             Effect::Close => self.closing = true,
             Effect::StartTls => self.start_tls_after_reply(core),
+            Effect::Hash(job) => {
+                self.hash = Some(job);
+                self.wait = Wait::Hash;
+            }
         }
     }
 

@@ -28,7 +28,7 @@ const SPLICE_CHUNK: usize = 1 << 20;
 /// at full speed about half a millisecond of sendfile, a little more with
 /// TLS. 4 MiB held an idle client's NOOP for 4.8 ms (p99) during a RETR;
 /// 1 MiB: 1.9 ms, with the same MB/s (ftpbench --probe, benches/ab.sh).
-const ROUND_BUDGET: u64 = 1 << 20;
+pub(crate) const ROUND_BUDGET: u64 = 1 << 20;
 
 /// Listing pieces (a batch of names read, or one buffer of formatted
 /// entries) a data channel produces per loop round: one piece is a few

@@ -31,6 +31,7 @@ pub use hooks::{Hooks, NoHooks, SessionInfo};
 use session::commands::CommandTable;
 pub use session::commands::{ArgRule, Command, CommandContext, Handler, PathRule};
 
+pub(crate) mod checksum;
 pub(crate) mod conn;
 pub(crate) mod control;
 pub(crate) mod dispatch;

@@ -22,6 +22,9 @@ pub(super) fn feat(s: &mut Session, _: &str, _: Option<PathBuf>) {
     if table.has("REST") {
         feats.push("REST STREAM".into());
     }
+    if table.has("HASH") {
+        feats.push(crate::handlers::ftp::checksum::feat_line(s.hash_algo));
+    }
     for line in table.iter().filter_map(|c| c.feat.as_deref()) {
         feats.extend(line.lines().map(str::to_string));
     }
@@ -42,6 +45,9 @@ pub(super) enum Opts {
     /// `OPTS MLST fact;fact;...` (RFC 3659 §7.9): the facts MLST and MLSD
     /// show; unknown names are dropped, none at all selects none.
     Mlst(Facts),
+    /// `OPTS HASH [algorithm]` (draft-bryan-ftpext-hash §5): show or select
+    /// the algorithm of HASH; the value as given.
+    Hash(String),
 }
 
 /// Why an OPTS argument was refused (each is a 501).
@@ -66,6 +72,7 @@ pub(super) fn parse_opts(arg: &str) -> Result<Opts, OptsError> {
         "UTF8" | "UTF-8" => Ok(Opts::Utf8),
         "MLST" if !value.is_empty() && !value.contains(';') => Err(OptsError::MlstFacts),
         "MLST" => Ok(Opts::Mlst(Facts::parse_opts(value))),
+        "HASH" => Ok(Opts::Hash(value.to_string())),
         _ => Err(OptsError::UnknownCommand(cmd)),
     }
 }
@@ -84,6 +91,8 @@ pub(super) fn opts(s: &mut Session, arg: &str, _: Option<PathBuf>) {
             }
             s.reply(reply::OK, &text);
         }
+        Ok(Opts::Hash(value)) if s.cfg.commands.has("HASH") => opts_hash(s, &value),
+        Ok(Opts::Hash(_)) => s.reply(reply::BAD_ARGUMENT, "Unsupported command \"HASH\"."),
         Err(OptsError::ArgumentCount) => {
             s.reply(reply::BAD_ARGUMENT, "Invalid number of arguments.")
         }
@@ -92,6 +101,22 @@ pub(super) fn opts(s: &mut Session, arg: &str, _: Option<PathBuf>) {
             let text = format!("Unsupported command \"{}\".", printable(&cmd));
             s.reply(reply::BAD_ARGUMENT, &text)
         }
+    }
+}
+
+/// OPTS HASH: `200 ALGO` names the selected algorithm; with a name,
+/// selects it for this session, `501` for one not supported.
+fn opts_hash(s: &mut Session, value: &str) {
+    if value.is_empty() {
+        let algo = s.hash_algo;
+        return s.reply(reply::OK, algo);
+    }
+    match crate::handlers::ftp::checksum::algorithm(value) {
+        Some(algo) => {
+            s.hash_algo = algo;
+            s.reply(reply::OK, algo);
+        }
+        None => s.reply(reply::BAD_ARGUMENT, "Unknown algorithm."),
     }
 }
 

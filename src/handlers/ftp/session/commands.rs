@@ -146,8 +146,8 @@ impl Command {
         }
     }
 
-    /// A row run by a crate-internal function (the TLS commands).
-    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    /// A row run by a crate-internal function (the TLS and checksum commands).
+    #[cfg_attr(not(any(feature = "tls", feature = "hash")), allow(dead_code))]
     pub(crate) fn builtin(name: &str, help: &str, run: Builtin) -> Command {
         let mut cmd = Command::new(name, help, |_| {});
         cmd.spec.run = Run::Builtin(run);
@@ -262,7 +262,13 @@ impl CommandTable {
                 run: Run::Builtin(b.run),
             })
             .collect();
-        CommandTable { specs }
+        #[allow(unused_mut)]
+        let mut table = CommandTable { specs };
+        #[cfg(feature = "hash")]
+        for row in super::cmd_hash::rows() {
+            table.insert(row);
+        }
+        table
     }
 
     /// The row for `name` (upper-case, `SITE X` for SITE commands).

@@ -144,6 +144,27 @@ impl Session {
         }
     }
 
+    /// The checksum of HASH / XCRC... is computed (or its file failed):
+    /// its reply.
+    pub fn on_hash_done(
+        &mut self,
+        result: std::io::Result<crate::handlers::ftp::checksum::HashReply>,
+    ) {
+        match result {
+            Ok(done) => self.reply(done.code, &done.text),
+            Err(e) => {
+                let text = format!("{}; checksum not computed.", reply::strerror(&e).trim_end_matches('.'));
+                self.reply(reply::LOCAL_ERROR, &text);
+            }
+        }
+    }
+
+    /// An ABOR or QUIT arrived while a checksum was computed: it is
+    /// dropped and its command answered 426 (the ABOR or QUIT then runs).
+    pub fn on_hash_aborted(&mut self) {
+        self.reply(reply::TRANSFER_ABORTED, "Checksum aborted.");
+    }
+
     /// The failed-login delay is over: send the held reply.
     pub fn on_auth_delay_over(&mut self) {
         if let Some(d) = self.delayed.take() {

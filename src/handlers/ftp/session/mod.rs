@@ -25,6 +25,8 @@ use impersonation::Impersonation;
 
 pub(crate) mod cmd_data;
 mod cmd_fs;
+#[cfg(feature = "hash")]
+pub(crate) mod cmd_hash;
 mod cmd_info;
 mod cmd_login;
 mod cmd_transfer;
@@ -110,6 +112,10 @@ pub(crate) enum Effect {
     /// then start a TLS handshake on the control connection (AUTH TLS).
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     StartTls,
+    /// Compute this checksum a round budget at a time, reading no further
+    /// command meanwhile, then call [`Session::on_hash_done`].
+    #[cfg_attr(not(feature = "hash"), allow(dead_code))]
+    Hash(Box<crate::handlers::ftp::checksum::HashJob>),
 }
 
 /// A failed-login reply held back for `auth_failed_timeout`.
@@ -163,6 +169,11 @@ pub(crate) struct Session {
     pbsz: bool,
     /// PROT P: data connections use TLS.
     prot_private: bool,
+    /// The algorithm of HASH (`OPTS HASH`), a name of `checksum::ALGORITHMS`.
+    hash_algo: &'static str,
+    /// RANG's inclusive byte range for the next HASH.
+    #[cfg_attr(not(feature = "hash"), allow(dead_code))]
+    hash_range: Option<(u64, u64)>,
 }
 
 impl Session {
@@ -197,6 +208,8 @@ impl Session {
             tls_control: false,
             pbsz: false,
             prot_private: false,
+            hash_algo: crate::handlers::ftp::checksum::ALGORITHMS[0],
+            hash_range: None,
         };
         s.update_prefix();
         s
