@@ -242,7 +242,10 @@ mod tests {
 
     #[test]
     fn feat_line_stars_the_selected_algorithm() {
-        assert_eq!(feat_line("SHA-256"), "HASH SHA-256*;SHA-512;SHA-1;MD5;CRC32");
+        assert_eq!(
+            feat_line("SHA-256"),
+            "HASH SHA-256*;SHA-512;SHA-1;MD5;CRC32"
+        );
         assert_eq!(feat_line("MD5"), "HASH SHA-256;SHA-512;SHA-1;MD5*;CRC32");
         assert_eq!(algorithm("sha-1"), Some("SHA-1"));
         assert_eq!(algorithm("SHA1"), None);

@@ -14,13 +14,13 @@ use std::rc::Rc;
 
 use mio::net::TcpStream;
 
+use super::checksum::HashJob;
 use super::conn::{Conn, TlsConfig};
 use super::dispatch::{Core, Dispatcher, Done, Notice, Timer};
 use super::dispatchers;
+use super::dtp::ROUND_BUDGET;
 use super::login_gate::Limits;
 use super::session::{DataSide, Effect, Ended, Opened, Passive, Session, TransferStats};
-use super::checksum::HashJob;
-use super::dtp::ROUND_BUDGET;
 use super::FtpHandler;
 use crate::authorizers::SlowCheck;
 use crate::error::AuthenticationFailed;
@@ -375,7 +375,10 @@ impl ControlChannel {
             .take(self.inbuf.iter().filter(|&&b| b == b'\n').count())
             .any(|line| {
                 let line = strip_telnet(line);
-                let word = line.split(|&b| b == b' ' || b == b'\r').next().unwrap_or(&[]);
+                let word = line
+                    .split(|&b| b == b' ' || b == b'\r')
+                    .next()
+                    .unwrap_or(&[]);
                 let upper = word.to_ascii_uppercase();
                 upper.ends_with(b"ABOR") || upper.ends_with(b"QUIT")
             })

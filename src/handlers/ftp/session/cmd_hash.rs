@@ -36,11 +36,31 @@ pub(crate) fn rows() -> Vec<super::commands::Command> {
             "Syntax: RANG <SP> start <SP> end (byte range of the next HASH).",
             rang,
         ),
-        x("XCRC", "Syntax: XCRC <SP> file-name [<SP> start [<SP> end]] (CRC32 of a file).", xcrc),
-        x("XMD5", "Syntax: XMD5 <SP> file-name [<SP> start [<SP> end]] (MD5 of a file).", xmd5),
-        x("XSHA1", "Syntax: XSHA1 <SP> file-name [<SP> start [<SP> end]] (SHA-1 of a file).", xsha1),
-        x("XSHA256", "Syntax: XSHA256 <SP> file-name [<SP> start [<SP> end]] (SHA-256 of a file).", xsha256),
-        x("XSHA512", "Syntax: XSHA512 <SP> file-name [<SP> start [<SP> end]] (SHA-512 of a file).", xsha512),
+        x(
+            "XCRC",
+            "Syntax: XCRC <SP> file-name [<SP> start [<SP> end]] (CRC32 of a file).",
+            xcrc,
+        ),
+        x(
+            "XMD5",
+            "Syntax: XMD5 <SP> file-name [<SP> start [<SP> end]] (MD5 of a file).",
+            xmd5,
+        ),
+        x(
+            "XSHA1",
+            "Syntax: XSHA1 <SP> file-name [<SP> start [<SP> end]] (SHA-1 of a file).",
+            xsha1,
+        ),
+        x(
+            "XSHA256",
+            "Syntax: XSHA256 <SP> file-name [<SP> start [<SP> end]] (SHA-256 of a file).",
+            xsha256,
+        ),
+        x(
+            "XSHA512",
+            "Syntax: XSHA512 <SP> file-name [<SP> start [<SP> end]] (SHA-512 of a file).",
+            xsha512,
+        ),
     ]
     .into_iter()
     .map(|c| c.arg(ArgRule::Required))
@@ -52,7 +72,10 @@ pub(crate) fn rows() -> Vec<super::commands::Command> {
 /// without one).
 fn hash(s: &mut Session, arg: &str, path: Option<PathBuf>) {
     let Some(path) = path else { return };
-    let range = s.hash_range.take().map(|(start, last)| (start, Some(last + 1)));
+    let range = s
+        .hash_range
+        .take()
+        .map(|(start, last)| (start, Some(last + 1)));
     let algo = s.hash_algo;
     let shown = printable(arg);
     start(s, path, algo, range, |start, end| Form {
@@ -111,8 +134,7 @@ fn xsha512(s: &mut Session, arg: &str, _: Option<PathBuf>) {
 /// (`end` exclusive; past the end of the file means the end of the file).
 fn x_checksum(s: &mut Session, arg: &str, algo: &'static str) {
     let exists = |virt: &str| {
-        s.fs
-            .as_deref()
+        s.fs.as_deref()
             .is_some_and(|fs| fs.lexists(&fs.ftp2fs(virt)))
     };
     let (virt, start_at, end) = match split_offsets(arg) {
@@ -226,7 +248,10 @@ mod tests {
             split_offsets("a.bin 10 20"),
             Some(("a.bin".into(), 10, Some(20)))
         );
-        assert_eq!(split_offsets("a.bin 20"), Some(("a.bin".into(), 0, Some(20))));
+        assert_eq!(
+            split_offsets("a.bin 20"),
+            Some(("a.bin".into(), 0, Some(20)))
+        );
         assert_eq!(
             split_offsets("my file 5 9"),
             Some(("my file".into(), 5, Some(9)))
@@ -235,7 +260,10 @@ mod tests {
             split_offsets("\"my file\" 5 9"),
             Some(("my file".into(), 5, Some(9)))
         );
-        assert_eq!(split_offsets("\"my file\""), Some(("my file".into(), 0, None)));
+        assert_eq!(
+            split_offsets("\"my file\""),
+            Some(("my file".into(), 0, None))
+        );
         assert_eq!(split_offsets("\"my file\" x"), None);
     }
 }

@@ -153,7 +153,10 @@ impl Session {
         match result {
             Ok(done) => self.reply(done.code, &done.text),
             Err(e) => {
-                let text = format!("{}; checksum not computed.", reply::strerror(&e).trim_end_matches('.'));
+                let text = format!(
+                    "{}; checksum not computed.",
+                    reply::strerror(&e).trim_end_matches('.')
+                );
                 self.reply(reply::LOCAL_ERROR, &text);
             }
         }
