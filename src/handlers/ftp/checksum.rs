@@ -104,7 +104,7 @@ impl HashJob {
             self.buf = vec![0; READ_CHUNK];
         }
         while self.remaining > 0 && done < budget {
-            let want = (self.remaining.min(READ_CHUNK as u64)) as usize;
+            let want = self.remaining.min(READ_CHUNK as u64).min(budget - done) as usize;
             let n = match self.file.read(&mut self.buf[..want]) {
                 Ok(0) => break,
                 Ok(n) => n,
