@@ -243,6 +243,16 @@ pub trait Authorizer {
         Ok(())
     }
 
+    /// The user's quota and per-user bandwidth limits ([`UserLimits`];
+    /// ftpdlib extension, pyftpdlib has none). Asked at the start of every
+    /// transfer, so a change applies to the next one. Default: no limit.
+    ///
+    /// [`UserLimits`]: crate::UserLimits
+    fn user_limits(&self, username: &str) -> crate::UserLimits {
+        let _ = username;
+        crate::UserLimits::default()
+    }
+
     /// Called after every command of a logged-in session to take back the
     /// server's own identity (pyftpdlib `terminate_impersonation`). An
     /// error closes the session. Default: no-op.
@@ -302,6 +312,8 @@ struct User {
 #[derive(Debug, Default, Clone)]
 pub struct DummyAuthorizer {
     users: HashMap<String, User>,
+    /// Quotas and per-user bandwidth set with [`set_user_limits`](Self::set_user_limits).
+    limits: HashMap<String, crate::UserLimits>,
 }
 
 /// Parses `perm` for `username`, warning when anonymous gets write letters
@@ -412,6 +424,21 @@ impl DummyAuthorizer {
                 msg_quit: msg_quit.to_owned(),
             },
         );
+        Ok(())
+    }
+
+    /// Sets the quota and per-user bandwidth limits of an existing user
+    /// (ftpdlib extension; see [`UserLimits`](crate::UserLimits)). Fails if
+    /// the user does not exist.
+    pub fn set_user_limits(
+        &mut self,
+        username: &str,
+        limits: crate::UserLimits,
+    ) -> Result<(), AuthorizerError> {
+        if !self.users.contains_key(username) {
+            return Err(no_such_user(username));
+        }
+        self.limits.insert(username.to_owned(), limits);
         Ok(())
     }
 
@@ -578,6 +605,10 @@ impl Authorizer for DummyAuthorizer {
             .get(username)
             .map_or(DEFAULT_MSG_LOGIN, |u| u.msg_login.as_str())
             .to_owned()
+    }
+
+    fn user_limits(&self, username: &str) -> crate::UserLimits {
+        self.limits.get(username).copied().unwrap_or_default()
     }
 
     fn get_msg_quit(&self, username: &str) -> String {

@@ -64,6 +64,7 @@ pub use handlers::ftp::{
     ActiveDtp, ArgRule, Command, CommandContext, DtpHandler, FtpHandler, Hooks, NoHooks,
     PassiveDtp, PathRule, SessionInfo,
 };
+pub use handlers::ftp::{UploadMode, UserLimits};
 #[cfg(feature = "tls")]
 pub use handlers::ftps::TlsFtpHandler;
 pub use ioloop::{CallEvery, CallLater, StopHandle};

@@ -314,6 +314,9 @@ impl DataChannel {
             wait = wait.max(due - self.started.elapsed().as_secs_f64());
         }
         wait = wait.max(core.shared.bandwidth.wait(self.receiving(), 4096));
+        if let Some(a) = self.job.as_ref().and_then(|j| j.account.as_ref()) {
+            wait = wait.max(a.bandwidth.borrow().wait(self.receiving(), 4096));
+        }
         let delay =
             std::time::Duration::try_from_secs_f64(wait).unwrap_or(std::time::Duration::MAX);
         self.wake = Some(core.timer(delay, self.me, Timer::ThrottleWake));
@@ -327,7 +330,11 @@ impl DataChannel {
             None => return Status::Keep,
             Some(j) => matches!(j.kind, JobKind::Send(_)),
         };
+        let account = self.job.as_ref().and_then(|j| j.account.clone());
         self.grant = core.shared.bandwidth.available(!sending);
+        if let Some(a) = &account {
+            self.grant = self.grant.min(a.bandwidth.borrow_mut().available(!sending));
+        }
         self.round_start = self.bytes;
         let this = &mut *self;
         let run =
@@ -337,9 +344,11 @@ impl DataChannel {
             log::error!(target: crate::log::LOGERROR, "data channel of {:?} panicked; transfer aborted", self.owner.token());
             Step::Done(OutcomeKind::LocalError(io::Error::other("Internal error")))
         });
-        core.shared
-            .bandwidth
-            .consume(!sending, self.bytes - self.round_start);
+        let moved = self.bytes - self.round_start;
+        core.shared.bandwidth.consume(!sending, moved);
+        if let Some(a) = &account {
+            a.bandwidth.borrow_mut().consume(!sending, moved);
+        }
         match step {
             Step::Throttled => {
                 self.throttle(core);
@@ -586,6 +595,14 @@ impl DataChannel {
         };
         let fd = file.raw_fd()?;
         self.conn.plain_fd()?;
+        if job
+            .account
+            .as_ref()
+            .is_some_and(|a| a.limits().quota_bytes != 0)
+        {
+            // The quota is checked per read: plain reads, not splice.
+            return None;
+        }
         if crate::sys::is_append(fd) {
             return None;
         }
@@ -644,9 +661,13 @@ impl DataChannel {
                 Ok(n) => n,
                 Err(step) => return step,
             };
-            let want = size.min(allowed.min(usize::MAX as u64) as usize);
+            let room = self.quota_room();
+            // At the quota, one byte more tells EOF (complete) from more
+            // data (552).
+            let want = size.min(allowed.min(room.max(1)).min(usize::MAX as u64) as usize);
             match self.conn.read(&mut self.buf[..want]) {
                 Ok(0) => return Step::Done(OutcomeKind::Complete),
+                Ok(_) if room == 0 => return Step::Done(OutcomeKind::QuotaExceeded),
                 // TLS ended without close_notify: keep what arrived, as most
                 // servers do (the xferlog and hooks still see a complete file).
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
@@ -659,6 +680,7 @@ impl DataChannel {
                     if let Err(e) = self.write_file(n) {
                         return Step::Done(OutcomeKind::LocalError(e));
                     }
+                    self.charge_quota(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -666,6 +688,21 @@ impl DataChannel {
             }
         }
         Step::Blocked
+    }
+
+    /// Bytes the user's byte quota still allows this upload to write.
+    fn quota_room(&self) -> u64 {
+        match self.job.as_ref().and_then(|j| j.account.as_ref()) {
+            Some(a) => a.room(),
+            None => u64::MAX,
+        }
+    }
+
+    /// Count `n` received bytes against the user's quota.
+    fn charge_quota(&self, n: usize) {
+        if let Some(a) = self.job.as_ref().and_then(|j| j.account.as_ref()) {
+            a.adjust(n as i64, 0);
+        }
     }
 
     fn write_file(&mut self, n: usize) -> io::Result<()> {
@@ -706,6 +743,8 @@ impl DataChannel {
             transfer,
             path,
             kind: content,
+            commit,
+            ..
         } = job;
         let ascii = match &content {
             JobKind::Receive { ascii, .. } => *ascii,
@@ -734,6 +773,7 @@ impl DataChannel {
             bytes: self.bytes,
             elapsed: self.started.elapsed().as_secs_f64(),
             kind,
+            commit,
         }
     }
 

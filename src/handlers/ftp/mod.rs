@@ -27,10 +27,13 @@ use std::time::Duration;
 
 use crate::authorizers::{Authorizer, DummyAuthorizer};
 use crate::filesystems::{AbstractedFs, Filesystem};
+pub use accounts::UserLimits;
 pub use hooks::{Hooks, NoHooks, SessionInfo};
 use session::commands::CommandTable;
 pub use session::commands::{ArgRule, Command, CommandContext, Handler, PathRule};
+pub use uploads::UploadMode;
 
+pub(crate) mod accounts;
 pub(crate) mod checksum;
 pub(crate) mod conn;
 pub(crate) mod control;
@@ -41,6 +44,7 @@ pub mod hooks;
 mod login_gate;
 pub(crate) mod producers;
 pub(crate) mod session;
+pub(crate) mod uploads;
 
 /// Builds a user's file system at login from the home directory
 /// (pyftpdlib's `abstracted_fs` class attribute, called as `(root, handler)`).
@@ -141,6 +145,12 @@ pub struct FtpHandler {
     /// The command table (pyftpdlib `proto_cmds`); change it with
     /// [`add_command`](Self::add_command) / [`remove_command`](Self::remove_command).
     pub(crate) commands: CommandTable,
+    /// How uploads are written: in place, or under a temporary name renamed
+    /// when complete ([`UploadMode`]; ftpdlib extension, `--upload-mode`).
+    pub upload_mode: UploadMode,
+    /// Per-user bandwidth buckets and quota usage, shared by a user's
+    /// sessions (see [`Authorizer::user_limits`]).
+    pub(crate) accounts: accounts::Accounts,
 }
 
 impl FtpHandler {
@@ -191,6 +201,8 @@ impl FtpHandler {
             tls: None,
             xferlog: None,
             commands: CommandTable::builtin(),
+            upload_mode: UploadMode::Normal,
+            accounts: accounts::Accounts::default(),
         }
     }
 

@@ -85,6 +85,11 @@ pub(crate) struct Job {
     /// Real path of the file, or of the listed directory.
     pub path: PathBuf,
     pub kind: JobKind,
+    /// An upload written under a temporary name (upload modes).
+    pub commit: Option<super::uploads::Commit>,
+    /// The user whose per-user bandwidth and quota this transfer counts
+    /// against, when the authorizer gives the user any.
+    pub account: Option<std::rc::Rc<super::accounts::Account>>,
 }
 
 impl Job {
@@ -94,6 +99,8 @@ impl Job {
             transfer,
             path,
             kind,
+            commit: None,
+            account: None,
         }
     }
 }
@@ -134,6 +141,8 @@ pub(crate) struct Outcome {
     pub bytes: u64,
     pub elapsed: f64,
     pub kind: OutcomeKind,
+    /// The job's temporary-name upload, settled by the session.
+    pub commit: Option<super::uploads::Commit>,
 }
 
 impl Outcome {
@@ -155,6 +164,8 @@ pub(crate) enum OutcomeKind {
     LocalError(io::Error),
     /// No byte moved for `DtpHandler::timeout`.
     Stalled,
+    /// The user's quota (bytes) was reached: 552.
+    QuotaExceeded,
     /// The data connection broke a TLS rule (no session resumption, failed
     /// handshake); the text is the 522 reply.
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]

@@ -79,7 +79,11 @@ pub(super) fn rmd(s: &mut Session, _: &str, path: Option<PathBuf>) {
 pub(super) fn dele(s: &mut Session, _: &str, path: Option<PathBuf>) {
     let Some(path) = path else { return };
     let Some(fs) = fs(s) else { return };
+    let size = super::quota::file_size(&**fs, Some(&path));
     let result = fs.remove(&path);
+    if result.is_ok() {
+        super::quota::freed(s, size);
+    }
     act(
         s,
         "DELE",
@@ -124,7 +128,11 @@ pub(super) fn rnto(s: &mut Session, _: &str, path: Option<PathBuf>) {
         );
     };
     let Some(fs) = fs(s) else { return };
+    let replaced = super::quota::file_size(&**fs, Some(&path)).filter(|_| src != path);
     let result = fs.rename(&src, &path);
+    if result.is_ok() {
+        super::quota::freed(s, replaced);
+    }
     act(
         s,
         "RNTO",

@@ -6,12 +6,13 @@ use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::{DataState, Effect, Ended, Session};
+use super::{quota, DataState, Effect, Ended, Session};
 use crate::authorizers::Perm;
 use crate::filesystems::{format_mlsx_entry, FileHandle, OpenMode};
 use crate::handlers::ftp::producers::{
     perms_at, Job, JobKind, ListFormat, Listing, Outcome, OutcomeKind, Source, TransferKind,
 };
+use crate::handlers::ftp::uploads::{self, Write};
 use crate::reply::{self, MultiLine};
 
 /// RETR: send a file, from the REST offset if one is pending.
@@ -44,7 +45,8 @@ pub(super) fn retr(s: &mut Session, _: &str, path: Option<PathBuf>) {
         ascii: !binary,
         sendfile_offset,
     };
-    let job = Job::new(TransferKind::Retr, path, JobKind::Send(source));
+    let mut job = Job::new(TransferKind::Retr, path, JobKind::Send(source));
+    job.account = quota::account(s);
     s.start_or_queue(job, None);
 }
 
@@ -77,12 +79,12 @@ pub(super) fn stor(s: &mut Session, _: &str, path: Option<PathBuf>) {
     }
     let Some(path) = path else { return };
     let rest = std::mem::take(&mut s.restart_position);
-    let mode = if rest > 0 {
-        OpenMode::Resume
+    let write = if rest > 0 {
+        Write::Resume
     } else {
-        OpenMode::Write
+        Write::Store
     };
-    receive(s, TransferKind::Stor, path, mode, rest);
+    receive(s, TransferKind::Stor, path, write, rest);
 }
 
 /// APPE: receive and append.
@@ -97,29 +99,51 @@ pub(super) fn appe(s: &mut Session, _: &str, path: Option<PathBuf>) {
     if !s.data_channel_ready() {
         return;
     }
-    receive(s, TransferKind::Appe, path, OpenMode::Append, 0);
+    receive(s, TransferKind::Appe, path, Write::Append, 0);
 }
 
-fn receive(s: &mut Session, transfer: TransferKind, path: PathBuf, mode: OpenMode, rest: u64) {
+/// STOR/APPE of `path` under the upload mode, after the quota check.
+fn receive(s: &mut Session, transfer: TransferKind, path: PathBuf, write: Write, rest: u64) {
     let ascii = !s.binary;
+    let upload_mode = s.cfg.upload_mode;
+    let account = quota::account(s);
     let Some(fs) = s.fs_or_reply() else { return };
+    let fs: &dyn crate::Filesystem = &**fs;
     if fs.isdir(&path) {
         return s.reply(reply::ACTION_NOT_TAKEN, "Is a directory.");
     }
-    let opened = fs.open(&path, mode);
-    let mut file = match opened {
-        Ok(f) => f,
-        Err(e) => return s.reply(reply::ACTION_NOT_TAKEN, &reply::strerror(&e)),
+    let written = quota::written_path(upload_mode, &path);
+    let before = quota::file_size(fs, written.as_deref());
+    let target_new = !fs.lexists(&path);
+    if let Some(a) = &account {
+        if let Err(text) = quota::allows(a, fs, target_new && before.is_none()) {
+            return s.reply(reply::STORAGE_EXCEEDED, &text);
+        }
+    }
+    let opened = match uploads::open(upload_mode, fs, &path, write) {
+        Ok(o) => o,
+        Err((code, text)) => return s.reply(code, &text),
     };
+    let uploads::Opened { mut file, commit } = opened;
     if rest > 0 && !seek_within(s, &mut *file, rest) {
+        if let (Some(c), Some(fs)) = (&commit, s.fs.as_deref()) {
+            uploads::discard(fs, c);
+        }
         return;
+    }
+    if let Some(a) = &account {
+        // The file written is new unless it existed (atomic's is always new).
+        quota::charge_start(a, write, before, rest, i64::from(before.is_none()));
     }
     let kind = JobKind::Receive {
         file,
         ascii,
         truncate: rest > 0,
     };
-    s.start_or_queue(Job::new(transfer, path, kind), None);
+    let mut job = Job::new(transfer, path, kind);
+    job.commit = commit;
+    job.account = account;
+    s.start_or_queue(job, None);
 }
 
 /// STOU [name]: receive into a new file with a unique name (RFC 1123
@@ -141,9 +165,37 @@ pub(super) fn stou(s: &mut Session, arg: &str, _: Option<PathBuf>) {
         return;
     };
     let ascii = !s.binary;
-    let Some((file, path)) = create_unique(s, &dir, &prefix) else {
+    let account = quota::account(s);
+    if let (Some(a), Some(fs)) = (&account, s.fs.as_deref()) {
+        if let Err(text) = quota::allows(a, fs, true) {
+            return s.reply(reply::STORAGE_EXCEEDED, &text);
+        }
+    }
+    let Some((mut file, path)) = create_unique(s, &dir, &prefix) else {
         return;
     };
+    let mut commit = None;
+    let opened = match s.fs.as_deref() {
+        Some(fs) => uploads::open_unique(s.cfg.upload_mode, fs, &path),
+        None => Ok(None),
+    };
+    match opened {
+        Ok(Some(o)) => {
+            file = o.file;
+            commit = o.commit;
+        }
+        Ok(None) => {}
+        Err(e) => {
+            if let Some(fs) = s.fs.as_deref() {
+                let _ = fs.remove(&path);
+            }
+            return s.reply(reply::FILE_UNAVAILABLE, &reply::strerror(&e));
+        }
+    }
+    if let Some(a) = &account {
+        // The reserved name, and the temporary file of the atomic modes.
+        a.adjust(0, 1 + i64::from(commit.is_some()));
+    }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -153,7 +205,10 @@ pub(super) fn stou(s: &mut Session, arg: &str, _: Option<PathBuf>) {
         ascii,
         truncate: false,
     };
-    s.start_or_queue(Job::new(TransferKind::Stou, path, kind), Some(&name));
+    let mut job = Job::new(TransferKind::Stou, path, kind);
+    job.commit = commit;
+    job.account = account;
+    s.start_or_queue(job, Some(&name));
 }
 
 /// The virtual directory and the name prefix of STOU's new file: the
@@ -350,7 +405,9 @@ fn data_status(s: &Session) -> String {
 
 /// Reply to a finished transfer, log it, and close the session if QUIT was
 /// waiting for it.
-pub(super) fn finish(s: &mut Session, outcome: Outcome, by: Ended) {
+pub(super) fn finish(s: &mut Session, mut outcome: Outcome, by: Ended) {
+    let account = quota::account(s);
+    quota::commit(s, &mut outcome, account.as_deref());
     match &outcome.kind {
         OutcomeKind::Complete => s.reply(reply::TRANSFER_COMPLETE, "Transfer complete."),
         OutcomeKind::Aborted if by == Ended::Replaced => {
@@ -383,11 +440,15 @@ pub(super) fn finish(s: &mut Session, outcome: Outcome, by: Ended) {
             reply::TRANSFER_ABORTED,
             "Data connection timed out; transfer aborted.",
         ),
+        OutcomeKind::QuotaExceeded => {
+            s.reply(reply::STORAGE_EXCEEDED, "Quota exceeded; transfer aborted.")
+        }
     }
     if outcome.transfer.moves_a_file() {
         let transfer = outcome.transfer;
         super::transfer_log::record(s, transfer, &outcome);
     }
+    quota::discard(s, &outcome);
     if s.quitting {
         s.effects.push(Effect::Close);
     }

@@ -34,6 +34,7 @@ pub(crate) mod commands;
 mod data;
 mod door;
 mod impersonation;
+mod quota;
 mod transfer_log;
 
 #[cfg(test)]

@@ -190,7 +190,11 @@ fn feat_lists_the_extensions_sorted_one_per_line_per_rfc2389() {
     let mut feat = t.send("FEAT");
     if cfg!(feature = "hash") {
         // The checksum lines (the `hash` feature), tested in tests/checksums.rs.
-        for line in [" HASH SHA-256*;SHA-512;SHA-1;MD5;CRC32\r\n", " XCRC\r\n", " XMD5\r\n"] {
+        for line in [
+            " HASH SHA-256*;SHA-512;SHA-1;MD5;CRC32\r\n",
+            " XCRC\r\n",
+            " XMD5\r\n",
+        ] {
             feat = feat.replacen(line, "", 1);
         }
         for line in [" XSHA1\r\n", " XSHA256\r\n", " XSHA512\r\n"] {

@@ -167,6 +167,7 @@ impl T {
             bytes: 0,
             elapsed: 0.0,
             kind,
+            commit: job.commit,
         };
         self.s.on_transfer_done(outcome, by);
         self.output()
