@@ -71,6 +71,18 @@ Options:
                               FACILITY (default: daemon; also ftp, local0-local7...)
       --syslog-socket PATH    the syslog daemon's socket (default: /dev/log)
 
+Uploads, quotas, checksums (see docs/uploads.md):
+      --upload-mode MODE      normal (in place, default), atomic (temporary name renamed
+                              when complete, removed when not) or atomic_resume (kept
+                              as .ftpdlib-part.NAME for a later REST/APPE)
+      --quota-bytes BYTES     per virtual user: bytes its files may take (0 = none)
+      --quota-files N         per virtual user: files it may have (0 = none)
+      --user-read-limit BYTES per virtual user: upload bytes/s shared by its sessions
+      --user-write-limit BYTES
+                              per virtual user: download bytes/s shared by its sessions
+  HASH, XCRC, XMD5, XSHA1, XSHA256 and XSHA512 are there when built with
+  `--features hash`.
+
 Embedded boxes (see docs/embedded.md):
       --inetd                 serve the one client connected on standard input
                               (inetd, tcpsvd, systemd Accept=yes) and exit when
@@ -145,6 +157,8 @@ struct Options {
     inetd: bool,
     syslog: Option<String>,
     syslog_socket: Option<PathBuf>,
+    upload_mode: ftpdlib::UploadMode,
+    user_limits: ftpdlib::UserLimits,
 }
 
 enum Parsed {
@@ -320,6 +334,7 @@ fn dummy_authorizer(o: &Options, perm: &str) -> Result<DummyAuthorizer, ftpdlib:
     for (name, password, home, perms) in &o.users {
         auth.add_user(name, password, home, perms)?;
     }
+    apply_user_limits(&mut auth, o)?;
     Ok(auth)
 }
 
@@ -384,6 +399,7 @@ fn configure(handler: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error
     if let Some(n) = o.auth_workers {
         handler.auth_workers = n;
     }
+    handler.upload_mode = o.upload_mode;
     handler.dtp_handler.read_limit = o.read_limit;
     handler.dtp_handler.write_limit = o.write_limit;
     if let Some(path) = &o.xferlog {
@@ -515,7 +531,8 @@ fn any_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
         || user_option(o, a)?
         || limit_option(o, a)?
         || tls_option(o, a)?
-        || unix_option(o, a)?)
+        || unix_option(o, a)?
+        || transfer_option(o, a)?)
 }
 
 /// Keys a configuration file may not hold: they are not settings.
@@ -625,6 +642,37 @@ fn server_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
     Ok(true)
 }
 
+/// Upload mode, quotas and per-user bandwidth (docs/uploads.md).
+fn transfer_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
+    let l = &mut o.user_limits;
+    match a.name {
+        "--upload-mode" => o.upload_mode = a.value()?.parse()?,
+        "--quota-bytes" => l.quota_bytes = a.number()?,
+        "--quota-files" => l.quota_files = a.number()?,
+        "--user-read-limit" => l.read_limit = a.number()?,
+        "--user-write-limit" => l.write_limit = a.number()?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// `--quota-*` and `--user-*-limit`: the same limits for every virtual
+/// user (anonymous included), each user counted on its own.
+fn apply_user_limits(auth: &mut DummyAuthorizer, o: &Options) -> Result<(), ftpdlib::Error> {
+    if !o.user_limits.any() {
+        return Ok(());
+    }
+    let mut names: Vec<&str> = o.users.iter().map(|u| u.0.as_str()).collect();
+    names.extend(o.username.as_deref());
+    if o.username.is_none() && !o.no_anonymous {
+        names.push("anonymous");
+    }
+    for name in names {
+        auth.set_user_limits(name, o.user_limits)?;
+    }
+    Ok(())
+}
+
 /// `-D`, `-q`, `--xferlog`.
 fn log_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
     match a.name {
@@ -698,6 +746,9 @@ fn unix_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
 /// The system-user options go with `--unix-users`, the virtual-user ones
 /// without it.
 fn check_unix_options(o: &Options) -> Result<(), String> {
+    if o.unix_users && o.user_limits.any() {
+        return Err("--quota-* and --user-*-limit apply to virtual users, not --unix-users".into());
+    }
     if o.unix_users {
         let virtual_users = [
             (o.username.is_some(), "-u/--username"),
