@@ -86,7 +86,7 @@ pub(crate) struct Job {
     pub path: PathBuf,
     pub kind: JobKind,
     /// An upload written under a temporary name (upload modes).
-    pub commit: Option<super::uploads::Commit>,
+    pub commit: Option<Box<super::uploads::Commit>>,
     /// The user whose per-user bandwidth and quota this transfer counts
     /// against, when the authorizer gives the user any.
     pub account: Option<std::rc::Rc<super::accounts::Account>>,
@@ -142,7 +142,7 @@ pub(crate) struct Outcome {
     pub elapsed: f64,
     pub kind: OutcomeKind,
     /// The job's temporary-name upload, settled by the session.
-    pub commit: Option<super::uploads::Commit>,
+    pub commit: Option<Box<super::uploads::Commit>>,
 }
 
 impl Outcome {

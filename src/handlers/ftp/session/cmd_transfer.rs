@@ -141,7 +141,7 @@ fn receive(s: &mut Session, transfer: TransferKind, path: PathBuf, write: Write,
         truncate: rest > 0,
     };
     let mut job = Job::new(transfer, path, kind);
-    job.commit = commit;
+    job.commit = commit.map(Box::new);
     job.account = account;
     s.start_or_queue(job, None);
 }
@@ -206,7 +206,7 @@ pub(super) fn stou(s: &mut Session, arg: &str, _: Option<PathBuf>) {
         truncate: false,
     };
     let mut job = Job::new(TransferKind::Stou, path, kind);
-    job.commit = commit;
+    job.commit = commit.map(Box::new);
     job.account = account;
     s.start_or_queue(job, Some(&name));
 }
