@@ -322,3 +322,81 @@ fn two_sessions_of_one_user_share_its_write_limit_within_ten_percent() {
     assert_eq!((bytes.len(), code_of(&reply)), (3 << 20, 226));
     eprintln!("anonymous RETR of 3 MiB: {:?}", t.elapsed());
 }
+
+/// `ftpdlib --upload-mode atomic --quota-bytes N --user ...` with curl and
+/// Python's ftplib as the clients: a complete upload lands under its name, one
+/// over the quota gets 552 from curl's point of view and leaves nothing.
+#[test]
+fn the_command_line_sets_the_upload_mode_and_quota_for_curl_and_ftplib() {
+    let home = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(home.path()).unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let spec = format!("cli:pw:{}:elradfmw", root.display());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ftpdlib"))
+        .args(["-i", "127.0.0.1", "-p", &port.to_string(), "--no-anonymous"])
+        .args([
+            "--user",
+            &spec,
+            "--upload-mode",
+            "atomic",
+            "--quota-bytes",
+            "100000",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run ftpdlib");
+    assert!(wait_listening(port), "ftpdlib did not listen");
+    let src = tempfile::tempdir().unwrap();
+    let small = src.path().join("small.bin");
+    let big = src.path().join("big.bin");
+    std::fs::write(&small, payload(60_000)).unwrap();
+    std::fs::write(&big, payload(500_000)).unwrap();
+    let url = |name: &str| format!("ftp://127.0.0.1:{port}/{name}");
+    let base = ["-sS", "--user", "cli:pw"];
+    let ok = curl::run_curl(&base, &["-T", small.to_str().unwrap(), &url("small.bin")]);
+    curl::curl_ok(&ok);
+    assert_eq!(
+        std::fs::read(root.join("small.bin")).unwrap(),
+        payload(60_000)
+    );
+    let over = curl::run_curl(&base, &["-v", "-T", big.to_str().unwrap(), &url("big.bin")]);
+    let replies = curl::transcript(&over, "< ");
+    assert!(
+        replies.iter().any(|r| r.starts_with("552 ")),
+        "curl saw no 552: {replies:?}"
+    );
+    assert_eq!(names(&root), ["small.bin"], "nothing of the cut upload");
+    // ftplib: the quota is still 40000 bytes away; a 30000-byte upload fits.
+    let script = "import ftplib,io,sys\n\
+        f=ftplib.FTP(); f.connect('127.0.0.1', int(sys.argv[1])); f.login('cli','pw')\n\
+        print(f.storbinary('STOR py.bin', io.BytesIO(b'x'*30000)))\n\
+        try:\n    f.storbinary('STOR py2.bin', io.BytesIO(b'y'*30000))\nexcept ftplib.error_perm as e:\n    print(e)\n\
+        f.quit()\n";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, &port.to_string()])
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some("226 Transfer complete."),
+        "{text}"
+    );
+    assert!(
+        lines.get(1).is_some_and(|l| l.starts_with("552 ")),
+        "{text}"
+    );
+    assert_eq!(names(&root), ["py.bin", "small.bin"]);
+    stop_child(&mut child);
+}
