@@ -465,6 +465,7 @@ impl DummyAuthorizer {
     /// Removes a user (pyftpdlib `remove_user`, which raises `KeyError`
     /// for an unknown user; here an [`AuthorizerError`]).
     pub fn remove_user(&mut self, username: &str) -> Result<(), AuthorizerError> {
+        self.limits.remove(username);
         self.users
             .remove(username)
             .map(drop)
