@@ -21,6 +21,21 @@ use crate::filesystems::Filesystem;
 
 /// A user's quota and bandwidth limits (ftpdlib extension; pyftpdlib has
 /// per-channel limits only). Zero means no limit.
+///
+/// ```
+/// use ftpdlib::{DummyAuthorizer, FtpHandler, UploadMode, UserLimits};
+/// let mut auth = DummyAuthorizer::new();
+/// auth.add_user("bob", "pw", ".", "elradfmw").unwrap();
+/// let limits = UserLimits {
+///     quota_bytes: 1 << 30,
+///     quota_files: 10_000,
+///     write_limit: 1 << 20,
+///     ..UserLimits::default()
+/// };
+/// auth.set_user_limits("bob", limits).unwrap();
+/// let mut handler = FtpHandler::new(auth);
+/// handler.upload_mode = UploadMode::AtomicResume;
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UserLimits {
     /// Bytes the user's regular files may take under the home (partial
