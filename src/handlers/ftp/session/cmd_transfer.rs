@@ -171,27 +171,12 @@ pub(super) fn stou(s: &mut Session, arg: &str, _: Option<PathBuf>) {
             return s.reply(reply::STORAGE_EXCEEDED, &text);
         }
     }
-    let Some((mut file, path)) = create_unique(s, &dir, &prefix) else {
+    let Some((file, path)) = create_unique(s, &dir, &prefix) else {
         return;
     };
-    let mut commit = None;
-    let opened = match s.fs.as_deref() {
-        Some(fs) => uploads::open_unique(s.cfg.upload_mode, fs, &path),
-        None => Ok(None),
+    let Some((file, commit)) = unique_upload(s, file, &path) else {
+        return;
     };
-    match opened {
-        Ok(Some(o)) => {
-            file = o.file;
-            commit = o.commit;
-        }
-        Ok(None) => {}
-        Err(e) => {
-            if let Some(fs) = s.fs.as_deref() {
-                let _ = fs.remove(&path);
-            }
-            return s.reply(reply::FILE_UNAVAILABLE, &reply::strerror(&e));
-        }
-    }
     if let Some(a) = &account {
         // The reserved name, and the temporary file of the atomic modes.
         a.adjust(0, 1 + i64::from(commit.is_some()));
@@ -209,6 +194,26 @@ pub(super) fn stou(s: &mut Session, arg: &str, _: Option<PathBuf>) {
     job.commit = commit.map(Box::new);
     job.account = account;
     s.start_or_queue(job, Some(&name));
+}
+
+/// Under an atomic upload mode, the temporary file STOU writes instead of
+/// its reserved `path` (else `file` itself); the reserved name is removed
+/// and the error replied when it cannot be made.
+fn unique_upload(
+    s: &mut Session,
+    file: Box<dyn FileHandle>,
+    path: &Path,
+) -> Option<(Box<dyn FileHandle>, Option<uploads::Commit>)> {
+    let fs = s.fs.as_deref()?;
+    match uploads::open_unique(s.cfg.upload_mode, fs, path) {
+        Ok(Some(o)) => Some((o.file, o.commit)),
+        Ok(None) => Some((file, None)),
+        Err(e) => {
+            let _ = fs.remove(path);
+            s.reply(reply::FILE_UNAVAILABLE, &reply::strerror(&e));
+            None
+        }
+    }
 }
 
 /// The virtual directory and the name prefix of STOU's new file: the

@@ -241,3 +241,4 @@ fn upload_file(job: &mut Job) -> &mut Box<dyn FileHandle> {
 mod commands;
 mod data;
 mod login;
+mod uploads;
