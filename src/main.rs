@@ -1029,6 +1029,28 @@ mod tests {
     }
 
     #[test]
+    fn upload_mode_and_user_limits_parse() {
+        let o = run(&["--upload-mode", "atomic_resume", "--quota-bytes", "100"]).unwrap();
+        assert_eq!(o.upload_mode, ftpdlib::UploadMode::AtomicResume);
+        assert_eq!(o.user_limits.quota_bytes, 100);
+        let o = run(&[
+            "--quota-files=3",
+            "--user-read-limit",
+            "5",
+            "--user-write-limit",
+            "6",
+        ])
+        .unwrap();
+        let l = o.user_limits;
+        assert_eq!((l.quota_files, l.read_limit, l.write_limit), (3, 5, 6));
+        assert!(run(&["--upload-mode", "fast"])
+            .unwrap_err()
+            .contains("unknown upload mode"));
+        let err = run(&["--unix-users", "--quota-bytes", "1"]).unwrap_err();
+        assert!(err.contains("virtual users"), "{err}");
+    }
+
+    #[test]
     fn syslog_takes_an_optional_facility() {
         assert_eq!(
             run(&["--syslog"]).unwrap().syslog.as_deref(),
