@@ -456,8 +456,20 @@ impl ControlChannel {
             return Ok(0);
         }
         let mut chunk = [0u8; READ_CHUNK];
+        // During a checksum, never more than one line's worth: an over-long
+        // line's 500 must not overtake the checksum's reply.
+        let room = if self.wait == Wait::Hash {
+            (MAX_LINE + 1)
+                .saturating_sub(self.inbuf.len())
+                .min(READ_CHUNK)
+        } else {
+            READ_CHUNK
+        };
+        if room == 0 {
+            return Ok(0);
+        }
         loop {
-            match self.conn.read(&mut chunk) {
+            match self.conn.read(&mut chunk[..room]) {
                 Ok(0) => {
                     self.eof = true;
                     return Ok(0);
