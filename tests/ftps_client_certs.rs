@@ -70,7 +70,7 @@ fn curl(args: &[&str]) -> Output {
     run_curl(&["-sS", "-k", "-v", "--ssl-reqd", "--max-time", "60"], args)
 }
 
-fn with_cert<'a>(name: &str, args: &[&'a str]) -> Vec<String> {
+fn with_cert(name: &str, args: &[&str]) -> Vec<String> {
     let mut v = vec![
         "--cert".to_string(),
         cert(&format!("{name}.pem")),
