@@ -139,7 +139,7 @@ fn curl_ftp_ssl_ccc_active_mode_resumes_the_session_on_data_connections() {
 /// without sending close_notify, and OpenSSL then no longer offers that
 /// session for resumption: its data connections make full handshakes,
 /// which `require_tls_session_reuse` refuses. So this pairing needs reuse
-/// off (docs/ftps-extensions.md).
+/// off (docs/ftps-and-virtual-hosts.md).
 #[test]
 fn curl_ftp_ssl_ccc_passive_mode_with_session_reuse_off() {
     let _g = shared();
