@@ -157,9 +157,15 @@ fn cli_host_site_and_host_user() {
     };
     let mut child = Command::new(env!("CARGO_BIN_EXE_ftpdlib"))
         .args(["-i", "127.0.0.1", "-p", &port.to_string(), "--no-anonymous"])
-        .arg(format!("--host-site=a.example:{}:Site A: welcome", h.a.display()))
+        .arg(format!(
+            "--host-site=a.example:{}:Site A: welcome",
+            h.a.display()
+        ))
         .arg(format!("--host-site=b.example:{}", h.b.display()))
-        .arg(format!("--host-user=b.example:bob:bpw:{}:elr", h.b.display()))
+        .arg(format!(
+            "--host-user=b.example:bob:bpw:{}:elr",
+            h.b.display()
+        ))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -203,8 +209,11 @@ fn ftps_with_sni_presents_each_sites_certificate() {
     let srv = TestServer::start_with(
         |_, _| {},
         move |handler| {
-            let tls = ftpdlib::TlsFtpHandler::new(dir.join("default.pem"), Some(&dir.join("default.key")))
-                .unwrap();
+            let tls = ftpdlib::TlsFtpHandler::new(
+                dir.join("default.pem"),
+                Some(&dir.join("default.key")),
+            )
+            .unwrap();
             // Sites added before and after enable_tls both get their certificate.
             let mut auth_a = DummyAuthorizer::new();
             auth_a.add_user("alice", "apw", &a, "elr").unwrap();

@@ -319,6 +319,14 @@ def case_sni_selects_site():
     ftp.prot_p()
     assert "a-only.txt" in ftp.nlst()
     ftp.quit()
+    # An SNI that names no site (a shared name) leaves HOST free.
+    ftp = ReuseFTP_TLS(context=context(), timeout=TIMEOUT)
+    ftp.connect(HOST, PORT)
+    ftp.host = "shared.example"
+    ftp.auth()
+    assert ftp.sendcmd("HOST a.example").startswith("220")
+    ftp.login("alice", "apw")
+    ftp.quit()
 
 
 CASES = {k[5:]: v for k, v in globals().items() if k.startswith("case_")}

@@ -283,7 +283,9 @@ impl Conn {
                 Record::Complete(len) => {
                     let mut record = &pending[..len];
                     while !record.is_empty() {
-                        tls.read_tls(&mut record)?;
+                        if tls.read_tls(&mut record)? == 0 {
+                            return Err(io::ErrorKind::InvalidData.into());
+                        }
                     }
                     pending.drain(..len);
                     let state = tls

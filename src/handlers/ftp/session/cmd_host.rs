@@ -22,8 +22,8 @@ pub(crate) fn row() -> Command {
 
 /// HOST name: 220 with the site's banner; 503 once USER was sent (RFC 7151
 /// §3: HOST comes first), 501 for a malformed name, 504 for a name that is
-/// not one of the sites or that differs from the server name the client
-/// asked for in its TLS handshake (SNI).
+/// not one of the sites or that is another site than the one the client
+/// asked for in its TLS handshake (SNI), whose certificate it was shown.
 fn host(s: &mut Session, arg: &str, _: Option<PathBuf>) {
     if s.authenticated || !s.username.is_empty() {
         return s.reply(reply::BAD_SEQUENCE, "HOST must be sent before USER.");
@@ -36,14 +36,10 @@ fn host(s: &mut Session, arg: &str, _: Option<PathBuf>) {
         let text = format!("Unknown host {}.", super::printable(&name));
         return s.reply(reply::NOT_IMPLEMENTED_FOR_ARG, &text);
     };
-    if s.tls_peer
-        .server_name
-        .as_ref()
-        .is_some_and(|sni| *sni != name)
-    {
+    if site_of_sni(s).is_some_and(|sni_site| sni_site != index) {
         return s.reply(
             reply::NOT_IMPLEMENTED_FOR_ARG,
-            "HOST does not match the server name of the TLS handshake.",
+            "HOST names another site than the TLS handshake did.",
         );
     }
     s.site = Some(index);
