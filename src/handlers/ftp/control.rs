@@ -330,7 +330,10 @@ impl ControlChannel {
             if self.tls_config.is_none() {
                 self.tls_config = session_tls_config(self.session.cfg(), self.session.site_name());
             }
+            // A new handshake (AUTH again after CCC) may bring another
+            // client certificate: the data connections follow it.
             self.tls_peer_known = false;
+            self.data_tls_config = None;
             let Some(config) = self.tls_config.clone() else {
                 return Err(io::Error::other("TLS is not configured"));
             };
