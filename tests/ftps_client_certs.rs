@@ -1,5 +1,5 @@
 #![cfg(feature = "tls")]
-//! TLS client certificates (issue 16): curl and Python's ftplib log in by
+//! TLS client certificates (issue 16): curl, lftp and Python's ftplib log in by
 //! certificate without a password (232, RFC 2228), are refused without one
 //! (or with someone else's) when certificates are required, fall back to
 //! the password when they are optional; data connections must carry the
@@ -266,4 +266,47 @@ fn a_bad_client_ca_is_a_configuration_error() {
     // Off needs no CA file at all.
     tls.set_client_ca(c.path("missing.pem"), ClientAuth::Off)
         .unwrap();
+}
+
+// ===================================================================== lftp
+
+/// lftp (GnuTLS) with `ssl:cert-file`: USER alone logs in (232), and the
+/// download's data connection carries the same certificate. SKIPPED (and
+/// passes) only when lftp is not installed.
+#[test]
+fn lftp_logs_in_by_certificate() {
+    let _g = shared();
+    if Command::new("lftp").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: lftp not installed");
+        return;
+    }
+    let srv = server(ClientAuth::Required, |_| {});
+    let cwd = tempfile::tempdir().unwrap();
+    let script = format!(
+        "set cmd:fail-exit yes; set net:max-retries 1; set ssl:verify-certificate no; \
+         set ftp:ssl-force yes; set ftp:ssl-protect-data yes; \
+         set ssl:cert-file {}; set ssl:key-file {}; \
+         get hello.txt; quit",
+        cert("user.pem"),
+        cert("user.key")
+    );
+    let out = Command::new("lftp")
+        .arg("-d")
+        .args(["-e", &script])
+        .args(["-u", "user,", "-p"])
+        .arg(srv.addr.port().to_string())
+        .arg(srv.addr.ip().to_string())
+        .current_dir(cwd.path())
+        .env("HOME", cwd.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lftp");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "lftp failed:\n{log}");
+    assert!(log.contains("<--- 232"), "no 232 in:\n{log}");
+    assert!(!log.contains("---> PASS"), "{log}");
+    assert_eq!(
+        fs::read(cwd.path().join("hello.txt")).unwrap(),
+        b"hello by certificate\n"
+    );
 }
