@@ -250,4 +250,29 @@ fn ftps_with_sni_presents_each_sites_certificate() {
         );
         eprint!("{stdout}");
     }
+    // OpenSSL's own client, `s_client -starttls ftp -servername`.
+    for (name, cn) in [("a.example", "a.example"), ("b.example", "b.example")] {
+        let out = Command::new("openssl")
+            .args([
+                "s_client",
+                "-starttls",
+                "ftp",
+                "-servername",
+                name,
+                "-connect",
+            ])
+            .arg(srv.addr.to_string())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run openssl s_client");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let subject = text
+            .lines()
+            .find(|l| l.starts_with("subject="))
+            .unwrap_or_else(|| panic!("no subject in s_client output:\n{text}"));
+        assert!(
+            subject.ends_with(&format!("CN = {cn}")),
+            "{name}: {subject}"
+        );
+    }
 }
