@@ -254,7 +254,7 @@ pub trait Authorizer {
     }
 
     /// Whether the verified TLS client certificate `cert` logs `username`
-    /// in without a password (ftpdlib extension, after RFC 4217 §7 and
+    /// in without a password (ftpdlib extension, after RFC 4217 and
     /// RFC 2228's 232 reply; pyftpdlib has no client certificates). Asked
     /// at USER on a session whose client sent a certificate that chains to
     /// the client CA (`TlsFtpHandler::set_client_ca`). Default: the user

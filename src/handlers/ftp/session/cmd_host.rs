@@ -20,8 +20,8 @@ pub(crate) fn row() -> Command {
     .feat("HOST")
 }
 
-/// HOST name: 220 with the site's banner; 503 once USER was sent (RFC 7151
-/// §3: HOST comes first), 501 for a malformed name, 504 for a name that is
+/// HOST name: 220 with the site's banner; 503 once USER was sent (RFC 7151:
+/// HOST comes first), 501 for a malformed name, 504 for a name that is
 /// not one of the sites or that is another site than the one the client
 /// asked for in its TLS handshake (SNI), whose certificate it was shown.
 fn host(s: &mut Session, arg: &str, _: Option<PathBuf>) {
@@ -52,7 +52,7 @@ fn host(s: &mut Session, arg: &str, _: Option<PathBuf>) {
 }
 
 /// A host name (letters, digits, `-`, `.`; RFC 1123), an IPv4 address or
-/// a bracketed IPv6 literal (RFC 7151 §3.1), normalized; `None` otherwise.
+/// a bracketed IPv6 literal (RFC 7151), normalized; `None` otherwise.
 pub(crate) fn parse_host(arg: &str) -> Option<String> {
     let arg = arg.trim();
     if let Some(inner) = arg.strip_prefix('[').and_then(|a| a.strip_suffix(']')) {

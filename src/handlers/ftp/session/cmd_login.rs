@@ -36,7 +36,7 @@ pub(super) fn user(s: &mut Session, arg: &str, _: Option<PathBuf>) {
 
 /// With client certificates on: a certificate of the TLS control
 /// connection that the authorizer maps to `user` logs it in at once (232,
-/// RFC 2228's "authorized by security data exchange"; RFC 4217 §7). Without
+/// RFC 2228's "authorized by security data exchange"). Without
 /// one: a password login follows in optional mode, the login is refused
 /// in required mode. True when USER was answered here.
 fn certificate_login(s: &mut Session, user: &str) -> bool {
