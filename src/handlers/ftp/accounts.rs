@@ -119,14 +119,21 @@ impl Account {
 /// limit.
 #[derive(Debug, Default)]
 pub(crate) struct Accounts {
-    users: RefCell<HashMap<String, Rc<Account>>>,
+    /// By virtual host (`None` = the default site), then user name.
+    users: RefCell<HashMap<Option<usize>, HashMap<String, Rc<Account>>>>,
 }
 
 impl Accounts {
-    /// The account of `username` under `limits`, or `None` when no limit
-    /// applies to the user.
-    pub fn get(&self, username: &str, limits: UserLimits) -> Option<Rc<Account>> {
-        let mut users = self.users.borrow_mut();
+    /// The account of `username` of `site` under `limits`, or `None` when
+    /// no limit applies to the user.
+    pub fn get(
+        &self,
+        site: Option<usize>,
+        username: &str,
+        limits: UserLimits,
+    ) -> Option<Rc<Account>> {
+        let mut sites = self.users.borrow_mut();
+        let users = sites.entry(site).or_default();
         if !limits.any() {
             // Keep a known account (its usage stays counted) but hand it
             // out only while a limit applies.
@@ -190,7 +197,7 @@ mod tests {
             quota_bytes: 1000,
             ..UserLimits::default()
         };
-        let a = accounts.get("u", limits).unwrap();
+        let a = accounts.get(None, "u", limits).unwrap();
         assert_eq!(a.room(), u64::MAX, "unknown usage does not cut");
         assert_eq!(
             a.usage(&fs),
@@ -208,8 +215,8 @@ mod tests {
                 files: 1
             }
         );
-        assert!(accounts.get("u", UserLimits::default()).is_none());
-        let again = accounts.get("u", limits).unwrap();
+        assert!(accounts.get(None, "u", UserLimits::default()).is_none());
+        let again = accounts.get(None, "u", limits).unwrap();
         assert_eq!(again.usage(&fs).bytes, 50, "the count survives");
     }
 }

@@ -146,8 +146,8 @@ impl Command {
         }
     }
 
-    /// A row run by a crate-internal function (the TLS and checksum commands).
-    #[cfg_attr(not(any(feature = "tls", feature = "hash")), allow(dead_code))]
+    /// A row run by a crate-internal function (the TLS commands, HOST and
+    /// the checksum commands).
     pub(crate) fn builtin(name: &str, help: &str, run: Builtin) -> Command {
         let mut cmd = Command::new(name, help, |_| {});
         cmd.spec.run = Run::Builtin(run);

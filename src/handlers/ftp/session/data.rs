@@ -21,6 +21,9 @@ pub(crate) enum DataState {
 }
 
 /// What became of a transfer handed to [`DataLink::start_or_queue`].
+// A transient return value, moved once per transfer command: boxing its
+// Job would allocate per transfer for nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Start {
     /// The connection is up: run it now.
     Now(Job),

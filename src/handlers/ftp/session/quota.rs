@@ -18,8 +18,9 @@ pub(super) fn account(s: &Session) -> Option<Rc<Account>> {
     if !s.authenticated {
         return None;
     }
-    let limits = s.cfg.authorizer.user_limits(&s.username);
-    s.cfg.accounts.get(&s.username, limits)
+    let limits = s.authorizer().user_limits(&s.username);
+    // Sites (HOST) have users of their own: one account per site and name.
+    s.cfg.accounts.get(s.site, &s.username, limits)
 }
 
 /// The file an upload of `target` writes into, when known before it is
