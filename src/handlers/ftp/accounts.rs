@@ -120,8 +120,11 @@ impl Account {
 #[derive(Debug, Default)]
 pub(crate) struct Accounts {
     /// By virtual host (`None` = the default site), then user name.
-    users: RefCell<HashMap<Option<usize>, HashMap<String, Rc<Account>>>>,
+    users: RefCell<HashMap<Option<usize>, SiteAccounts>>,
 }
+
+/// One site's accounts by user name.
+type SiteAccounts = HashMap<String, Rc<Account>>;
 
 impl Accounts {
     /// The account of `username` of `site` under `limits`, or `None` when
