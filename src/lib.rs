@@ -62,7 +62,7 @@ pub use error::{AuthenticationFailed, AuthorizerError, Error, FilesystemError};
 pub use filesystems::{AbstractedFs, DirNames, FileHandle, Filesystem, OpenMode, Stat};
 pub use handlers::ftp::{
     ActiveDtp, ArgRule, Command, CommandContext, DtpHandler, FtpHandler, Hooks, NoHooks,
-    PassiveDtp, PathRule, SessionInfo,
+    PassiveDtp, PathRule, PortSet, PortSetError, SessionInfo,
 };
 #[cfg(feature = "tls")]
 pub use handlers::ftps::TlsFtpHandler;

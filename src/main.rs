@@ -28,7 +28,8 @@ Options:
   -w, --write                 grant write access to logged-in users (default: read-only)
   -d, --directory PATH        directory to serve (default: current directory)
   -n, --nat-address ADDRESS   NAT address announced in PASV replies
-  -r, --range FROM-TO         port range for passive connections (e.g. 8000-9000)
+  -r, --range PORTS           ports for passive connections: FROM-TO, or a list
+                              of ports and ranges (e.g. 8000-9000,9500)
   -D, --debug                 enable DEBUG logging (commands and replies)
   -q, --quiet                 no logging at all (errors included)
   -u, --username USERNAME     a named user, instead of anonymous (needs -P)
@@ -104,7 +105,7 @@ struct Options {
     write: bool,
     directory: Option<PathBuf>,
     nat_address: Option<std::net::IpAddr>,
-    range: Option<(u16, u16)>,
+    range: Option<ftpdlib::PortSet>,
     debug: bool,
     quiet: bool,
     username: Option<String>,
@@ -368,7 +369,7 @@ fn configure(handler: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error
         handler.banner = b.clone();
     }
     handler.masquerade_address = o.nat_address;
-    handler.passive_ports = o.range.map(|(a, b)| a..=b);
+    handler.passive_ports = o.range.clone();
     if let Some(t) = o.timeout {
         handler.timeout = Duration::from_secs(t);
         handler.dtp_handler.timeout = Duration::from_secs(t);
@@ -767,13 +768,11 @@ fn existing_dir(text: &str) -> Result<PathBuf, String> {
     }
 }
 
-fn port_range(text: &str) -> Result<(u16, u16), String> {
-    let (a, b) = text.split_once('-').ok_or("--range: expected FROM-TO")?;
-    let (a, b): (u16, u16) = (number("--range", a)?, number("--range", b)?);
-    if a == 0 || a >= b {
-        return Err("--range: expected 1 <= FROM < TO <= 65535".into());
-    }
-    Ok((a, b))
+/// pyftpdlib's `FROM-TO` (1 <= FROM < TO <= 65535), or a comma-separated
+/// list of such ranges and single ports.
+fn port_range(text: &str) -> Result<ftpdlib::PortSet, String> {
+    text.parse()
+        .map_err(|e| format!("--range: {e} (expected FROM-TO or a list like 8000-9000,9500)"))
 }
 
 /// `NAME:PASSWORD:HOME:PERMS`; the password may contain ':' (the home and

@@ -392,7 +392,7 @@ fn rein_log_cmd_line() {
     let srv = TestServer::start();
     let mut c = srv.login();
     let port = local_port(&c);
-    c.expect("REIN", 230);
+    c.expect("REIN", 220);
     c.expect("QUIT", 221);
     wait_closed(port);
     let got: Vec<String> = session_records(port)
@@ -402,7 +402,7 @@ fn rein_log_cmd_line() {
         .collect();
     // pyftpdlib: "%s %s" % (" ".join([cmd, arg]).strip(), code): an empty
     // argument leaves one space; REIN has already cleared the user name.
-    assert_eq!(got, [format!("{} REIN 230", prefix(port, ""))]);
+    assert_eq!(got, [format!("{} REIN 220", prefix(port, ""))]);
 }
 
 #[test]

@@ -131,8 +131,9 @@ pub(super) fn rein(s: &mut Session, _: &str, _: Option<PathBuf>) {
     flush_account(s);
     s.username.clear();
     s.update_prefix();
-    s.reply(reply::LOGGED_IN, "Ready for new user.");
-    s.log_cmd("REIN", "", reply::LOGGED_IN, "Ready for new user.");
+    // RFC 959 §4.2 lists 120/220 for REIN (pyftpdlib answers 230).
+    s.reply(reply::READY, "Ready for new user.");
+    s.log_cmd("REIN", "", reply::READY, "Ready for new user.");
 }
 
 fn logout(s: &mut Session) {
