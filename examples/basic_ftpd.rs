@@ -23,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Define a new user having full r/w permissions and a read-only
     // anonymous user. "." is the current directory, stored as its real path.
-    authorizer.add_user("user", "12345", ".", "elradfmwMT")?;
+    authorizer.add_user_with_perm("user", "12345", ".", "elradfmwMT")?;
     authorizer.add_anonymous(".")?;
 
     // Instantiate the FTP handler (pyftpdlib: `handler = FTPHandler`,

@@ -100,7 +100,10 @@ pub mod fuzzing {
     /// bytes. Effects on sockets are dropped.
     pub fn interpret(input: &[u8], home: &Path) -> Vec<u8> {
         let mut auth = crate::DummyAuthorizer::new();
-        if auth.add_user("user", "12345", home, "elradfmwMT").is_err() {
+        if auth
+            .add_user_with_perm("user", "12345", home, "elradfmwMT")
+            .is_err()
+        {
             return Vec::new();
         }
         let mut handler = crate::FtpHandler::new(auth);

@@ -313,13 +313,13 @@ fn dummy_authorizer(o: &Options, perm: &str) -> Result<DummyAuthorizer, ftpdlib:
     let directory = o.directory.clone().unwrap_or(cwd);
     let mut auth = DummyAuthorizer::new();
     if let Some(user) = &o.username {
-        auth.add_user(user, o.password.as_deref().unwrap_or(""), &directory, perm)?;
+        auth.add_user_with_perm(user, o.password.as_deref().unwrap_or(""), &directory, perm)?;
     } else if !o.no_anonymous {
         let home = o.anonymous_dir.as_ref().unwrap_or(&directory);
         auth.add_anonymous_with(home, perm, "Login successful.", "Goodbye.")?;
     }
     for (name, password, home, perms) in &o.users {
-        auth.add_user(name, password, home, perms)?;
+        auth.add_user_with_perm(name, password, home, perms)?;
     }
     Ok(auth)
 }

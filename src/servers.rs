@@ -38,7 +38,7 @@ pub(crate) const TOO_MANY_FROM_IP: &str = "Too many connections from the same IP
 /// ```no_run
 /// use ftpdlib::{DummyAuthorizer, FtpHandler, FtpServer};
 /// let mut auth = DummyAuthorizer::new();
-/// auth.add_user("user", "12345", ".", "elradfmwMT").unwrap();
+/// auth.add_user_with_perm("user", "12345", ".", "elradfmwMT").unwrap();
 /// let mut server = FtpServer::bind(("127.0.0.1", 2121), FtpHandler::new(auth)).unwrap();
 /// server.max_cons = 256;
 /// server.max_cons_per_ip = 5;

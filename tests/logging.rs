@@ -144,7 +144,10 @@ fn a_session_logs_pyftpdlib_lines_in_order() {
     capture();
     const PW: &str = "Alice-Pw-7c1e9";
     let srv = TestServer::start_with(
-        |a, root| a.add_user("alice", PW, root, "elradfmwMT").unwrap(),
+        |a, root| {
+            a.add_user_with_perm("alice", PW, root, "elradfmwMT")
+                .unwrap()
+        },
         |_| {},
     );
     std::fs::write(srv.root().join("a.txt"), b"hello\n").unwrap();
@@ -242,7 +245,7 @@ fn password_is_never_logged_in_clear() {
     capture();
     const PW: &str = "Pw-In-Clear-Never-5d2";
     let srv = TestServer::start_with(
-        |a, root| a.add_user("bob", PW, root, "elr").unwrap(),
+        |a, root| a.add_user_with_perm("bob", PW, root, "elr").unwrap(),
         |_| {},
     );
     let mut c = srv.client();
