@@ -268,7 +268,7 @@ fn a_path_with_a_nul_or_a_line_break_is_501_per_rfc959() {
 fn an_undecodable_line_is_501_per_rfc2640() {
     let mut t = T::new();
     t.login();
-    t.s.handle_line(b"MKD \xff\xfe");
+    t.s.handle_line(b"MKD \xc3\x28");
     t.replied("501 Can't decode command.");
 }
 

@@ -240,3 +240,4 @@ fn upload_file(job: &mut Job) -> &mut Box<dyn FileHandle> {
 mod commands;
 mod data;
 mod login;
+mod wire;
