@@ -29,7 +29,12 @@ fn send_flags(c: &Client, bytes: &[u8], flags: libc::c_int) {
     // SAFETY: `bytes` is a live slice of `bytes.len()` bytes; the kernel
     // only reads it; `fd` is the client's open socket.
     let n = unsafe { libc::send(fd, bytes.as_ptr().cast(), bytes.len(), flags) };
-    assert_eq!(n, bytes.len() as isize, "{}", std::io::Error::last_os_error());
+    assert_eq!(
+        n,
+        bytes.len() as isize,
+        "{}",
+        std::io::Error::last_os_error()
+    );
 }
 
 /// What ftp(1) (BSD, netkit, inetutils) sends to abort: IAC IP IAC in
@@ -177,7 +182,10 @@ fn file_errors_come_before_425_as_pyftpdlib() {
     assert_eq!(c.cmd("RETR nope"), "550 No such file or directory.\r\n");
     assert_eq!(c.cmd("STOR no/dir"), "550 No such file or directory.\r\n");
     c.expect("REST 100", 350);
-    assert_eq!(c.cmd("RETR keep"), "554 REST position (100) > file size (8)\r\n");
+    assert_eq!(
+        c.cmd("RETR keep"),
+        "554 REST position (100) > file size (8)\r\n"
+    );
     let no_data = "425 No data connection: use PASV, EPSV, PORT or EPRT first.\r\n";
     assert_eq!(c.cmd("RETR keep"), no_data);
     assert_eq!(c.cmd("STOR keep"), no_data);
