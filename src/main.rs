@@ -977,6 +977,18 @@ mod tests {
     }
 
     #[test]
+    fn range_takes_pyftpdlibs_from_to_and_lists() {
+        let o = run(&["-r", "60000-60100"]).unwrap();
+        assert_eq!(o.range.map(|p| p.len()), Some(101));
+        let o = run(&["--range", "2000-2002,2010"]).unwrap();
+        let ports: Vec<u16> = o.range.iter().flat_map(|p| p.iter()).collect();
+        assert_eq!(ports, [2000, 2001, 2002, 2010]);
+        for bad in ["60100-60000", "5-5", "0-10", "1-70000", "x", "1,,2"] {
+            assert!(run(&["-r", bad]).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn syslog_takes_an_optional_facility() {
         assert_eq!(
             run(&["--syslog"]).unwrap().syslog.as_deref(),

@@ -236,3 +236,29 @@ fn opts_needs_login_rein_is_220_and_eprt_texts_as_pyftpdlib() {
     assert_eq!(c.cmd("REIN"), "220 Ready for new user.\r\n");
     assert_eq!(c.cmd("PWD"), "530 Log in with USER and PASS first.\r\n");
 }
+
+// ---- pyftpdlib's defaults ----
+
+#[test]
+fn add_user_without_perm_is_read_only_elr_as_pyftpdlib() {
+    let srv = TestServer::start_with(
+        |a, root| a.add_user("reader", "pw", root).expect("add_user"),
+        |_| {},
+    );
+    std::fs::write(srv.root().join("f"), b"readable").unwrap();
+    let mut c = srv.client();
+    c.login("reader", "pw");
+    c.expect("TYPE I", 200);
+    let (data, r) = c.retrieve("RETR f");
+    assert_eq!((data.as_slice(), code_of(&r)), (&b"readable"[..], 226));
+    assert_eq!(c.cmd("MKD d"), "550 Not enough privileges.\r\n");
+    assert_eq!(c.cmd("DELE f"), "550 Not enough privileges.\r\n");
+    assert_eq!(c.cmd("STOR g"), "550 Not enough privileges.\r\n");
+    let r = c.cmd("MLST f");
+    assert!(r.contains("perm=r;"), "{r:?}");
+}
+
+#[test]
+fn passive_listener_backlog_defaults_to_pyftpdlibs_100() {
+    assert_eq!(ftpdlib::PassiveDtp::default().backlog, 100);
+}
