@@ -128,7 +128,8 @@ impl Session {
         if transfer_owed {
             self.reply(code, text);
         }
-        if !setup_owed && !transfer_owed {
+        if !setup_owed && !transfer_owed && left == DataSide::Gone {
+            // (A refused foreign peer, `Alive`, was logged at WARN already.)
             self.log(&format!("{text} (no command awaits a reply)"));
         }
     }
