@@ -311,3 +311,36 @@ fn a_stalled_retr_is_one_426() {
     );
     in_step(&mut c);
 }
+
+// ---- STOU sent before PASV/PORT (queued until a data connection comes) ----
+
+#[test]
+fn stou_before_a_refused_port_gets_its_final_reply_after_ports_own() {
+    let srv = TestServer::start();
+    let mut c = binary_client(&srv);
+    c.expect("STOU", 150);
+    let closed = closed_port();
+    // One 425 for PORT, one as STOU's final reply.
+    assert_eq!(
+        c.cmd(&format!("PORT {}", port_arg(closed))),
+        "425 Can't connect to specified address.\r\n"
+    );
+    assert_eq!(
+        c.read_reply(),
+        "425 Can't connect to specified address.\r\n"
+    );
+    in_step(&mut c);
+}
+
+#[test]
+fn stou_before_a_pasv_that_times_out_gets_the_timeout_as_final_reply() {
+    let srv = TestServer::start_with(
+        |_, _| {},
+        |h| h.passive_dtp.timeout = Duration::from_millis(300),
+    );
+    let mut c = binary_client(&srv);
+    c.expect("STOU", 150);
+    c.expect("PASV", 227);
+    assert_eq!(c.read_reply(), "421 Passive data channel timed out.\r\n");
+    in_step(&mut c);
+}
