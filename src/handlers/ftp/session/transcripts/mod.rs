@@ -239,5 +239,6 @@ fn upload_file(job: &mut Job) -> &mut Box<dyn FileHandle> {
 
 mod commands;
 mod data;
+mod hosts;
 mod login;
 mod wire;
