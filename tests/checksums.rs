@@ -255,7 +255,7 @@ fn opts_hash_selects_the_algorithm_feat_stars_it_and_help_lists_the_commands() {
 #[test]
 fn checksums_need_the_r_letter_a_file_and_a_path_inside_the_home() {
     let srv = TestServer::start_with(
-        |a, home| a.add_user("lister", "pw", home, "el").unwrap(),
+        |a, home| a.add_user_with_perm("lister", "pw", home, "el").unwrap(),
         |_| {},
     );
     std::fs::write(srv.root().join("f.txt"), b"abc").unwrap();

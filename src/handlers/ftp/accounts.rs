@@ -25,7 +25,7 @@ use crate::filesystems::Filesystem;
 /// ```
 /// use ftpdlib::{DummyAuthorizer, FtpHandler, UploadMode, UserLimits};
 /// let mut auth = DummyAuthorizer::new();
-/// auth.add_user("bob", "pw", ".", "elradfmw").unwrap();
+/// auth.add_user_with_perm("bob", "pw", ".", "elradfmw").unwrap();
 /// let limits = UserLimits {
 ///     quota_bytes: 1 << 30,
 ///     quota_files: 10_000,

@@ -90,7 +90,7 @@ fn the_byte_quota_refuses_an_upload_at_the_limit_with_552() {
     let root = home.path().to_path_buf();
     let mut t = T::with(move |h| {
         let mut a = crate::DummyAuthorizer::new();
-        a.add_user(USER, super::PASSWORD, &root, "elradfmwMT")
+        a.add_user_with_perm(USER, super::PASSWORD, &root, "elradfmwMT")
             .unwrap();
         let limits = UserLimits {
             quota_bytes: 5,
