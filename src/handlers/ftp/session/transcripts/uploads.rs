@@ -110,6 +110,7 @@ fn the_byte_quota_refuses_an_upload_at_the_limit_with_552() {
 #[test]
 fn opts_hash_without_the_hash_feature_is_unsupported() {
     let mut t = T::new();
+    t.login();
     t.says("OPTS HASH", "501 Unsupported command \"HASH\".");
     t.says("HASH f", "500 Command \"HASH\" not understood.");
 }
