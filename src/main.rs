@@ -66,6 +66,10 @@ Options:
                               control connection's TLS session
       --workers N             pre-forked worker processes, each a single-threaded
                               event loop on the shared port (default: 1)
+      --worker-listeners MODE how workers listen: reuseport (one SO_REUSEPORT
+                              socket each, default) or shared (one socket)
+      --metrics ADDRESS:PORT  serve Prometheus metrics (/metrics) and a health
+                              check (/health) over HTTP; worker i on PORT+i
       --xferlog PATH          append a wu-ftpd/vsftpd-style xferlog line per transfer
       --syslog [FACILITY]     log to the local syslog daemon instead of stderr, with
                               FACILITY (default: daemon; also ftp, local0-local7...)
@@ -124,6 +128,8 @@ struct Options {
     max_login_attempts: u32,
     auth_workers: Option<usize>,
     workers: usize,
+    worker_listeners: ftpdlib::WorkerListeners,
+    metrics: Option<std::net::SocketAddr>,
     tls: bool,
     certfile: Option<PathBuf>,
     keyfile: Option<PathBuf>,
@@ -260,6 +266,7 @@ fn serve(o: &Options, inetd: Option<std::net::TcpStream>) -> Result<(), ftpdlib:
     server.max_cons = o.max_cons;
     server.max_cons_per_ip = o.max_cons_per_ip;
     server.worker_processes = o.workers.max(1);
+    cluster_settings(&mut server, o)?;
     server.read_limit = o.total_read_limit;
     server.write_limit = o.total_write_limit;
     server.serve_forever()
@@ -468,6 +475,9 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
     if o.inetd && o.workers > 1 {
         return Err("--inetd serves one connection in one process: no --workers".into());
     }
+    if o.inetd && o.metrics.is_some() {
+        return Err("--inetd serves one connection per process: no --metrics".into());
+    }
     Ok(Parsed::Run(Box::new(o)))
 }
 
@@ -515,7 +525,8 @@ fn any_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
         || user_option(o, a)?
         || limit_option(o, a)?
         || tls_option(o, a)?
-        || unix_option(o, a)?)
+        || unix_option(o, a)?
+        || cluster_option(o, a)?)
 }
 
 /// Keys a configuration file may not hold: they are not settings.
@@ -623,6 +634,42 @@ fn server_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
         _ => return Ok(false),
     }
     Ok(true)
+}
+
+/// `--worker-listeners`, `--metrics`: running several workers and
+/// watching them.
+fn cluster_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
+    match a.name {
+        "--worker-listeners" => {
+            o.worker_listeners = match a.value()?.as_str() {
+                "reuseport" => ftpdlib::WorkerListeners::ReusePort,
+                "shared" => ftpdlib::WorkerListeners::Shared,
+                other => {
+                    return Err(format!(
+                        "--worker-listeners: {other:?} is not reuseport or shared"
+                    ))
+                }
+            }
+        }
+        "--metrics" => {
+            let v = a.value()?;
+            let addr = v
+                .parse()
+                .map_err(|_| format!("--metrics: {v:?} is not ADDRESS:PORT"))?;
+            o.metrics = Some(addr);
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// Apply `--worker-listeners` and `--metrics` to the server.
+fn cluster_settings(server: &mut FtpServer, o: &Options) -> Result<(), ftpdlib::Error> {
+    server.worker_listeners = o.worker_listeners;
+    if let Some(addr) = o.metrics {
+        server.bind_metrics(addr)?;
+    }
+    Ok(())
 }
 
 /// `-D`, `-q`, `--xferlog`.

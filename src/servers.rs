@@ -21,9 +21,12 @@ use mio::Interest;
 use crate::error::Error;
 use crate::handlers::ftp::control::{Admission, ControlChannel};
 use crate::handlers::ftp::dispatch::{Core, Dispatcher, Notice};
+use crate::handlers::ftp::metrics::ErrorKind;
+use crate::handlers::ftp::metrics_http::MetricsEndpoint;
 use crate::handlers::ftp::FtpHandler;
 use crate::ioloop::{Link, Status, StopHandle};
 use crate::log::{LOG, LOGERROR};
+use crate::prefork::{WorkerListeners, WorkerSockets};
 use crate::IoLoop;
 
 /// Reply to a client over `max_cons` (pyftpdlib `handle_max_cons`).
@@ -64,6 +67,10 @@ pub struct FtpServer {
     /// `serve_forever(worker_processes=N)`); 1 = no fork. Limits stay
     /// server-wide. See the `prefork` module.
     pub worker_processes: usize,
+    /// How the workers of `worker_processes` receive connections: one
+    /// `SO_REUSEPORT` socket each (the default) or one shared socket
+    /// (ftpdlib extension; see [`WorkerListeners`]).
+    pub worker_listeners: WorkerListeners,
     /// Handle SIGINT and SIGTERM in [`serve_forever`](Self::serve_forever):
     /// log "received interrupt signal" and shut down cleanly (pyftpdlib's
     /// `handle_exit`, true).
@@ -78,6 +85,13 @@ pub struct FtpServer {
     counters: Option<Rc<crate::sys::SharedCounters>>,
     /// Inetd mode: serve the one connection, then return.
     one_session: bool,
+    /// The listen() backlog, for the workers' own sockets.
+    backlog: i32,
+    /// The listeners came from socket activation (workers share them).
+    adopted: bool,
+    /// The metrics endpoint, if on: its dispatcher and the address asked
+    /// for (workers bind its port + their number).
+    metrics: Option<(Link, SocketAddr)>,
 }
 
 /// What a listening socket serves.
@@ -180,7 +194,9 @@ impl FtpServer {
             match std::net::TcpListener::bind(addr) {
                 Ok(l) => {
                     crate::sys::listen(&l, backlog)?;
-                    return FtpServer::from_listener(l, handler);
+                    let mut server = FtpServer::from_listener(l, handler)?;
+                    server.backlog = backlog;
+                    return Ok(server);
                 }
                 Err(e) => last = Some(e),
             }
@@ -217,6 +233,7 @@ impl FtpServer {
             ));
         }
         let mut server = FtpServer::without_listener(handler)?;
+        server.adopted = true;
         for p in passed {
             let role = ListenerRole::from_name(&p.name, default);
             server.add_listener(p.listener, role)?;
@@ -289,6 +306,60 @@ impl FtpServer {
         Ok(())
     }
 
+    /// Serve the metrics and health endpoint on `address` from this
+    /// server's loop (ftpdlib extension; off unless called): `GET
+    /// /metrics` in the Prometheus text format, `GET /health` answering
+    /// `200 ok`. Binds at once and returns the bound address (port 0
+    /// picks one). With `worker_processes` > 1, worker `i` serves its own
+    /// counters on the port + `i` (each on an ephemeral port when port 0
+    /// was asked; the log names them). Keep it on a loopback or private
+    /// address: it has no authentication.
+    pub fn bind_metrics(&mut self, address: impl BindAddress) -> Result<SocketAddr, Error> {
+        let mut last = None;
+        for addr in address.bind_addrs()? {
+            match std::net::TcpListener::bind(addr) {
+                Ok(l) => {
+                    let bound = l.local_addr()?;
+                    self.add_metrics_listener(l)?;
+                    if let Some((_, asked)) = &mut self.metrics {
+                        *asked = addr;
+                    }
+                    return Ok(bound);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last
+            .unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))
+            .into())
+    }
+
+    /// The metrics endpoint's address, if [`bind_metrics`](Self::bind_metrics)
+    /// turned it on.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        let (link, _) = self.metrics?;
+        match self.ioloop.core().peek(link) {
+            Some(Dispatcher::Metrics(m)) => m.local_addr().ok(),
+            _ => None,
+        }
+    }
+
+    /// Serve metrics on an already listening socket (replacing any).
+    fn add_metrics_listener(&mut self, listener: std::net::TcpListener) -> Result<(), Error> {
+        let asked = listener.local_addr()?;
+        if let Some((old, _)) = self.metrics.take() {
+            let core = self.ioloop.core_mut();
+            if let Some(d) = core.remove(old) {
+                core.close(d);
+            }
+        }
+        let link = self.ioloop.core_mut().insert_with(|me, core| {
+            MetricsEndpoint::listen(listener, me, core).map(|m| Dispatcher::Metrics(Box::new(m)))
+        })?;
+        self.metrics = Some((link, asked));
+        Ok(())
+    }
+
     /// A server with its loop and no socket yet.
     fn without_listener(handler: FtpHandler) -> Result<FtpServer, Error> {
         check_handler(&handler)?;
@@ -296,6 +367,7 @@ impl FtpServer {
             max_cons: 512,
             max_cons_per_ip: 0,
             worker_processes: 1,
+            worker_listeners: WorkerListeners::default(),
             read_limit: 0,
             write_limit: 0,
             handle_exit: true,
@@ -305,6 +377,9 @@ impl FtpServer {
             handler: Rc::new(handler),
             counters: None,
             one_session: false,
+            backlog: 128,
+            adopted: false,
+            metrics: None,
         })
     }
 
@@ -385,6 +460,9 @@ impl FtpServer {
             self.address_list(),
             std::process::id()
         );
+        if let Some(addr) = self.metrics_address() {
+            log::info!(target: LOG, "metrics on http://{addr}/metrics, health on http://{addr}/health");
+        }
         let result = self.run_until_stopped();
         if self.ioloop.unwatch_signals() {
             log::info!(target: LOG, "received interrupt signal");
@@ -493,26 +571,92 @@ impl FtpServer {
         self.counters = Some(counters);
     }
 
-    /// In a forked worker: move the listener into a fresh event loop (the
-    /// inherited epoll instance is the parent's) and serve until stopped.
-    pub(crate) fn serve_as_worker(&mut self) -> Result<(), Error> {
+    /// The listening mode the workers get: socket-activated listeners are
+    /// always shared.
+    pub(crate) fn effective_worker_listeners(&self) -> WorkerListeners {
+        if self.adopted && self.worker_listeners == WorkerListeners::ReusePort {
+            log::info!(target: LOG, "socket-activated listeners are shared by the workers (no SO_REUSEPORT twins)");
+            return WorkerListeners::Shared;
+        }
+        self.worker_listeners
+    }
+
+    /// Open (or duplicate) the sockets worker number `worker` will serve,
+    /// in the parent before any fork: worker 0 and shared mode get this
+    /// server's own sockets, the others `SO_REUSEPORT` twins; worker `i`'s
+    /// metrics listener is on the asked port + `i` (an ephemeral one when
+    /// port 0 was asked).
+    pub(crate) fn worker_sockets(
+        &self,
+        worker: usize,
+        mode: WorkerListeners,
+    ) -> Result<WorkerSockets, Error> {
+        use std::os::fd::AsFd;
+        let mut ftp = Vec::with_capacity(self.links.len());
+        for a in self.acceptors() {
+            let Some(listener) = &a.listener else {
+                return Err(Error::Config("no listener to serve".into()));
+            };
+            let own = std::net::TcpListener::from(listener.as_fd().try_clone_to_owned()?);
+            if worker == 0 || mode == WorkerListeners::Shared {
+                ftp.push(own);
+            } else {
+                ftp.push(crate::sys::reuseport_twin(&own, self.backlog)?);
+            }
+        }
+        let metrics = match &self.metrics {
+            None => None,
+            Some((link, asked)) => Some(match self.ioloop.core().peek(*link) {
+                Some(Dispatcher::Metrics(m)) if worker == 0 => m.listener_copy()?,
+                _ => bind_metrics_port(*asked, worker)?,
+            }),
+        };
+        Ok(WorkerSockets { ftp, metrics })
+    }
+
+    /// In the parent of pre-forked workers: close this process's own
+    /// copies of the listening sockets (the workers' copies stay), so a
+    /// socket lives exactly as long as the workers serving it.
+    pub(crate) fn detach_listeners(&mut self) {
+        let core = self.ioloop.core_mut();
+        for link in &self.links {
+            if let Some(Dispatcher::Acceptor(a)) = core.peek_mut(*link) {
+                if let Some(mut l) = a.listener.take() {
+                    let _ = core.registry().deregister(&mut l);
+                }
+            }
+        }
+        if let Some((link, _)) = self.metrics {
+            if let Some(d) = core.remove(link) {
+                core.close(d);
+            }
+        }
+    }
+
+    /// In forked worker number `worker`: serve `sockets` from a fresh event
+    /// loop (the inherited epoll instance is the parent's) until stopped.
+    pub(crate) fn serve_as_worker(
+        &mut self,
+        worker: usize,
+        sockets: WorkerSockets,
+    ) -> Result<(), Error> {
         let mut ioloop = IoLoop::new()?;
+        let mut ftp = sockets.ftp.into_iter();
         for link in &mut self.links {
             let Some(Dispatcher::Acceptor(mut acceptor)) = self.ioloop.core_mut().remove(*link)
             else {
                 return Err(Error::Config("no listener to serve".into()));
             };
+            let Some(listener) = ftp.next() else {
+                return Err(Error::Config("no listener to serve".into()));
+            };
+            listener.set_nonblocking(true)?;
+            // A fresh mio source registered with the new loop.
+            let mut listener = TcpListener::from_std(listener);
             *link = ioloop.core_mut().insert_with(|me, core| {
-                if let Some(listener) = acceptor.listener.take() {
-                    // A fresh mio source: the old one stays tied to the
-                    // parent's registry (mio's debug builds refuse to move
-                    // it, which made --workers fail in debug builds).
-                    let listener = std::net::TcpListener::from(listener);
-                    let mut listener = TcpListener::from_std(listener);
-                    core.registry()
-                        .register(&mut listener, me.token(), Interest::READABLE)?;
-                    acceptor.listener = Some(listener);
-                }
+                core.registry()
+                    .register(&mut listener, me.token(), Interest::READABLE)?;
+                acceptor.listener = Some(listener);
                 acceptor.me = me;
                 Ok(Dispatcher::Acceptor(acceptor))
             })?;
@@ -520,6 +664,14 @@ impl FtpServer {
         // Dropping the old loop closes this process's copy of the parent's
         // epoll descriptor and nothing else.
         self.ioloop = ioloop;
+        self.ioloop.core_mut().shared.metrics.set_worker(worker);
+        if let (Some((_, asked)), Some(listener)) = (self.metrics, sockets.metrics) {
+            self.metrics = None;
+            self.add_metrics_listener(listener)?;
+            if let Some((link, _)) = &mut self.metrics {
+                self.metrics = Some((*link, asked));
+            }
+        }
         self.worker_processes = 1;
         self.serve_forever()
     }
@@ -592,6 +744,25 @@ fn check_handler(handler: &FtpHandler) -> Result<(), Error> {
     Ok(())
 }
 
+/// Worker `worker`'s metrics listener: the asked port + `worker`, or an
+/// ephemeral port when port 0 was asked.
+fn bind_metrics_port(asked: SocketAddr, worker: usize) -> Result<std::net::TcpListener, Error> {
+    let port = if asked.port() == 0 {
+        0
+    } else {
+        u16::try_from(usize::from(asked.port()) + worker).map_err(|_| {
+            Error::Config(format!(
+                "metrics port {} + worker {worker} is over 65535",
+                asked.port()
+            ))
+        })?
+    };
+    Ok(std::net::TcpListener::bind(SocketAddr::new(
+        asked.ip(),
+        port,
+    ))?)
+}
+
 /// The shared-counter bucket of an IP address (FNV-1a of its bytes).
 fn ip_bucket(ip: IpAddr) -> usize {
     let bytes: Vec<u8> = match ip {
@@ -655,6 +826,7 @@ impl Acceptor {
                 Err(e) => {
                     // EMFILE and friends: try again at the next connection.
                     log::error!(target: LOGERROR, "accept() failed: {e}");
+                    core.shared.metrics.error(ErrorKind::Accept);
                     return Status::Keep;
                 }
             }

@@ -25,6 +25,8 @@ use super::control::ControlChannel;
 use super::dispatchers::{ActiveConnector, PassiveListener};
 use super::dtp::{Bandwidth, DataChannel};
 use super::login_gate::LoginGate;
+use super::metrics::Metrics;
+use super::metrics_http::MetricsEndpoint;
 use super::producers::{Job, Outcome};
 use super::session::DataSide;
 use crate::error::AuthenticationFailed;
@@ -47,6 +49,9 @@ pub(crate) enum Dispatcher {
     Active(Box<ActiveConnector>),
     /// An open data connection (pyftpdlib `DTPHandler`).
     Data(Box<DataChannel>),
+    /// The metrics and health endpoint's listener or one of its
+    /// exchanges (ftpdlib extension).
+    Metrics(Box<MetricsEndpoint>),
 }
 
 /// A message from one FTP dispatcher to another, delivered by the loop.
@@ -86,6 +91,10 @@ pub(crate) struct Shared {
     pub bandwidth: Bandwidth,
     /// Slow login checks in flight.
     pub logins: LoginGate,
+    /// Operations counters (`--metrics`).
+    pub metrics: Metrics,
+    /// Metrics exchanges open.
+    pub metrics_clients: usize,
 }
 
 /// The protocol timers an FTP dispatcher can arm.
@@ -104,6 +113,8 @@ pub(crate) enum Timer {
     /// A TLS handshake took too long.
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     Handshake,
+    /// A metrics exchange took too long.
+    MetricsDeadline,
 }
 
 impl Dispatch for Dispatcher {
@@ -115,35 +126,37 @@ impl Dispatch for Dispatcher {
     fn on_ready(&mut self, ready: Ready, core: &mut Core) -> Status {
         match self {
             Dispatcher::Acceptor(a) => a.on_ready(core),
-            Dispatcher::Control(c) => c.on_ready(ready, core),
+            Dispatcher::Control(c) => c.on_ready(ready, core).tallied(c, core),
             Dispatcher::Passive(p) => p.on_ready(core),
             Dispatcher::Active(a) => a.on_ready(ready, core),
             Dispatcher::Data(d) => d.on_ready(ready, core),
+            Dispatcher::Metrics(m) => m.on_ready(ready, core),
         }
     }
 
     fn on_notice(&mut self, notice: Notice, core: &mut Core) -> Status {
         match self {
             Dispatcher::Acceptor(a) => a.on_notice(notice),
-            Dispatcher::Control(c) => c.on_notice(notice, core),
+            Dispatcher::Control(c) => c.on_notice(notice, core).tallied(c, core),
             Dispatcher::Data(d) => d.on_notice(notice, core),
-            Dispatcher::Passive(_) | Dispatcher::Active(_) => Status::Keep,
+            Dispatcher::Passive(_) | Dispatcher::Active(_) | Dispatcher::Metrics(_) => Status::Keep,
         }
     }
 
     fn on_timer(&mut self, timer: Timer, core: &mut Core) -> Status {
         match self {
             Dispatcher::Acceptor(_) => Status::Keep,
-            Dispatcher::Control(c) => c.on_timer(timer, core),
+            Dispatcher::Control(c) => c.on_timer(timer, core).tallied(c, core),
             Dispatcher::Passive(p) => p.on_timer(timer, core),
             Dispatcher::Active(a) => a.on_timer(timer, core),
             Dispatcher::Data(d) => d.on_timer(timer, core),
+            Dispatcher::Metrics(m) => m.on_timer(timer),
         }
     }
 
     fn on_resume(&mut self, core: &mut Core) -> Status {
         match self {
-            Dispatcher::Control(c) => c.on_resume(core),
+            Dispatcher::Control(c) => c.on_resume(core).tallied(c, core),
             Dispatcher::Data(d) => d.on_resume(core),
             _ => Status::Keep,
         }
@@ -151,7 +164,7 @@ impl Dispatch for Dispatcher {
 
     fn on_done(&mut self, done: Done, core: &mut Core) -> Status {
         match self {
-            Dispatcher::Control(c) => c.on_done(done, core),
+            Dispatcher::Control(c) => c.on_done(done, core).tallied(c, core),
             _ => Status::Keep,
         }
     }
@@ -159,10 +172,27 @@ impl Dispatch for Dispatcher {
     fn close(self, core: &mut Core) {
         match self {
             Dispatcher::Acceptor(mut a) => a.close(core),
-            Dispatcher::Control(mut c) => c.close(core),
+            Dispatcher::Control(mut c) => {
+                c.close(core);
+                c.tally_into(core);
+            }
             Dispatcher::Passive(mut p) => p.close(core),
             Dispatcher::Active(mut a) => a.close(core),
             Dispatcher::Data(mut d) => d.close(core),
+            Dispatcher::Metrics(mut m) => m.close(core),
         }
+    }
+}
+
+/// A control channel's call ends by moving its session's counts into the
+/// loop's [`Metrics`] (the one place they are collected).
+trait Tallied {
+    fn tallied(self, c: &mut ControlChannel, core: &mut Core) -> Self;
+}
+
+impl Tallied for Status {
+    fn tallied(self, c: &mut ControlChannel, core: &mut Core) -> Status {
+        c.tally_into(core);
+        self
     }
 }

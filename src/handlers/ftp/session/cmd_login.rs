@@ -71,6 +71,7 @@ pub(super) fn checked(
             s.authenticated = true;
             s.password = password.to_string();
             s.attempted_logins = 0;
+            s.tally.login(true);
             let msg = cfg.authorizer.get_msg_login(user);
             s.reply_long(reply::LOGGED_IN, &msg);
             s.log(&format!("USER '{}' logged in.", super::printable(user)));
@@ -82,6 +83,7 @@ pub(super) fn checked(
 
 fn auth_failed(s: &mut Session, user: &str, password: &str, why: &str) {
     s.attempted_logins += 1;
+    s.tally.login(false);
     let mut text = capitalized(why);
     let disconnect =
         s.cfg.max_login_attempts != 0 && s.attempted_logins >= s.cfg.max_login_attempts;
