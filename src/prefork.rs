@@ -48,8 +48,14 @@ pub const MAX_RESTARTS: usize = 100;
 /// Per-IP buckets in the shared table.
 pub(crate) const IP_BUCKETS: usize = 4096;
 
-/// How pre-forked workers receive connections (ftpdlib extension;
-/// pyftpdlib's prefork shares one socket). See the `prefork` module docs.
+/// How pre-forked workers receive connections
+/// ([`FtpServer::worker_listeners`]; ftpdlib extension: pyftpdlib's
+/// prefork shares one socket, as [`Shared`](Self::Shared) does).
+///
+/// With [`ReusePort`](Self::ReusePort) the kernel splits connections by a
+/// hash of their addresses, not by load; with [`Shared`](Self::Shared) a
+/// free worker takes the next connection but every idle worker wakes for
+/// each one. Sockets passed by socket activation are always shared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WorkerListeners {
     /// One `SO_REUSEPORT` socket per worker and address: one connection

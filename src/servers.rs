@@ -63,9 +63,11 @@ pub struct FtpServer {
     /// Server-wide download limit in bytes per second, 0 = unlimited.
     pub write_limit: u64,
     /// Serve with this many pre-forked worker processes, each a
-    /// single-threaded event loop on the shared listening socket (pyftpdlib
-    /// `serve_forever(worker_processes=N)`); 1 = no fork. Limits stay
-    /// server-wide. See the `prefork` module.
+    /// single-threaded event loop on the listening address (pyftpdlib
+    /// `serve_forever(worker_processes=N)`); 1 = no fork. Connection
+    /// limits stay server-wide; bandwidth limits and metrics are per
+    /// worker. The parent supervises: it forwards SIGINT/SIGTERM, restarts
+    /// a worker that crashed, and exits when every worker is gone.
     pub worker_processes: usize,
     /// How the workers of `worker_processes` receive connections: one
     /// `SO_REUSEPORT` socket each (the default) or one shared socket
