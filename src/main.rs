@@ -67,7 +67,8 @@ Options:
       --workers N             pre-forked worker processes, each a single-threaded
                               event loop on the shared port (default: 1)
       --worker-listeners MODE how workers listen: reuseport (one SO_REUSEPORT
-                              socket each, default) or shared (one socket)
+                              socket each, default), shared (one socket) or
+                              exclusive (one socket, EPOLLEXCLUSIVE)
       --metrics ADDRESS:PORT  serve Prometheus metrics (/metrics) and a health
                               check (/health) over HTTP; worker i on PORT+i
       --xferlog PATH          append a wu-ftpd/vsftpd-style xferlog line per transfer
@@ -644,9 +645,10 @@ fn cluster_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
             o.worker_listeners = match a.value()?.as_str() {
                 "reuseport" => ftpdlib::WorkerListeners::ReusePort,
                 "shared" => ftpdlib::WorkerListeners::Shared,
+                "exclusive" => ftpdlib::WorkerListeners::SharedExclusive,
                 other => {
                     return Err(format!(
-                        "--worker-listeners: {other:?} is not reuseport or shared"
+                        "--worker-listeners: {other:?} is not reuseport, shared or exclusive"
                     ))
                 }
             }

@@ -64,6 +64,10 @@ pub enum WorkerListeners {
     ReusePort,
     /// Every worker polls the one shared socket.
     Shared,
+    /// Every worker polls the one shared socket, registered with
+    /// `EPOLLEXCLUSIVE` so that a connection wakes one worker (or a few)
+    /// instead of all.
+    SharedExclusive,
 }
 
 /// The sockets one worker serves: its FTP listeners (in the server's
@@ -71,6 +75,8 @@ pub enum WorkerListeners {
 pub(crate) struct WorkerSockets {
     pub ftp: Vec<std::net::TcpListener>,
     pub metrics: Option<std::net::TcpListener>,
+    /// Register the FTP listeners with `EPOLLEXCLUSIVE`.
+    pub exclusive: bool,
 }
 
 /// Run `server` in `workers` forked processes until a signal stops them.
@@ -92,6 +98,7 @@ pub(crate) fn serve(server: &mut FtpServer, workers: usize) -> Result<(), Error>
     let how = match mode {
         WorkerListeners::ReusePort => "SO_REUSEPORT listener per worker",
         WorkerListeners::Shared => "one shared listener",
+        WorkerListeners::SharedExclusive => "one shared listener, EPOLLEXCLUSIVE",
     };
     log::info!(target: LOG, "concurrency model: prefork ({workers} workers, {how})");
     let mut children: Vec<(usize, Child)> = Vec::with_capacity(workers);

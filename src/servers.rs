@@ -577,6 +577,7 @@ impl FtpServer {
     /// always shared.
     pub(crate) fn effective_worker_listeners(&self) -> WorkerListeners {
         if self.adopted && self.worker_listeners == WorkerListeners::ReusePort {
+            // SharedExclusive works on them as on any shared socket.
             log::info!(target: LOG, "socket-activated listeners are shared by the workers (no SO_REUSEPORT twins)");
             return WorkerListeners::Shared;
         }
@@ -600,7 +601,7 @@ impl FtpServer {
                 return Err(Error::Config("no listener to serve".into()));
             };
             let own = std::net::TcpListener::from(listener.as_fd().try_clone_to_owned()?);
-            if worker == 0 || mode == WorkerListeners::Shared {
+            if worker == 0 || mode != WorkerListeners::ReusePort {
                 ftp.push(own);
             } else {
                 ftp.push(crate::sys::reuseport_twin(&own, self.backlog)?);
@@ -613,7 +614,11 @@ impl FtpServer {
                 _ => bind_metrics_port(*asked, worker)?,
             }),
         };
-        Ok(WorkerSockets { ftp, metrics })
+        Ok(WorkerSockets {
+            ftp,
+            metrics,
+            exclusive: mode == WorkerListeners::SharedExclusive,
+        })
     }
 
     /// In the parent of pre-forked workers: close this process's own
@@ -656,8 +661,14 @@ impl FtpServer {
             // A fresh mio source registered with the new loop.
             let mut listener = TcpListener::from_std(listener);
             *link = ioloop.core_mut().insert_with(|me, core| {
-                core.registry()
-                    .register(&mut listener, me.token(), Interest::READABLE)?;
+                if sockets.exclusive {
+                    use std::os::fd::AsRawFd;
+                    let epoll = core.registry().as_raw_fd();
+                    crate::sys::register_exclusive(epoll, listener.as_raw_fd(), me.token().0)?;
+                } else {
+                    core.registry()
+                        .register(&mut listener, me.token(), Interest::READABLE)?;
+                }
                 acceptor.listener = Some(listener);
                 acceptor.me = me;
                 Ok(Dispatcher::Acceptor(acceptor))
@@ -817,13 +828,20 @@ impl Acceptor {
 
     /// Accept every pending connection.
     pub fn on_ready(&mut self, core: &mut Core) -> Status {
+        let mut accepted = 0;
         loop {
             let Some(listener) = &self.listener else {
                 return Status::Keep;
             };
             match listener.accept() {
-                Ok((stream, peer)) => self.accepted(stream, peer, core),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Status::Keep,
+                Ok((stream, peer)) => {
+                    accepted += 1;
+                    self.accepted(stream, peer, core);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    core.shared.metrics.listener_woken(accepted);
+                    return Status::Keep;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // EMFILE and friends: try again at the next connection.

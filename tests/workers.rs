@@ -225,14 +225,19 @@ fn a_crashed_worker_is_restarted_and_a_killed_parent_leaves_no_orphan() {
 
 #[test]
 fn workers_sharing_one_listener_serve_too() {
-    let w = Workers::start(&["--worker-listeners", "shared"]);
-    let (port, pids) = w.wait_started(2);
-    assert_eq!(pids.len(), 2);
-    assert!(w.lines().iter().any(|l| l.contains("one shared listener")));
-    assert_eq!(listeners(port), 1);
-    logins(port, 20);
-    let total: u64 = w.metrics().iter().map(|&a| logins_ok(a)).sum();
-    assert_eq!(total, 20);
+    for (mode, says) in [
+        ("shared", "one shared listener)"),
+        ("exclusive", "one shared listener, EPOLLEXCLUSIVE)"),
+    ] {
+        let w = Workers::start(&["--worker-listeners", mode]);
+        let (port, pids) = w.wait_started(2);
+        assert_eq!(pids.len(), 2);
+        assert!(w.lines().iter().any(|l| l.contains(says)), "{mode}");
+        assert_eq!(listeners(port), 1, "{mode}");
+        logins(port, 20);
+        let total: u64 = w.metrics().iter().map(|&a| logins_ok(a)).sum();
+        assert_eq!(total, 20, "{mode}");
+    }
 }
 
 #[test]

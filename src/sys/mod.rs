@@ -40,7 +40,9 @@ pub(crate) use self::net::{is_append, listen, sendfile, set_oobinline, Pipe};
 pub(crate) use self::process::{
     fork, lower_thread_priority, wait_any, Child, SharedCounters, SignalFd,
 };
-pub(crate) use self::reuseport::{die_with_parent, reuseport_twin, thread_count};
+pub(crate) use self::reuseport::{
+    die_with_parent, register_exclusive, reuseport_twin, thread_count,
+};
 pub(crate) use self::time::{broken_down, set_mtime};
 pub(crate) use self::users::{
     account, become_ids, can_search, effective_ids, group_list, group_name, restore_ids,

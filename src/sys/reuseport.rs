@@ -44,6 +44,25 @@ pub(crate) fn reuseport_twin(
     Ok(std::net::TcpListener::from(owned))
 }
 
+/// Register listening socket `fd` with the epoll instance `epoll` for
+/// readable edges with `EPOLLEXCLUSIVE` (epoll_ctl(2), Linux 4.5+): when
+/// several epoll instances wait on one shared socket, a new connection
+/// wakes one (or a few) of them instead of all. `token` is the event's
+/// data, as mio reads it. Such a registration cannot be modified later;
+/// closing the socket removes it.
+pub(crate) fn register_exclusive(epoll: RawFd, fd: RawFd, token: usize) -> io::Result<()> {
+    let mut ev = libc::epoll_event {
+        events: (libc::EPOLLIN | libc::EPOLLEXCLUSIVE | libc::EPOLLET) as u32,
+        u64: token as u64,
+    };
+    // SAFETY: `ev` is a live epoll_event; both descriptors are owned by
+    // the caller for the duration of the call.
+    if unsafe { libc::epoll_ctl(epoll, libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Threads of this process (the entries of `/proc/self/task`); 0 when
 /// that cannot be read. fork(2) copies only the calling thread.
 pub(crate) fn thread_count() -> usize {

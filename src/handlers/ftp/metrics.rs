@@ -207,6 +207,8 @@ pub(crate) struct Metrics {
     bytes_received: u64,
     errors: [u64; 3],
     scrapes: u64,
+    wakeups: u64,
+    empty_wakeups: u64,
 }
 
 impl Default for Metrics {
@@ -225,6 +227,8 @@ impl Default for Metrics {
             bytes_received: 0,
             errors: [0; 3],
             scrapes: 0,
+            wakeups: 0,
+            empty_wakeups: 0,
         }
     }
 }
@@ -265,6 +269,15 @@ impl Metrics {
         }
     }
 
+    /// A listener's readiness was served and `accepted` connections were
+    /// accepted (0: another worker took it, or nothing was there).
+    pub fn listener_woken(&mut self, accepted: usize) {
+        self.wakeups += 1;
+        if accepted == 0 {
+            self.empty_wakeups += 1;
+        }
+    }
+
     /// Count an error seen outside any session (accept() failures).
     pub fn error(&mut self, kind: ErrorKind) {
         self.errors[kind as usize] += 1;
@@ -291,7 +304,17 @@ impl Metrics {
             "Control connections open now.",
         );
         series.value("ftpdlib_sessions_open", "", self.sessions_open());
-        let counters: [(&str, &str, u64); 5] = [
+        let counters: [(&str, &str, u64); 7] = [
+            (
+                "ftpdlib_listener_wakeups_total",
+                "Times the loop was woken for an FTP listener.",
+                self.wakeups,
+            ),
+            (
+                "ftpdlib_listener_empty_wakeups_total",
+                "Listener wake-ups that found no connection to accept (another worker took it).",
+                self.empty_wakeups,
+            ),
             (
                 "ftpdlib_sessions_total",
                 "Control connections greeted with 220.",
