@@ -16,6 +16,13 @@
 //!   are served by whichever worker is free. Sockets passed by socket
 //!   activation are always served this way: their options (device, free
 //!   bind, ownership) are the service manager's and cannot be copied.
+//! - [`SharedExclusive`](WorkerListeners::SharedExclusive): the shared
+//!   socket registered with `EPOLLEXCLUSIVE`, which wakes one waiting
+//!   worker (or a few) per connection.
+//!
+//! Measured on two workers (docs/benchmarks.md): `ReusePort` splits the
+//! sessions evenly; with a shared socket the worker already awake keeps
+//! winning (about 2:1), `EPOLLEXCLUSIVE` or not.
 //!
 //! The parent only supervises: it forwards SIGINT/SIGTERM to the workers,
 //! reaps them, restarts one that dies abnormally (at most [`MAX_RESTARTS`]
