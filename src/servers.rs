@@ -678,11 +678,12 @@ impl FtpServer {
         // epoll descriptor and nothing else.
         self.ioloop = ioloop;
         self.ioloop.core_mut().shared.metrics.set_worker(worker);
-        if let (Some((_, asked)), Some(listener)) = (self.metrics, sockets.metrics) {
-            self.metrics = None;
+        // The parent's metrics link means nothing in the new loop.
+        let asked = self.metrics.take().map(|(_, asked)| asked);
+        if let (Some(asked), Some(listener)) = (asked, sockets.metrics) {
             self.add_metrics_listener(listener)?;
-            if let Some((link, _)) = &mut self.metrics {
-                self.metrics = Some((*link, asked));
+            if let Some(m) = &mut self.metrics {
+                m.1 = asked;
             }
         }
         self.worker_processes = 1;
