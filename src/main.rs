@@ -1104,4 +1104,36 @@ mod tests {
             Ok(Parsed::HashPassword)
         ));
     }
+
+    #[test]
+    fn metrics_and_worker_listeners_from_flags_and_file() {
+        let o = run(&[
+            "--metrics",
+            "127.0.0.1:9121",
+            "--worker-listeners",
+            "shared",
+        ])
+        .unwrap();
+        assert_eq!(o.metrics, Some("127.0.0.1:9121".parse().unwrap()));
+        assert_eq!(o.worker_listeners, ftpdlib::WorkerListeners::Shared);
+        let (_dir, path) = config_file("metrics = [::1]:9121\nworker-listeners = exclusive\n");
+        let o = run(&["--config", path.to_str().unwrap()]).unwrap();
+        assert_eq!(o.metrics, Some("[::1]:9121".parse().unwrap()));
+        assert_eq!(
+            o.worker_listeners,
+            ftpdlib::WorkerListeners::SharedExclusive
+        );
+        assert_eq!(
+            run(&[]).unwrap().worker_listeners,
+            ftpdlib::WorkerListeners::ReusePort
+        );
+        for bad in [
+            &["--metrics", "9121"][..],
+            &["--metrics", "localhost"],
+            &["--worker-listeners", "fork"],
+            &["--inetd", "--metrics", "127.0.0.1:1"],
+        ] {
+            assert!(run(bad).is_err(), "{bad:?}");
+        }
+    }
 }
