@@ -223,6 +223,12 @@ fn health_answers_ok_and_unknown_paths_and_methods_are_refused() {
         b"GET /health HTTP/1.1\r\nHost: ftp\r\nUser-Agent: haproxy\r\n\r\n",
     );
     assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
+    // HAProxy with `check-send-proxy`: a PROXY header before the request.
+    let proxied = http(
+        srv.metrics,
+        b"PROXY TCP4 127.0.0.9 127.0.0.1 40000 9121\r\nGET /health HTTP/1.0\r\n\r\n",
+    );
+    assert!(proxied.starts_with("HTTP/1.1 200 OK\r\n"), "{proxied}");
     let head = http(srv.metrics, b"HEAD /metrics HTTP/1.1\r\n\r\n");
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     assert!(head.ends_with("\r\n\r\n"), "HEAD has no body: {head}");

@@ -239,8 +239,66 @@ impl MetricsClient {
     }
 }
 
-/// Parse an HTTP/1.x request head (request line, headers ignored).
+/// The PROXY protocol v2 signature.
+const PROXY_V2: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
+/// Longest PROXY protocol v1 line.
+const PROXY_V1_MAX: usize = 107;
+
+/// Parse an HTTP/1.x request head (request line, headers ignored). A
+/// PROXY protocol header (v1 or v2) in front is skipped, unread: HAProxy
+/// sends one on its health checks with `check-send-proxy`, and the
+/// endpoint's answers do not depend on who asks.
 pub(crate) fn parse(buf: &[u8]) -> Parsed {
+    match proxy_header_len(buf) {
+        ProxyHeader::None => parse_http(buf),
+        ProxyHeader::Incomplete => Parsed::Incomplete,
+        ProxyHeader::Bad => Parsed::Bad,
+        ProxyHeader::Len(n) => parse_http(&buf[n..]),
+    }
+}
+
+/// What a PROXY protocol header at the start of a request looks like.
+enum ProxyHeader {
+    None,
+    Incomplete,
+    Bad,
+    Len(usize),
+}
+
+fn proxy_header_len(buf: &[u8]) -> ProxyHeader {
+    let v1 = b"PROXY ";
+    if buf.len() < v1.len() && v1.starts_with(buf) {
+        return ProxyHeader::Incomplete;
+    }
+    if buf.starts_with(v1) {
+        return match buf.iter().take(PROXY_V1_MAX + 1).position(|&b| b == b'\n') {
+            Some(i) => ProxyHeader::Len(i + 1),
+            None if buf.len() > PROXY_V1_MAX => ProxyHeader::Bad,
+            None => ProxyHeader::Incomplete,
+        };
+    }
+    let sig = buf.len().min(PROXY_V2.len());
+    if sig < 4 || buf[..sig] != PROXY_V2[..sig] {
+        // Not a v2 header (a prefix under 4 bytes of one is "\r\n\r\n"'s,
+        // which no request starts with either).
+        return if sig > 0 && buf[..sig] == PROXY_V2[..sig] {
+            ProxyHeader::Incomplete
+        } else {
+            ProxyHeader::None
+        };
+    }
+    if buf.len() < 16 {
+        return ProxyHeader::Incomplete;
+    }
+    let len = 16 + usize::from(u16::from_be_bytes([buf[14], buf[15]]));
+    if buf.len() < len {
+        ProxyHeader::Incomplete
+    } else {
+        ProxyHeader::Len(len)
+    }
+}
+
+fn parse_http(buf: &[u8]) -> Parsed {
     let end = find(buf, b"\r\n\r\n").or_else(|| find(buf, b"\n\n"));
     let line_end = buf.iter().position(|&b| b == b'\n');
     let (Some(_), Some(line_end)) = (end, line_end) else {
@@ -353,6 +411,29 @@ mod tests {
                 path: "/health".into()
             }
         );
+    }
+
+    #[test]
+    fn a_proxy_header_in_front_is_skipped_at_every_split() {
+        let get = b"GET /health HTTP/1.0\r\n\r\n";
+        let mut v1 = b"PROXY TCP4 10.0.0.1 10.0.0.2 5555 9121\r\n".to_vec();
+        v1.extend_from_slice(get);
+        let mut v2 = PROXY_V2.to_vec();
+        v2.extend_from_slice(&[0x21, 0x11, 0, 12]);
+        v2.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2, 0x15, 0xb3, 0x23, 0xa1]);
+        v2.extend_from_slice(get);
+        let health = Parsed::Request {
+            head_only: false,
+            path: "/health".into(),
+        };
+        for req in [&v1, &v2] {
+            for cut in 0..req.len() {
+                assert_eq!(parse(&req[..cut]), Parsed::Incomplete, "cut at {cut}");
+            }
+            assert_eq!(parse(req), health);
+        }
+        let long = format!("PROXY {}\r\n", "1".repeat(200));
+        assert_eq!(parse(long.as_bytes()), Parsed::Bad);
     }
 
     #[test]
