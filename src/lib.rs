@@ -30,6 +30,7 @@
 //!                                          Authorizer (DummyAuthorizer,
 //!                                          UnixAuthorizer), Filesystem
 //!                                          (AbstractedFs, UnixFilesystem)
+//!    MetricsEndpoint . bind_metrics: GET /metrics, GET /health (HTTP)
 //! ```
 //!
 //! The loop ([`ioloop`]) is generic: it polls, keeps dispatchers in a slab,
@@ -44,6 +45,13 @@
 //! needs a lock. The public settings keep pyftpdlib's names ([`FtpHandler`],
 //! [`DtpHandler`], [`PassiveDtp`], [`ActiveDtp`]); the per-connection
 //! objects they configure are private.
+//!
+//! To use more cores, [`FtpServer::worker_processes`] forks that many
+//! copies of the loop after binding, each with its own `SO_REUSEPORT`
+//! listener ([`WorkerListeners`]); the parent only supervises. The loop's
+//! counters (sessions, logins, commands, replies, transfers, bytes) are
+//! served in the Prometheus text format by [`FtpServer::bind_metrics`],
+//! from the same loop.
 #![deny(missing_docs)]
 
 pub mod authorizers;
