@@ -45,7 +45,7 @@ fn serve() -> Served {
     let (tx, rx) = mpsc::channel();
     let thread = std::thread::spawn(move || {
         let mut a = DummyAuthorizer::new();
-        a.add_user(common::USER, common::PASSWD, &root, "elradfmwMT")
+        a.add_user_with_perm(common::USER, common::PASSWD, &root, "elradfmwMT")
             .unwrap();
         let mut h = FtpHandler::new(a);
         h.auth_failed_timeout = std::time::Duration::from_millis(1);
