@@ -223,6 +223,22 @@ fn a_crashed_worker_is_restarted_and_a_killed_parent_leaves_no_orphan() {
     eventually("no orphan workers", || gone(pids[0]) && gone(new));
 }
 
+/// A worker stopped on its own (SIGTERM, clean exit) is not replaced; its
+/// socket must go with it, or the kernel would go on hashing connections
+/// into a queue nobody accepts from.
+#[test]
+fn a_worker_that_exits_cleanly_takes_its_socket_with_it() {
+    let w = Workers::start(&[]);
+    let (port, pids) = w.wait_started(2);
+    assert_eq!(listeners(port), 2);
+    signal(pids[1], libc::SIGTERM);
+    eventually("worker 1 gone", || gone(pids[1]));
+    eventually("its socket closed", || listeners(port) == 1);
+    // Every connection now reaches the remaining worker.
+    logins(port, 30);
+    assert_eq!(w.started().len(), 2, "not restarted");
+}
+
 #[test]
 fn workers_sharing_one_listener_serve_too() {
     for (mode, says) in [
