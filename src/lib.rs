@@ -53,6 +53,7 @@ pub mod handlers;
 pub mod ioloop;
 pub mod log;
 mod prefork;
+pub mod proxy_protocol;
 pub mod reply;
 pub mod servers;
 mod sys;
