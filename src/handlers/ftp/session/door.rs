@@ -86,6 +86,7 @@ impl Session {
             .get(&local)
             .copied()
             .or(self.cfg.masquerade_address)
+            .or(self.announced)
             .unwrap_or(local);
         match chosen.to_canonical() {
             std::net::IpAddr::V4(v4) => v4,
