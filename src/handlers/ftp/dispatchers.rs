@@ -14,10 +14,10 @@ use mio::Interest;
 use super::conn::{Conn, TlsConfig};
 use super::dispatch::{Core, Dispatcher, Notice, Timer};
 use super::dtp::DataChannel;
-use super::session::DataSide;
-pub(crate) use super::pool::{PassivePool, PoolListener};
 use super::pool::open_pooled;
+pub(crate) use super::pool::{PassivePool, PoolListener};
 use super::proxied::{self, DataPeer};
+use super::session::DataSide;
 use super::FtpHandler;
 use crate::ioloop::{CallLater, Link, Ready, Status};
 use crate::log::LOG;
@@ -62,7 +62,16 @@ pub(crate) fn open_passive(
     let link = core.insert_with(|me, core| {
         core.registry()
             .register(&mut listener, me.token(), Interest::READABLE)?;
-        Ok(waiting(me, owner, cfg, peer, Some(listener), None, tls, core))
+        Ok(waiting(
+            me,
+            owner,
+            cfg,
+            peer,
+            Some(listener),
+            None,
+            tls,
+            core,
+        ))
     })?;
     Ok((link, addr))
 }
@@ -185,7 +194,13 @@ impl PassiveListener {
 
     /// Check the client address of a data connection (after its PROXY
     /// header, if any) and take it, or refuse it and wait on.
-    fn arrived(&mut self, stream: TcpStream, from: SocketAddr, client: IpAddr, core: &mut Core) -> Status {
+    fn arrived(
+        &mut self,
+        stream: TcpStream,
+        from: SocketAddr,
+        client: IpAddr,
+        core: &mut Core,
+    ) -> Status {
         if !self.cfg.permit_foreign_addresses && !self.peer.accepts(client, &self.cfg) {
             let text = if client == from.ip().to_canonical() {
                 format!(

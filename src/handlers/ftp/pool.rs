@@ -104,7 +104,16 @@ pub(super) fn open_pooled(
         )));
     };
     let link = core.insert_with(|me, core| {
-        Ok(waiting(me, owner, cfg, peer, None, Some((addr, key)), tls, core))
+        Ok(waiting(
+            me,
+            owner,
+            cfg,
+            peer,
+            None,
+            Some((addr, key)),
+            tls,
+            core,
+        ))
     })?;
     if let Some(p) = core.shared.pool.ports.get_mut(&addr) {
         p.waiting.insert(key, link);

@@ -71,8 +71,7 @@ impl DataPeer {
     /// whose proxy sends no header on data ports, a trusted proxy (the
     /// anti-stealing check is then TLS session reuse, see docs/cluster.md).
     pub fn accepts(&self, ip: IpAddr, cfg: &FtpHandler) -> bool {
-        ip == self.client
-            || (self.proxy.is_some() && !cfg.proxy_data && cfg.is_trusted_proxy(ip))
+        ip == self.client || (self.proxy.is_some() && !cfg.proxy_data && cfg.is_trusted_proxy(ip))
     }
 }
 
