@@ -236,7 +236,7 @@ fn v2_garbage_is_refused() {
 }
 
 #[test]
-fn random_bytes_never_panic() {
+fn random_bytes_never_panic_and_keep_the_readers_invariants() {
     // A small deterministic generator: no dependency, same bytes each run.
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = || {
@@ -258,7 +258,15 @@ fn random_bytes_never_panic() {
             h.append(&mut buf);
             buf = h;
         }
-        let _ = parse(&buf);
+        // The invariants the header reader relies on (as fuzz/proxy_header).
+        match parse(&buf) {
+            Ok(Parsed::Header { header, len }) => {
+                assert!(len <= buf.len() && len <= MAX_HEADER);
+                assert_eq!(parse(&buf[..len]), Ok(Parsed::Header { header, len }));
+            }
+            Ok(Parsed::Incomplete) => assert!(buf.len() < MAX_HEADER),
+            Ok(Parsed::NotProxy) | Err(_) => {}
+        }
     }
 }
 
