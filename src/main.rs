@@ -1116,4 +1116,40 @@ mod tests {
             Ok(Parsed::HashPassword)
         ));
     }
+
+    #[test]
+    fn proxy_options_set_the_handler_and_need_each_other() {
+        use ftpdlib::proxy_protocol::ProxyProtocol;
+        let o = run(&[
+            "--proxy-protocol",
+            "required",
+            "--trusted-proxies",
+            "10.0.0.0/8,127.0.0.1",
+            "--proxy-data",
+            "--proxy-header-timeout=3",
+            "--passive-pool",
+            "-r",
+            "60000-60001",
+        ])
+        .unwrap();
+        let mut h = FtpHandler::default();
+        configure(&mut h, &o).unwrap();
+        assert_eq!(h.proxy_protocol, ProxyProtocol::Required);
+        assert!(h.is_trusted_proxy("10.1.2.3".parse().unwrap()));
+        assert!(h.is_trusted_proxy("127.0.0.1".parse().unwrap()));
+        assert!(!h.is_trusted_proxy("127.0.0.2".parse().unwrap()));
+        assert!(h.proxy_data && h.passive_pool);
+        assert_eq!(h.proxy_header_timeout, Duration::from_secs(3));
+        assert!(run(&["--proxy-protocol", "sometimes"]).is_err());
+        assert!(run(&["--trusted-proxies", "10.0.0.0/40"]).is_err());
+        for needs_more in [
+            &["--proxy-protocol", "optional"][..],
+            &["--proxy-data"],
+            &["--passive-pool"],
+        ] {
+            let o = run(needs_more).unwrap();
+            let mut h = FtpHandler::default();
+            assert!(configure(&mut h, &o).is_err(), "{needs_more:?}");
+        }
+    }
 }

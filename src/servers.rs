@@ -444,6 +444,17 @@ impl FtpServer {
             Some(r) => log::info!(target: LOG, "passive ports: {}->{}", r.start(), r.end()),
             None => log::info!(target: LOG, "passive ports: None"),
         }
+        if h.proxy_protocol != crate::proxy_protocol::ProxyProtocol::Off {
+            let trusted: Vec<String> = h.trusted_proxies.iter().map(|c| c.to_string()).collect();
+            log::info!(
+                target: LOG,
+                "PROXY protocol: {:?}, trusted proxies: {}, on data connections: {}, pooled passive ports: {}",
+                h.proxy_protocol,
+                trusted.join(","),
+                h.proxy_data,
+                h.passive_pool
+            );
+        }
         log::debug!(target: LOG, "poller: mio (epoll)");
         log::debug!(target: LOG, "use sendfile(): {}", h.use_sendfile);
         let limit = |n: usize| {

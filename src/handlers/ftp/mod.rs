@@ -161,7 +161,9 @@ pub struct FtpHandler {
     /// sessions: a passive connection goes to the session that asked for it
     /// by the client's address, so a narrow range serves more clients than
     /// it has ports (each address may wait on each port once; 425 when all
-    /// of the range waits for that address). Needs `passive_ports`.
+    /// of the range waits for that address). Needs `passive_ports`; a data
+    /// connection from an address other than the session's (FXP with
+    /// `permit_foreign_addresses`) finds no session to join.
     /// ftpdlib extension (libunftp's pooled mode).
     pub passive_pool: bool,
     /// The command table (pyftpdlib `proto_cmds`); change it with
