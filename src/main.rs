@@ -423,6 +423,9 @@ fn configure_proxy(handler: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib:
     if o.proxy_data && o.proxy_protocol == ProxyProtocol::Off {
         return err("--proxy-data needs --proxy-protocol");
     }
+    if o.inetd && o.proxy_protocol != ProxyProtocol::Off {
+        return err("--proxy-protocol is not read in --inetd mode (the super-server accepts)");
+    }
     if o.passive_pool && o.range.is_none() {
         return err("--passive-pool needs --range");
     }
