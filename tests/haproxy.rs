@@ -85,38 +85,39 @@ fn bindable(ip: Ipv4Addr, port: u16) -> bool {
     TcpListener::bind((ip, port)).is_ok()
 }
 
-/// A free port on 127.0.0.1 that is free on `also` too.
-fn free_port(also: &[Ipv4Addr]) -> u16 {
-    for _ in 0..500 {
-        let p = TcpListener::bind("127.0.0.1:0")
+/// Ports handed out so far in this test process: the clusters of tests
+/// running at once, and the pieces of one cluster, never share a port
+/// (a port is only bound later, by the instance or by HAProxy).
+fn reserved() -> std::sync::MutexGuard<'static, std::collections::HashSet<u16>> {
+    static TAKEN: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<u16>>> =
+        std::sync::OnceLock::new();
+    TAKEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// `n` consecutive ports, free now on 127.0.0.1 and on `ip`, and not
+/// handed out before; returns the first.
+fn free_ports(ip: Ipv4Addr, n: u16) -> u16 {
+    let mut taken = reserved();
+    for _ in 0..1000 {
+        let lo = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        if also.iter().all(|ip| bindable(*ip, p)) {
-            return p;
-        }
-    }
-    panic!("no free port");
-}
-
-/// `RANGE` consecutive ports free on 127.0.0.1 and on `ip`.
-fn free_range(ip: Ipv4Addr, avoid: &[u16]) -> u16 {
-    for _ in 0..500 {
-        let lo = free_port(&[ip]);
-        if lo > 65535 - RANGE {
+        if lo > 65535 - n {
             continue;
         }
-        let ok = (lo..lo + RANGE).all(|p| {
-            !avoid.iter().any(|a| (*a..*a + RANGE).contains(&p))
-                && bindable(Ipv4Addr::LOCALHOST, p)
-                && bindable(ip, p)
-        });
+        let ok = (lo..lo + n)
+            .all(|p| !taken.contains(&p) && bindable(Ipv4Addr::LOCALHOST, p) && bindable(ip, p));
         if ok {
+            taken.extend(lo..lo + n);
             return lo;
         }
     }
-    panic!("no free port range");
+    panic!("no {n} free ports");
 }
 
 /// Whether something listens on `ip:port` (from /proc/net/tcp).
@@ -159,17 +160,13 @@ impl Cluster {
         let home = dir.path().join("home");
         std::fs::create_dir(&home).unwrap();
         let ips = [Ipv4Addr::new(127, 0, 0, 2), Ipv4Addr::new(127, 0, 0, 3)];
-        let front = free_port(&[]);
-        let mut ranges = Vec::new();
-        for ip in ips {
-            let lo = free_range(ip, &ranges);
-            ranges.push(lo);
-        }
+        let front = free_ports(Ipv4Addr::LOCALHOST, 1);
+        let ranges: Vec<u16> = ips.iter().map(|ip| free_ports(*ip, RANGE)).collect();
         let cert = (setup.tls || setup.implicit).then(|| make_cert(dir.path()));
         let mut instances = Vec::new();
         for (n, ip) in ips.into_iter().enumerate() {
             let name = ["a", "b"][n];
-            let port = free_port(&[ip]);
+            let port = free_ports(ip, 1);
             let log = dir.path().join(format!("{name}.log"));
             let xferlog = dir.path().join(format!("xfer-{name}.log"));
             let lo = ranges[n];
