@@ -722,3 +722,78 @@ fn logs_name_the_clients_of_implicit(c: &Cluster) {
         assert!(host == "127.0.0.10" || host == "127.0.0.11", "{line}");
     }
 }
+
+/// Without PROXY headers on the data ports every relayed data connection
+/// comes from the balancer, so the address check cannot stop another user
+/// of the balancer who connects to a session's passive port first: TLS
+/// session reuse does (docs/cluster.md). The thief's fresh TLS session is
+/// refused, nothing leaks, and the client's transfer command finds no data
+/// connection (522 if it was already waiting for that one, else 425).
+#[cfg(feature = "tls")]
+#[test]
+fn without_proxy_data_tls_session_reuse_stops_a_data_port_thief() {
+    if haproxy_missing() {
+        return;
+    }
+    const THIEF: &str = r#"
+import ftplib, socket, ssl, sys
+host, port = sys.argv[1], int(sys.argv[2])
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ftp = ftplib.FTP_TLS(context=ctx, timeout=60)
+ftp.connect(host, port, source_address=("127.0.0.10", 0))
+ftp.auth()
+ftp.login("user", "12345")
+ftp.prot_p()
+_, pasv_port = ftp.makepasv()
+# Another client of the balancer takes the passive port first, with a TLS
+# session of its own.
+thief = socket.create_connection((host, pasv_port), source_address=("127.0.0.66", 0), timeout=60)
+stolen = b""
+try:
+    t = ctx.wrap_socket(thief)
+    while True:
+        chunk = t.recv(4096)
+        if not chunk:
+            break
+        stolen += chunk
+except (ssl.SSLError, OSError):
+    pass
+ftp.putcmd("LIST")
+while True:
+    line = ftp.getline()
+    if line[:3].isdigit() and not line.startswith("1") and line[3:4] == " ":
+        break
+print(line)
+print("stolen=%d" % len(stolen))
+"#;
+    let c = Cluster::start(Setup {
+        tls: true,
+        ..Setup::default()
+    });
+    std::fs::write(c.home().join("secret.txt"), b"x").unwrap();
+    let out = Command::new("python3")
+        .args(["-c", THIEF, "127.0.0.1", &c.front.to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        c.all_logs()
+    );
+    assert!(
+        text.starts_with("522 ") || text.starts_with("425 "),
+        "{text}\n{}",
+        c.all_logs()
+    );
+    assert!(text.contains("stolen=0"), "{text}");
+    assert!(
+        c.all_logs().contains("TLS session not resumed"),
+        "{}",
+        c.all_logs()
+    );
+}
