@@ -296,3 +296,43 @@ fn without_proxy_data_a_proxied_sessions_data_may_come_from_the_proxy() {
     let reply = c.read_reply();
     assert_eq!(code_of(&reply), 425, "{reply}");
 }
+
+#[test]
+fn a_masquerade_address_wins_over_the_header_destination() {
+    let (srv, _) = server(
+        ProxyProtocol::Required,
+        |h| h.masquerade_address = Some("127.0.0.77".parse().unwrap()),
+        0,
+    );
+    let mut c = via_proxy(srv.addr, &v1("127.0.0.10", 1, "127.0.0.9"), b"");
+    c.login(USER, PASSWD);
+    let reply = c.expect("PASV", 227);
+    assert_eq!(pasv_addr(&reply).ip().to_string(), "127.0.0.77");
+}
+
+#[test]
+fn an_ipv6_client_behind_an_ipv4_proxy_is_the_sessions_address() {
+    let (srv, seen) = server(ProxyProtocol::Required, |_| {}, 0);
+    let header = b"PROXY TCP6 2001:db8::10 2001:db8::1 4242 21\r\n";
+    let mut c = via_proxy(srv.addr, header, b"");
+    c.login(USER, PASSWD);
+    assert_eq!(
+        seen.lock().unwrap()[0],
+        "[2001:db8::10]:4242".parse::<SocketAddr>().unwrap()
+    );
+    // EPSV still works (the data connection comes from the proxy).
+    std::fs::write(srv.root().join("v6.txt"), b"x").unwrap();
+    let reply = c.expect("EPSV", 229);
+    let port: u16 = reply
+        .split("|||")
+        .nth(1)
+        .and_then(|r| r.split('|').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{reply}"));
+    let data = TcpStream::connect((srv.addr.ip(), port)).unwrap();
+    let prelim = c.cmd("NLST");
+    assert!(matches!(code_of(&prelim), 125 | 150), "{prelim}");
+    let names = std::io::read_to_string(data).unwrap();
+    assert!(names.contains("v6.txt"), "{names}");
+    assert_eq!(code_of(&c.read_reply()), 226);
+}
