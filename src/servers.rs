@@ -680,6 +680,16 @@ impl Acceptor {
             // The limits count the client behind the header: the count is
             // taken once the header is read (HeaderRead).
             if self.handler.is_trusted_proxy(peer.ip().to_canonical()) {
+                // Headers still being read count against max_cons too, so
+                // a flood of silent connections is bounded.
+                if self.max_cons != 0 && core.shared.proxy_headers >= self.max_cons {
+                    log::warn!(
+                        target: LOG,
+                        "{peer}: {} connections wait for their PROXY header; connection closed.",
+                        core.shared.proxy_headers
+                    );
+                    return;
+                }
                 let purpose = Purpose::Control {
                     acceptor: self.me,
                     implicit_tls: self.implicit_tls,

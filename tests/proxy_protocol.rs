@@ -336,3 +336,33 @@ fn an_ipv6_client_behind_an_ipv4_proxy_is_the_sessions_address() {
     assert!(names.contains("v6.txt"), "{names}");
     assert_eq!(code_of(&c.read_reply()), 226);
 }
+
+#[test]
+fn connections_waiting_for_their_header_are_bounded_by_max_cons() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let hooks = Seen(Arc::clone(&seen));
+    let srv = TestServer::start_full(
+        |_, _| {},
+        move |h| {
+            h.proxy_protocol = ProxyProtocol::Required;
+            h.trusted_proxies = parse_cidr_list("127.0.0.1").unwrap();
+            // Far beyond the test's patience: only the bound closes.
+            h.proxy_header_timeout = Duration::from_secs(600);
+            h.hooks = Box::new(hooks);
+        },
+        |s| s.max_cons = 2,
+    );
+    let silent1 = TcpStream::connect(srv.addr).unwrap();
+    let _silent2 = TcpStream::connect(srv.addr).unwrap();
+    let mut third = TcpStream::connect(srv.addr).unwrap();
+    assert!(closed_silently(&mut third));
+    drop(silent1);
+    // One left: a header is read again.
+    common::eventually("a slot for a header to free", || {
+        let mut s = TcpStream::connect(srv.addr).unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        s.write_all(&v1("127.0.0.10", 1, "127.0.0.1")).unwrap();
+        let mut buf = [0u8; 3];
+        matches!(s.read(&mut buf), Ok(3) if &buf == b"220")
+    });
+}

@@ -114,6 +114,8 @@ pub(crate) struct Shared {
     pub logins: LoginGate,
     /// Shared passive ports and the sessions waiting on them.
     pub pool: super::dispatchers::PassivePool,
+    /// Connections whose PROXY header is being read.
+    pub proxy_headers: usize,
 }
 
 /// The protocol timers an FTP dispatcher can arm.

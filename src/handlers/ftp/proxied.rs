@@ -133,8 +133,9 @@ pub(crate) fn start(
             rest: (!rest.is_zero()).then_some(rest),
         })))
     });
-    if let Err(e) = made {
-        log::error!(target: LOG, "cannot read the PROXY header of {peer}: {e}");
+    match made {
+        Ok(_) => core.shared.proxy_headers += 1,
+        Err(e) => log::error!(target: LOG, "cannot read the PROXY header of {peer}: {e}"),
     }
 }
 
@@ -286,6 +287,7 @@ impl HeaderReader {
 
     /// Deregister and cancel the timer.
     pub fn close(&mut self, core: &mut Core) {
+        core.shared.proxy_headers = core.shared.proxy_headers.saturating_sub(1);
         if let Some(t) = self.timer.take() {
             t.cancel();
         }
