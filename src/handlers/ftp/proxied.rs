@@ -113,6 +113,17 @@ pub(crate) fn start(
 ) {
     let timeout = cfg.proxy_header_timeout;
     let grace = matches!(purpose, Purpose::Control { optional: true, .. });
+    // The proxy often sends its header with the connection: take it now,
+    // without a round through the loop.
+    match look(&mut sock, grace) {
+        Step::Done(addresses) => return hand_over(core, sock, peer, purpose, addresses),
+        Step::Plain => return hand_over(core, sock, peer, purpose, None),
+        Step::Refuse(why) => {
+            log::warn!(target: LOG, "{peer}: {why}; connection closed.");
+            return;
+        }
+        Step::Empty | Step::Wait => {}
+    }
     let made = core.insert_with(|me, core| {
         core.registry()
             .register(&mut sock, me.token(), Interest::READABLE)?;
@@ -141,6 +152,9 @@ pub(crate) fn start(
 
 /// What peeking found.
 enum Step {
+    /// Nothing yet.
+    Empty,
+    /// Part of a header.
     Wait,
     Done(Option<(SocketAddr, SocketAddr)>),
     Plain,
@@ -154,7 +168,7 @@ impl HeaderReader {
             return Status::Remove;
         }
         match self.look() {
-            Step::Wait => Status::Keep,
+            Step::Empty | Step::Wait => Status::Keep,
             Step::Done(addresses) => self.hand_over(addresses, core),
             Step::Plain => self.hand_over(None, core),
             Step::Refuse(why) => {
@@ -170,30 +184,12 @@ impl HeaderReader {
         let Some(sock) = self.sock.as_mut() else {
             return Step::Refuse("no socket".into());
         };
-        let mut buf = [0u8; MAX_HEADER];
-        let n = loop {
-            match sock.peek(&mut buf) {
-                Ok(0) => return Step::Refuse("closed before its PROXY header".into()),
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Wait,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Step::Refuse(format!("read error: {e}")),
-            }
-        };
-        if self.grace {
+        let step = look(sock, optional);
+        if !matches!(step, Step::Empty) {
             // Something arrived: from now on the whole timeout applies.
             self.grace = false;
         }
-        match proxy_protocol::parse(&buf[..n]) {
-            Ok(Parsed::Incomplete) => Step::Wait,
-            Ok(Parsed::NotProxy) if optional => Step::Plain,
-            Ok(Parsed::NotProxy) => Step::Refuse("no PROXY header".into()),
-            Ok(Parsed::Header { header, len }) => match consume(sock, len) {
-                Ok(()) => Step::Done(header.addresses),
-                Err(e) => Step::Refuse(format!("read error: {e}")),
-            },
-            Err(e) => Step::Refuse(e.to_string()),
-        }
+        step
     }
 
     fn optional(&self) -> bool {
@@ -207,45 +203,9 @@ impl HeaderReader {
         addresses: Option<(SocketAddr, SocketAddr)>,
         core: &mut Core,
     ) -> Status {
-        let Some(mut stream) = self.sock.take() else {
-            return Status::Remove;
-        };
-        let _ = core.registry().deregister(&mut stream);
-        let client = match addresses {
-            Some((src, _)) => SocketAddr::new(src.ip().to_canonical(), src.port()),
-            None => self.peer,
-        };
-        match self.purpose {
-            Purpose::Control {
-                acceptor,
-                implicit_tls,
-                ..
-            } => {
-                let via = Via {
-                    proxy: self.peer,
-                    destination: addresses.map(|(_, dst)| dst),
-                };
-                // A plain connection (optional mode) or a LOCAL header is
-                // the trusted peer's own: no client behind it.
-                let via = addresses.is_some().then_some(via);
-                core.notify(
-                    acceptor,
-                    Notice::HeaderRead {
-                        stream,
-                        client,
-                        via,
-                        implicit_tls,
-                    },
-                );
-            }
-            Purpose::Data { to } => core.notify(
-                to,
-                Notice::DataArrived {
-                    stream,
-                    from: self.peer,
-                    client: client.ip(),
-                },
-            ),
+        if let Some(mut stream) = self.sock.take() {
+            let _ = core.registry().deregister(&mut stream);
+            hand_over(core, stream, self.peer, self.purpose, addresses);
         }
         Status::Remove
     }
@@ -259,7 +219,7 @@ impl HeaderReader {
         if self.grace {
             // A last look, in case bytes came in with this round.
             match self.look() {
-                Step::Wait if self.grace => {
+                Step::Empty => {
                     // Optional mode and not a byte: a plain FTP client.
                     return self.hand_over(None, core);
                 }
@@ -294,6 +254,77 @@ impl HeaderReader {
         if let Some(mut s) = self.sock.take() {
             let _ = core.registry().deregister(&mut s);
         }
+    }
+}
+
+/// Give `stream` (from `peer`, now at the first byte after its header) to
+/// whoever serves it.
+fn hand_over(
+    core: &mut Core,
+    stream: TcpStream,
+    peer: SocketAddr,
+    purpose: Purpose,
+    addresses: Option<(SocketAddr, SocketAddr)>,
+) {
+    let client = match addresses {
+        Some((src, _)) => SocketAddr::new(src.ip().to_canonical(), src.port()),
+        None => peer,
+    };
+    match purpose {
+        Purpose::Control {
+            acceptor,
+            implicit_tls,
+            ..
+        } => {
+            // A plain connection (optional mode) or a LOCAL header is the
+            // trusted peer's own: no client behind it.
+            let via = addresses.map(|(_, dst)| Via {
+                proxy: peer,
+                destination: Some(dst),
+            });
+            core.notify(
+                acceptor,
+                Notice::HeaderRead {
+                    stream,
+                    client,
+                    via,
+                    implicit_tls,
+                },
+            );
+        }
+        Purpose::Data { to } => core.notify(
+            to,
+            Notice::DataArrived {
+                stream,
+                from: peer,
+                client: client.ip(),
+            },
+        ),
+    }
+}
+
+/// Peek at what `sock` holds and parse it; consume the header if complete.
+/// `Empty` when nothing has arrived yet.
+fn look(sock: &mut TcpStream, optional: bool) -> Step {
+    let mut buf = [0u8; MAX_HEADER];
+    let n = loop {
+        match sock.peek(&mut buf) {
+            Ok(0) => return Step::Refuse("closed before its PROXY header".into()),
+            Ok(n) => break n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Empty,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Step::Refuse(format!("read error: {e}")),
+        }
+    };
+    match proxy_protocol::parse(&buf[..n]) {
+        Ok(Parsed::Incomplete) => Step::Wait,
+        Ok(Parsed::NotProxy) if optional => Step::Plain,
+        Ok(Parsed::NotProxy) => Step::Refuse("no PROXY header".into()),
+        Ok(Parsed::Header { header, len }) => match consume(sock, len) {
+            Ok(()) => Step::Done(header.addresses),
+            Err(e) => Step::Refuse(format!("read error: {e}")),
+        },
+        Err(e) => Step::Refuse(e.to_string()),
     }
 }
 
