@@ -30,6 +30,7 @@ use crate::filesystems::{AbstractedFs, Filesystem};
 pub use hooks::{Hooks, NoHooks, SessionInfo};
 use session::commands::CommandTable;
 pub use session::commands::{ArgRule, Command, CommandContext, Handler, PathRule};
+pub use sites::VirtualHost;
 
 pub(crate) mod conn;
 pub(crate) mod control;
@@ -42,6 +43,7 @@ pub(crate) mod pool;
 pub(crate) mod producers;
 pub(crate) mod proxied;
 pub(crate) mod session;
+pub(crate) mod sites;
 
 /// Builds a user's file system at login from the home directory
 /// (pyftpdlib's `abstracted_fs` class attribute, called as `(root, handler)`).
@@ -166,6 +168,9 @@ pub struct FtpHandler {
     /// `permit_foreign_addresses`) finds no session to join.
     /// ftpdlib extension (libunftp's pooled mode).
     pub passive_pool: bool,
+    /// Virtual hosts reached by `HOST` (ftpdlib extension); add them with
+    /// [`add_site`](Self::add_site).
+    pub(crate) sites: Vec<(String, VirtualHost)>,
     /// The command table (pyftpdlib `proto_cmds`); change it with
     /// [`add_command`](Self::add_command) / [`remove_command`](Self::remove_command).
     pub(crate) commands: CommandTable,
@@ -223,6 +228,7 @@ impl FtpHandler {
             proxy_data: false,
             proxy_header_timeout: Duration::from_secs(10),
             passive_pool: false,
+            sites: Vec::new(),
             commands: CommandTable::builtin(),
         }
     }
@@ -251,6 +257,7 @@ impl FtpHandler {
             self.commands.insert(row);
         }
         self.tls = Some(tls);
+        self.refresh_site_certificates();
     }
 
     /// Add a command, or replace the built-in of the same name, in this
