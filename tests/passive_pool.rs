@@ -31,7 +31,7 @@ fn pooled_server() -> (TestServer, (u16, u16)) {
     let srv = TestServer::start_with(
         |_, _| {},
         move |h| {
-            h.passive_ports = Some(lo..=hi);
+            h.passive_ports = Some((lo..=hi).into());
             h.passive_pool = true;
         },
     );

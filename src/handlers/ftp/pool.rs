@@ -73,16 +73,12 @@ pub(super) fn open_pooled(
     peer: DataPeer,
     tls: TlsConfig,
 ) -> io::Result<(Link, SocketAddr)> {
-    let Some(range) = cfg.passive_ports.clone() else {
+    let Some(ports) = cfg.passive_ports.as_ref() else {
         return Err(io::Error::other("passive_pool needs passive_ports"));
     };
     let key = peer.arrives_as(cfg);
-    let (lo, hi) = (u32::from(*range.start()), u32::from(*range.end()));
-    let span = hi - lo + 1;
-    let start = super::dispatchers::random_u64() % u64::from(span);
     let mut chosen = None;
-    for i in 0..span {
-        let port = (lo + (start as u32 + i) % span) as u16;
+    for port in ports.try_order(super::dispatchers::random_u64()) {
         let addr = SocketAddr::new(local_ip, port);
         match core.shared.pool.ports.get(&addr) {
             Some(p) if p.waiting.contains_key(&key) => continue,
