@@ -83,7 +83,27 @@ Options:
                               the TLS certificate of SITE, chosen by SNI
       --workers N             pre-forked worker processes, each a single-threaded
                               event loop on the shared port (default: 1)
+      --worker-listeners MODE how workers listen: reuseport (one SO_REUSEPORT
+                              socket each, default), shared (one socket) or
+                              exclusive (one socket, EPOLLEXCLUSIVE)
+      --metrics ADDRESS:PORT  serve Prometheus metrics (/metrics) and a health
+                              check (/health) over HTTP; worker i on PORT+i
       --xferlog PATH          append a wu-ftpd/vsftpd-style xferlog line per transfer
+
+Behind a load balancer (see docs/cluster.md):
+      --proxy-protocol off|optional|required
+                              read a PROXY protocol v1/v2 header (HAProxy send-proxy)
+                              before the greeting on connections from --trusted-proxies;
+                              its source is the client's address (default: off)
+      --trusted-proxies CIDR[,CIDR...]
+                              the proxies whose headers are believed (needed by
+                              --proxy-protocol); required mode closes other peers
+      --proxy-data            data connections from trusted proxies carry a PROXY
+                              header too, whose source must be the session's client
+      --proxy-header-timeout SECONDS
+                              time allowed for a PROXY header (default: 10)
+      --passive-pool          share each port of --range between sessions of different
+                              client addresses (a narrow range serves many clients)
       --syslog [FACILITY]     log to the local syslog daemon instead of stderr, with
                               FACILITY (default: daemon; also ftp, local0-local7...)
       --syslog-socket PATH    the syslog daemon's socket (default: /dev/log)
@@ -153,6 +173,8 @@ struct Options {
     max_login_attempts: u32,
     auth_workers: Option<usize>,
     workers: usize,
+    worker_listeners: ftpdlib::WorkerListeners,
+    metrics: Option<std::net::SocketAddr>,
     tls: bool,
     certfile: Option<PathBuf>,
     keyfile: Option<PathBuf>,
@@ -178,6 +200,11 @@ struct Options {
     syslog_socket: Option<PathBuf>,
     upload_mode: ftpdlib::UploadMode,
     user_limits: ftpdlib::UserLimits,
+    proxy_protocol: ftpdlib::proxy_protocol::ProxyProtocol,
+    trusted_proxies: Vec<ftpdlib::proxy_protocol::Cidr>,
+    proxy_data: bool,
+    proxy_header_timeout: Option<u64>,
+    passive_pool: bool,
 }
 
 enum Parsed {
@@ -293,6 +320,7 @@ fn serve(o: &Options, inetd: Option<std::net::TcpStream>) -> Result<(), ftpdlib:
     server.max_cons = o.max_cons;
     server.max_cons_per_ip = o.max_cons_per_ip;
     server.worker_processes = o.workers.max(1);
+    cluster_settings(&mut server, o)?;
     server.read_limit = o.total_read_limit;
     server.write_limit = o.total_write_limit;
     server.serve_forever()
@@ -398,6 +426,7 @@ fn configure_tls(_: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error> 
 /// The handler settings common to every kind of user.
 fn configure(handler: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error> {
     configure_tls(handler, o)?;
+    configure_proxy(handler, o)?;
     let perm = if o.write { "elradfmwMT" } else { "elr" };
     cli_tls_hosts::configure(handler, &o.tls_hosts, perm, o.no_anonymous)?;
     if let Some(b) = &o.banner {
@@ -426,6 +455,32 @@ fn configure(handler: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error
     if let Some(path) = &o.xferlog {
         handler.set_xferlog(path)?;
     }
+    Ok(())
+}
+
+/// The PROXY protocol and pooled passive port options.
+fn configure_proxy(handler: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error> {
+    use ftpdlib::proxy_protocol::ProxyProtocol;
+    let err = |m: &str| Err(ftpdlib::Error::Config(m.into()));
+    if o.proxy_protocol != ProxyProtocol::Off && o.trusted_proxies.is_empty() {
+        return err("--proxy-protocol needs --trusted-proxies");
+    }
+    if o.proxy_data && o.proxy_protocol == ProxyProtocol::Off {
+        return err("--proxy-data needs --proxy-protocol");
+    }
+    if o.inetd && o.proxy_protocol != ProxyProtocol::Off {
+        return err("--proxy-protocol is not read in --inetd mode (the super-server accepts)");
+    }
+    if o.passive_pool && o.range.is_none() {
+        return err("--passive-pool needs --range");
+    }
+    handler.proxy_protocol = o.proxy_protocol;
+    handler.trusted_proxies = o.trusted_proxies.clone();
+    handler.proxy_data = o.proxy_data;
+    if let Some(t) = o.proxy_header_timeout {
+        handler.proxy_header_timeout = Duration::from_secs(t);
+    }
+    handler.passive_pool = o.passive_pool;
     Ok(())
 }
 
@@ -505,6 +560,9 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
     if o.inetd && o.workers > 1 {
         return Err("--inetd serves one connection in one process: no --workers".into());
     }
+    if o.inetd && o.metrics.is_some() {
+        return Err("--inetd serves one connection per process: no --metrics".into());
+    }
     Ok(Parsed::Run(Box::new(o)))
 }
 
@@ -554,7 +612,9 @@ fn any_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
         || tls_option(o, a)?
         || cli_tls_hosts::option(&mut o.tls_hosts, a)?
         || unix_option(o, a)?
-        || transfer_option(o, a)?)
+        || transfer_option(o, a)?
+        || proxy_option(o, a)?
+        || cluster_option(o, a)?)
 }
 
 /// Keys a configuration file may not hold: they are not settings.
@@ -678,6 +738,34 @@ fn transfer_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
     Ok(true)
 }
 
+/// `--worker-listeners`, `--metrics`: running several workers and
+/// watching them.
+fn cluster_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
+    match a.name {
+        "--worker-listeners" => {
+            o.worker_listeners = match a.value()?.as_str() {
+                "reuseport" => ftpdlib::WorkerListeners::ReusePort,
+                "shared" => ftpdlib::WorkerListeners::Shared,
+                "exclusive" => ftpdlib::WorkerListeners::SharedExclusive,
+                other => {
+                    return Err(format!(
+                        "--worker-listeners: {other:?} is not reuseport, shared or exclusive"
+                    ))
+                }
+            }
+        }
+        "--metrics" => {
+            let v = a.value()?;
+            let addr = v
+                .parse()
+                .map_err(|_| format!("--metrics: {v:?} is not ADDRESS:PORT"))?;
+            o.metrics = Some(addr);
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
 /// `--quota-*` and `--user-*-limit`: the same limits for every virtual
 /// user (anonymous included), each user counted on its own.
 fn apply_user_limits(auth: &mut DummyAuthorizer, o: &Options) -> Result<(), ftpdlib::Error> {
@@ -691,6 +779,15 @@ fn apply_user_limits(auth: &mut DummyAuthorizer, o: &Options) -> Result<(), ftpd
     }
     for name in names {
         auth.set_user_limits(name, o.user_limits)?;
+    }
+    Ok(())
+}
+
+/// Apply `--worker-listeners` and `--metrics` to the server.
+fn cluster_settings(server: &mut FtpServer, o: &Options) -> Result<(), ftpdlib::Error> {
+    server.worker_listeners = o.worker_listeners;
+    if let Some(addr) = o.metrics {
+        server.bind_metrics(addr)?;
     }
     Ok(())
 }
@@ -753,6 +850,22 @@ fn tls_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
 }
 
 /// System users (`--unix-users` and the options that go with it).
+fn proxy_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
+    match a.name {
+        "--proxy-protocol" => o.proxy_protocol = a.value()?.parse()?,
+        "--trusted-proxies" => {
+            let list = ftpdlib::proxy_protocol::parse_cidr_list(&a.value()?)
+                .map_err(|e| format!("--trusted-proxies: {e}"))?;
+            o.trusted_proxies.extend(list);
+        }
+        "--proxy-data" => o.proxy_data = a.flag()?,
+        "--proxy-header-timeout" => o.proxy_header_timeout = Some(a.number()?),
+        "--passive-pool" => o.passive_pool = a.flag()?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
 fn unix_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
     match a.name {
         "--unix-users" => o.unix_users = a.flag()?,
@@ -1159,5 +1272,73 @@ mod tests {
             parse(&args(&["--hash-password"])),
             Ok(Parsed::HashPassword)
         ));
+    }
+
+    #[test]
+    fn metrics_and_worker_listeners_from_flags_and_file() {
+        let o = run(&[
+            "--metrics",
+            "127.0.0.1:9121",
+            "--worker-listeners",
+            "shared",
+        ])
+        .unwrap();
+        assert_eq!(o.metrics, Some("127.0.0.1:9121".parse().unwrap()));
+        assert_eq!(o.worker_listeners, ftpdlib::WorkerListeners::Shared);
+        let (_dir, path) = config_file("metrics = [::1]:9121\nworker-listeners = exclusive\n");
+        let o = run(&["--config", path.to_str().unwrap()]).unwrap();
+        assert_eq!(o.metrics, Some("[::1]:9121".parse().unwrap()));
+        assert_eq!(
+            o.worker_listeners,
+            ftpdlib::WorkerListeners::SharedExclusive
+        );
+        assert_eq!(
+            run(&[]).unwrap().worker_listeners,
+            ftpdlib::WorkerListeners::ReusePort
+        );
+        for bad in [
+            &["--metrics", "9121"][..],
+            &["--metrics", "localhost"],
+            &["--worker-listeners", "fork"],
+            &["--inetd", "--metrics", "127.0.0.1:1"],
+        ] {
+            assert!(run(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn proxy_options_set_the_handler_and_need_each_other() {
+        use ftpdlib::proxy_protocol::ProxyProtocol;
+        let o = run(&[
+            "--proxy-protocol",
+            "required",
+            "--trusted-proxies",
+            "10.0.0.0/8,127.0.0.1",
+            "--proxy-data",
+            "--proxy-header-timeout=3",
+            "--passive-pool",
+            "-r",
+            "60000-60001",
+        ])
+        .unwrap();
+        let mut h = FtpHandler::default();
+        configure(&mut h, &o).unwrap();
+        assert_eq!(h.proxy_protocol, ProxyProtocol::Required);
+        assert!(h.is_trusted_proxy("10.1.2.3".parse().unwrap()));
+        assert!(h.is_trusted_proxy("127.0.0.1".parse().unwrap()));
+        assert!(!h.is_trusted_proxy("127.0.0.2".parse().unwrap()));
+        assert!(h.proxy_data && h.passive_pool);
+        assert_eq!(h.proxy_header_timeout, Duration::from_secs(3));
+        assert!(run(&["--proxy-protocol", "sometimes"]).is_err());
+        assert!(run(&["--trusted-proxies", "10.0.0.0/40"]).is_err());
+        for needs_more in [
+            &["--proxy-protocol", "optional"][..],
+            &["--proxy-data"],
+            &["--passive-pool"],
+        ] {
+            let o = run(needs_more).unwrap();
+            let mut h = FtpHandler::default();
+            assert!(configure(&mut h, &o).is_err(), "{needs_more:?}");
+        }
     }
 }

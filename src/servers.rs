@@ -21,10 +21,14 @@ use mio::Interest;
 use crate::error::Error;
 use crate::handlers::ftp::control::{Admission, ControlChannel};
 use crate::handlers::ftp::dispatch::{Core, Dispatcher, Notice};
+use crate::handlers::ftp::metrics::ErrorKind;
 use crate::handlers::ftp::FtpHandler;
 use crate::ioloop::{Link, Status, StopHandle};
 use crate::log::{LOG, LOGERROR};
+use crate::prefork::WorkerListeners;
 use crate::IoLoop;
+
+mod cluster;
 
 /// Reply to a client over `max_cons` (pyftpdlib `handle_max_cons`).
 pub(crate) const TOO_MANY_CONNECTIONS: &str =
@@ -60,10 +64,16 @@ pub struct FtpServer {
     /// Server-wide download limit in bytes per second, 0 = unlimited.
     pub write_limit: u64,
     /// Serve with this many pre-forked worker processes, each a
-    /// single-threaded event loop on the shared listening socket (pyftpdlib
-    /// `serve_forever(worker_processes=N)`); 1 = no fork. Limits stay
-    /// server-wide. See the `prefork` module.
+    /// single-threaded event loop on the listening address (pyftpdlib
+    /// `serve_forever(worker_processes=N)`); 1 = no fork. Connection
+    /// limits stay server-wide; bandwidth limits and metrics are per
+    /// worker. The parent supervises: it forwards SIGINT/SIGTERM, restarts
+    /// a worker that crashed, and exits when every worker is gone.
     pub worker_processes: usize,
+    /// How the workers of `worker_processes` receive connections: one
+    /// `SO_REUSEPORT` socket each (the default) or one shared socket
+    /// (ftpdlib extension; see [`WorkerListeners`]).
+    pub worker_listeners: WorkerListeners,
     /// Handle SIGINT and SIGTERM in [`serve_forever`](Self::serve_forever):
     /// log "received interrupt signal" and shut down cleanly (pyftpdlib's
     /// `handle_exit`, true).
@@ -78,6 +88,13 @@ pub struct FtpServer {
     counters: Option<Rc<crate::sys::SharedCounters>>,
     /// Inetd mode: serve the one connection, then return.
     one_session: bool,
+    /// The listen() backlog, for the workers' own sockets.
+    backlog: i32,
+    /// The listeners came from socket activation (workers share them).
+    adopted: bool,
+    /// The metrics endpoint, if on: its dispatcher and the address asked
+    /// for (workers bind its port + their number).
+    metrics: Option<(Link, SocketAddr)>,
 }
 
 /// What a listening socket serves.
@@ -180,7 +197,9 @@ impl FtpServer {
             match std::net::TcpListener::bind(addr) {
                 Ok(l) => {
                     crate::sys::listen(&l, backlog)?;
-                    return FtpServer::from_listener(l, handler);
+                    let mut server = FtpServer::from_listener(l, handler)?;
+                    server.backlog = backlog;
+                    return Ok(server);
                 }
                 Err(e) => last = Some(e),
             }
@@ -217,6 +236,7 @@ impl FtpServer {
             ));
         }
         let mut server = FtpServer::without_listener(handler)?;
+        server.adopted = true;
         for p in passed {
             let role = ListenerRole::from_name(&p.name, default);
             server.add_listener(p.listener, role)?;
@@ -296,6 +316,7 @@ impl FtpServer {
             max_cons: 512,
             max_cons_per_ip: 0,
             worker_processes: 1,
+            worker_listeners: WorkerListeners::default(),
             read_limit: 0,
             write_limit: 0,
             handle_exit: true,
@@ -305,6 +326,9 @@ impl FtpServer {
             handler: Rc::new(handler),
             counters: None,
             one_session: false,
+            backlog: 128,
+            adopted: false,
+            metrics: None,
         })
     }
 
@@ -385,6 +409,9 @@ impl FtpServer {
             self.address_list(),
             std::process::id()
         );
+        if let Some(addr) = self.metrics_address() {
+            log::info!(target: LOG, "metrics on http://{addr}/metrics, health on http://{addr}/health");
+        }
         let result = self.run_until_stopped();
         if self.ioloop.unwatch_signals() {
             log::info!(target: LOG, "received interrupt signal");
@@ -444,6 +471,17 @@ impl FtpServer {
             Some(p) => log::info!(target: LOG, "passive ports: {}", passive_ports_text(p)),
             None => log::info!(target: LOG, "passive ports: None"),
         }
+        if h.proxy_protocol != crate::proxy_protocol::ProxyProtocol::Off {
+            let trusted: Vec<String> = h.trusted_proxies.iter().map(|c| c.to_string()).collect();
+            log::info!(
+                target: LOG,
+                "PROXY protocol: {:?}, trusted proxies: {}, on data connections: {}, pooled passive ports: {}",
+                h.proxy_protocol,
+                trusted.join(","),
+                h.proxy_data,
+                h.passive_pool
+            );
+        }
         log::debug!(target: LOG, "poller: mio (epoll)");
         log::debug!(target: LOG, "use sendfile(): {}", h.use_sendfile);
         let limit = |n: usize| {
@@ -491,37 +529,6 @@ impl FtpServer {
     pub(crate) fn share_counters(&mut self, counters: Rc<crate::sys::SharedCounters>) {
         self.each_acceptor(|a| a.shared = Some(Rc::clone(&counters)));
         self.counters = Some(counters);
-    }
-
-    /// In a forked worker: move the listener into a fresh event loop (the
-    /// inherited epoll instance is the parent's) and serve until stopped.
-    pub(crate) fn serve_as_worker(&mut self) -> Result<(), Error> {
-        let mut ioloop = IoLoop::new()?;
-        for link in &mut self.links {
-            let Some(Dispatcher::Acceptor(mut acceptor)) = self.ioloop.core_mut().remove(*link)
-            else {
-                return Err(Error::Config("no listener to serve".into()));
-            };
-            *link = ioloop.core_mut().insert_with(|me, core| {
-                if let Some(listener) = acceptor.listener.take() {
-                    // A fresh mio source: the old one stays tied to the
-                    // parent's registry (mio's debug builds refuse to move
-                    // it, which made --workers fail in debug builds).
-                    let listener = std::net::TcpListener::from(listener);
-                    let mut listener = TcpListener::from_std(listener);
-                    core.registry()
-                        .register(&mut listener, me.token(), Interest::READABLE)?;
-                    acceptor.listener = Some(listener);
-                }
-                acceptor.me = me;
-                Ok(Dispatcher::Acceptor(acceptor))
-            })?;
-        }
-        // Dropping the old loop closes this process's copy of the parent's
-        // epoll descriptor and nothing else.
-        self.ioloop = ioloop;
-        self.worker_processes = 1;
-        self.serve_forever()
     }
 
     fn apply_limits(&mut self) -> Result<(), Error> {
@@ -652,17 +659,25 @@ impl Acceptor {
 
     /// Accept every pending connection.
     pub fn on_ready(&mut self, core: &mut Core) -> Status {
+        let mut accepted = 0;
         loop {
             let Some(listener) = &self.listener else {
                 return Status::Keep;
             };
             match listener.accept() {
-                Ok((stream, peer)) => self.accepted(stream, peer, core),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Status::Keep,
+                Ok((stream, peer)) => {
+                    accepted += 1;
+                    self.accepted(stream, peer, core);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    core.shared.metrics.listener_woken(accepted);
+                    return Status::Keep;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // EMFILE and friends: try again at the next connection.
                     log::error!(target: LOGERROR, "accept() failed: {e}");
+                    core.shared.metrics.error(ErrorKind::Accept);
                     return Status::Keep;
                 }
             }
@@ -670,21 +685,68 @@ impl Acceptor {
     }
 
     fn accepted(&mut self, stream: mio::net::TcpStream, peer: SocketAddr, core: &mut Core) {
-        let ip = peer.ip().to_canonical();
+        use crate::handlers::ftp::proxied::{self, Purpose};
+        use crate::proxy_protocol::ProxyProtocol;
+        let mode = self.handler.proxy_protocol;
+        if mode != ProxyProtocol::Off {
+            // The limits count the client behind the header: the count is
+            // taken once the header is read (HeaderRead).
+            if self.handler.is_trusted_proxy(peer.ip().to_canonical()) {
+                // Headers still being read count against max_cons too, so
+                // a flood of silent connections is bounded.
+                if self.max_cons != 0 && core.shared.proxy_headers >= self.max_cons {
+                    log::warn!(
+                        target: LOG,
+                        "{peer}: {} connections wait for their PROXY header; connection closed.",
+                        core.shared.proxy_headers
+                    );
+                    return;
+                }
+                let purpose = Purpose::Control {
+                    acceptor: self.me,
+                    implicit_tls: self.implicit_tls,
+                    optional: mode == ProxyProtocol::Optional,
+                };
+                proxied::start(core, stream, peer, &self.handler, purpose);
+                return;
+            }
+            if mode == ProxyProtocol::Required {
+                log::warn!(
+                    target: LOG,
+                    "{peer}: not a trusted proxy and a PROXY header is required; connection closed."
+                );
+                return;
+            }
+        }
+        let implicit = self.implicit_tls;
+        self.open_session(stream, peer, None, implicit, core);
+    }
+
+    /// Count a connection from `client` and open its session (greeted, or
+    /// refused with 421 when a limit is reached).
+    fn open_session(
+        &mut self,
+        stream: mio::net::TcpStream,
+        client: SocketAddr,
+        via: Option<crate::handlers::ftp::proxied::Via>,
+        implicit_tls: bool,
+        core: &mut Core,
+    ) {
+        let ip = client.ip().to_canonical();
         let refusal = self.admit(ip);
         let handler = Rc::clone(&self.handler);
         let acceptor = self.me;
-        let implicit = self.implicit_tls;
         let opened = core.insert_with(|me, core| {
             let admission = Admission {
                 refusal,
-                implicit_tls: implicit,
+                implicit_tls,
+                via,
             };
-            ControlChannel::open(stream, peer, me, acceptor, handler, admission, core)
+            ControlChannel::open(stream, client, me, acceptor, handler, admission, core)
                 .map(|c| Dispatcher::Control(Box::new(c)))
         });
         if let Err(e) = opened {
-            log::error!(target: LOGERROR, "cannot serve {peer}: {e}");
+            log::error!(target: LOGERROR, "cannot serve {client}: {e}");
             if refusal.is_none() {
                 self.release(ip);
             }
@@ -738,9 +800,16 @@ impl Acceptor {
     }
 
     /// A control connection of this server closed.
-    pub fn on_notice(&mut self, notice: Notice) -> Status {
-        if let Notice::ControlClosed(ip) = notice {
-            self.release(ip);
+    pub fn on_notice(&mut self, notice: Notice, core: &mut Core) -> Status {
+        match notice {
+            Notice::ControlClosed(ip) => self.release(ip),
+            Notice::HeaderRead {
+                stream,
+                client,
+                via,
+                implicit_tls,
+            } => self.open_session(stream, client, via, implicit_tls, core),
+            _ => {}
         }
         Status::Keep
     }

@@ -89,6 +89,7 @@ impl Session {
             .get(&local)
             .copied()
             .or(self.cfg.masquerade_address)
+            .or(self.announced)
             .unwrap_or(local);
         match chosen.to_canonical() {
             std::net::IpAddr::V4(v4) => v4,
@@ -134,6 +135,13 @@ impl Session {
         }
     }
 
+    /// PASV/EPSV could not open its listener (no port, or every pooled port
+    /// already waits for this address): the command itself awaits this 425.
+    pub fn on_passive_failed(&mut self, text: &str) {
+        self.data.lost();
+        self.reply(reply::CANT_OPEN_DATA, text);
+    }
+
     /// The data connection failed before a transfer ran on it. A transfer
     /// command whose job was on its way gets `522 reason` as its final
     /// reply; with none, nothing is sent (a reply no command asked for would
@@ -154,6 +162,7 @@ impl Session {
     pub fn on_transfer_done(&mut self, outcome: Outcome, by: Ended) {
         self.data.transfer_ended();
         self.stats = None;
+        self.tally.transfer(&outcome);
         cmd_transfer::finish(self, outcome, by);
     }
 
@@ -224,6 +233,7 @@ const KEEP_CAPACITY: usize = 1024;
 impl Session {
     /// The connection was let in: log it, call `on_connect`, greet.
     pub fn open(&mut self) {
+        self.tally.opened();
         self.log("FTP session opened (connect)");
         self.hook("on_connect", |h, info| h.on_connect(info));
         self.greet();
@@ -232,11 +242,13 @@ impl Session {
     /// A connection limit refused the connection: 421 and nothing else.
     pub fn refuse(&mut self, text: &str) {
         log::warn!(target: LOG, "{} {}", self.prefix, text);
+        self.tally.refused();
         self.reply(reply::NOT_AVAILABLE, text);
     }
 
     /// The connection is gone: log it, call `on_disconnect`.
     pub fn closed(&mut self) {
+        self.tally.closed();
         self.log("FTP session closed (disconnect).");
         self.hook("on_disconnect", |h, info| h.on_disconnect(info));
     }
@@ -263,6 +275,8 @@ impl Session {
             String::from_utf8_lossy(line.get(..line.len().min(64)).unwrap_or(&[]))
         );
         self.effects.clear();
+        self.tally
+            .error(crate::handlers::ftp::metrics::ErrorKind::CommandPanic);
         self.reply(
             reply::NOT_AVAILABLE,
             "Internal error; closing control connection.",

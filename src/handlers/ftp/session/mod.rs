@@ -147,6 +147,9 @@ pub(crate) struct Session {
     cfg: Rc<FtpHandler>,
     remote: SocketAddr,
     local: SocketAddr,
+    /// The address PASV announces when no masquerade address is set: the
+    /// PROXY header's destination (the balancer's address).
+    announced: Option<std::net::IpAddr>,
     username: String,
     password: String,
     authenticated: bool,
@@ -181,6 +184,8 @@ pub(crate) struct Session {
     /// RANG's inclusive byte range for the next HASH.
     #[cfg_attr(not(feature = "hash"), allow(dead_code))]
     hash_range: Option<(u64, u64)>,
+    /// Counts for the metrics endpoint, emptied by the control channel.
+    tally: crate::handlers::ftp::metrics::Tally,
     /// The virtual host chosen by HOST (or SNI); `None` = the default site.
     site: Option<usize>,
     /// What the control connection's TLS handshake told about the client.
@@ -205,6 +210,7 @@ impl Session {
             cfg,
             remote,
             local,
+            announced: None,
             username: String::new(),
             password: String::new(),
             authenticated: false,
@@ -230,11 +236,18 @@ impl Session {
             prot_private: false,
             hash_algo: crate::handlers::ftp::checksum::ALGORITHMS[0],
             hash_range: None,
+            tally: Default::default(),
             site: None,
             tls_peer: TlsPeer::default(),
         };
         s.update_prefix();
         s
+    }
+
+    /// The address PASV announces after the masquerade settings (a PROXY
+    /// header's destination).
+    pub fn set_announced(&mut self, ip: Option<std::net::IpAddr>) {
+        self.announced = ip.map(|ip| ip.to_canonical());
     }
 
     /// Recompute the log prefix (after USER changes the name).
@@ -308,6 +321,7 @@ impl Session {
                 .unwrap_or(Err(e))
         });
         let Ok(line) = decoded else {
+            self.tally.command("");
             log::debug!(target: LOGLINE, "{} <- (undecodable line)", self.prefix);
             return self.reply(reply::BAD_ARGUMENT, "Can't decode command.");
         };
@@ -329,6 +343,7 @@ impl Session {
             arg = rest;
         }
         self.log_received(cmd, line);
+        self.tally.command(cmd);
         let cfg = Rc::clone(&self.cfg);
         let spec = match cfg.commands.lookup(cmd) {
             Some(spec) => spec,
@@ -521,18 +536,21 @@ impl Session {
     /// Append a reply and log it on the command-line stream.
     pub fn reply(&mut self, code: Code, text: &str) {
         reply::push(&mut self.out, code, text);
+        self.tally.reply(code);
         self.log_sent(code, text);
     }
 
     /// Append a banner-style reply (split when over 75 characters).
     pub fn reply_long(&mut self, code: Code, text: &str) {
         reply::push_long(&mut self.out, code, text);
+        self.tally.reply(code);
         self.log_sent(code, text);
     }
 
     /// Append pre-formatted reply lines (multi-line replies built by hand).
     pub fn reply_raw(&mut self, code: Code, lines: &str) {
         self.out.extend_from_slice(lines.as_bytes());
+        self.tally.reply(code);
         // Log the final line's text, as pyftpdlib logs a multi-line reply.
         let last = lines.trim_end().rsplit("\r\n").next().unwrap_or("");
         self.log_sent(code, last.get(4..).unwrap_or(last));
@@ -586,6 +604,11 @@ impl Session {
             self.reply(reply::NOT_LOGGED_IN, "Log in with USER and PASS first.");
         }
         self.fs.as_mut()
+    }
+
+    /// What the session counted for the metrics since last asked.
+    pub fn tally(&mut self) -> &mut crate::handlers::ftp::metrics::Tally {
+        &mut self.tally
     }
 
     /// What hooks see of this session.
