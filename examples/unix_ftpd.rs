@@ -36,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut handler = FtpHandler::new(authorizer);
     // pyftpdlib: handler.abstracted_fs = UnixFilesystem
-    handler.abstracted_fs = Box::new(|home| Box::new(UnixFilesystem::new(home)));
+    handler.abstracted_fs = Box::new(|home, _| Box::new(UnixFilesystem::new(home)));
 
     // Port 2121 rather than the tutorial's 21.
     let mut server = FtpServer::bind(("", 2121), handler)?;

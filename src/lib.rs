@@ -55,11 +55,14 @@ pub mod log;
 mod prefork;
 pub mod reply;
 pub mod servers;
+pub mod subclass;
 mod sys;
 
-pub use authorizers::{Authorizer, DummyAuthorizer, Perm, Perms, SlowCheck, Validation};
+pub use authorizers::{
+    Authorizer, DummyAuthorizer, Perm, Perms, SlowCheck, UserRecord, Validation,
+};
 pub use error::{AuthenticationFailed, AuthorizerError, Error, FilesystemError};
-pub use filesystems::{AbstractedFs, DirNames, FileHandle, Filesystem, OpenMode, Stat};
+pub use filesystems::{AbstractedFs, DirNames, FileHandle, Filesystem, MemoryFile, OpenMode, Stat};
 pub use handlers::ftp::{
     ActiveDtp, ArgRule, Command, CommandContext, DtpHandler, FtpHandler, Hooks, NoHooks,
     PassiveDtp, PathRule, SessionInfo,
@@ -77,6 +80,7 @@ pub use ioloop::{CallEvery, CallLater, StopHandle};
 #[allow(private_interfaces)]
 pub type IoLoop = ioloop::IoLoop<handlers::ftp::dispatch::Dispatcher>;
 pub use servers::{BindAddress, FtpServer, ListenerRole};
+pub use subclass::{AuthorizerOverrides, FilesystemOverrides, Subclass};
 pub use {
     authorizers::{hash_password, UnixAuthorizer, UnixAuthorizerOptions},
     filesystems::UnixFilesystem,
