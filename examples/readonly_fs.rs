@@ -16,8 +16,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use ftpdlib::{AbstractedFs, FileHandle, Filesystem, FilesystemError, FilesystemOverrides};
-use ftpdlib::{OpenMode, Subclass};
 use ftpdlib::{DummyAuthorizer, FtpHandler, FtpServer};
+use ftpdlib::{OpenMode, Subclass};
 
 /// class ReadOnlyFS(AbstractedFS)
 #[derive(Clone)]
@@ -25,17 +25,29 @@ struct ReadOnly;
 
 /// pyftpdlib: `raise FilesystemError("Read-only file system")`.
 fn refused<T>() -> io::Result<T> {
-    Err(io::Error::other(FilesystemError("Read-only file system.".into())))
+    Err(io::Error::other(FilesystemError(
+        "Read-only file system.".into(),
+    )))
 }
 
 impl FilesystemOverrides<AbstractedFs> for ReadOnly {
-    fn open(&self, base: &AbstractedFs, path: &Path, mode: OpenMode) -> io::Result<Box<dyn FileHandle>> {
+    fn open(
+        &self,
+        base: &AbstractedFs,
+        path: &Path,
+        mode: OpenMode,
+    ) -> io::Result<Box<dyn FileHandle>> {
         match mode {
             OpenMode::Read => base.open(path, mode),
             OpenMode::Write | OpenMode::Append | OpenMode::Resume => refused(),
         }
     }
-    fn mkstemp(&self, _: &AbstractedFs, _: &Path, _: &str) -> io::Result<(Box<dyn FileHandle>, PathBuf)> {
+    fn mkstemp(
+        &self,
+        _: &AbstractedFs,
+        _: &Path,
+        _: &str,
+    ) -> io::Result<(Box<dyn FileHandle>, PathBuf)> {
         refused()
     }
     fn mkdir(&self, _: &AbstractedFs, _: &Path) -> io::Result<()> {
@@ -66,7 +78,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     authorizer.add_user("user", "12345", ".", "elradfmwMT")?;
     let mut handler = FtpHandler::new(authorizer);
     // handler.abstracted_fs = ReadOnlyFS
-    handler.abstracted_fs = Box::new(|root, _session| Box::new(Subclass::new(AbstractedFs::new(root), ReadOnly)));
+    handler.abstracted_fs =
+        Box::new(|root, _session| Box::new(Subclass::new(AbstractedFs::new(root), ReadOnly)));
     let mut server = FtpServer::bind(("", port), handler)?;
     server.serve_forever()?;
     Ok(())

@@ -24,7 +24,9 @@
 //!
 //! [`CommandContext::run_builtin`]: ftpdlib::CommandContext::run_builtin
 
-use ftpdlib::{Command, CommandContext, DummyAuthorizer, FtpHandler, FtpServer, Hooks, PathRule, Perm};
+use ftpdlib::{
+    Command, CommandContext, DummyAuthorizer, FtpHandler, FtpServer, Hooks, PathRule, Perm,
+};
 
 /// File name endings accepted for upload.
 const ALLOWED: [&str; 2] = [".txt", ".csv"];
@@ -59,9 +61,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     authorizer.add_user("user", "12345", ".", "elradfmwMT")?;
     let mut handler = FtpHandler::new(authorizer);
     handler.add_command(
-        Command::new("STOR", "Syntax: STOR <SP> file-name (store a .txt or .csv file).", stor)
-            .perm(Perm::Store)
-            .path(PathRule::Arg),
+        Command::new(
+            "STOR",
+            "Syntax: STOR <SP> file-name (store a .txt or .csv file).",
+            stor,
+        )
+        .perm(Perm::Store)
+        .path(PathRule::Arg),
     );
     handler.hooks = Box::new(AuditUploads);
     let mut server = FtpServer::bind(("", port), handler)?;

@@ -262,7 +262,9 @@ impl UnixAuthorizer {
         perm: &str,
     ) -> Result<(), AuthorizerError> {
         if username == ANONYMOUS {
-            return Err(AuthorizerError("use add_anonymous for \"anonymous\"".into()));
+            return Err(AuthorizerError(
+                "use add_anonymous for \"anonymous\"".into(),
+            ));
         }
         if !self.rejected_users.is_empty() {
             return Err(AuthorizerError(

@@ -417,7 +417,12 @@ macro_rules! delegate_authorizer_to_inner {
 /// starts a server, and keeps it.
 pub fn quiet_default_logging() {
     if ftpdlib::log::install_default() {
-        for target in [ftpdlib::log::LOG, ftpdlib::log::LOGLINE, ftpdlib::log::LOGERROR, ""] {
+        for target in [
+            ftpdlib::log::LOG,
+            ftpdlib::log::LOGLINE,
+            ftpdlib::log::LOGERROR,
+            "",
+        ] {
             let _ = ftpdlib::log::set_stream_level(target, ftpdlib::log::LevelFilter::Off);
         }
     }
