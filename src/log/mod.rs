@@ -1,6 +1,6 @@
 //! Log streams and formats (pyftpdlib `log.py`).
 //!
-//! ftpdlib logs through the [`log`] facade on three targets, so any `log`
+//! ftpdlib logs through the [`log`](https://docs.rs/log) facade on three targets, so any `log`
 //! implementation can route them apart, as pyftpdlib's tutorial routes its
 //! `log`, `logline` and `logerror` streams to different files:
 //!
