@@ -34,8 +34,10 @@
 //!
 //! Two defaults do not simply call the base, so that an override is never
 //! skipped: [`Authorizer::begin_validation`] of a subclass checks on the
-//! spot through the subclass's `validate_authentication` (override
-//! `begin_validation` to hand a slow check to the worker pool again), and a
+//! spot through the subclass's `validate_authentication` (a subclass that
+//! keeps the base's validation and wants its off-loop check back, say of a
+//! [`UnixAuthorizer`](crate::UnixAuthorizer), overrides `begin_validation`
+//! as `Some(base.begin_validation(username, password))`), and a
 //! subclassed file system lists directories through its own `listdir`
 //! and stats listing entries through its own `lstat`/`stat`.
 
