@@ -59,16 +59,17 @@ pub mod subclass;
 mod sys;
 
 pub use authorizers::{
-    Authorizer, DummyAuthorizer, Perm, Perms, SlowCheck, UserRecord, Validation,
+    Authorizer, CertUserField, ClientCertificate, DummyAuthorizer, Perm, Perms, SlowCheck,
+    UserRecord, Validation,
 };
 pub use error::{AuthenticationFailed, AuthorizerError, Error, FilesystemError};
 pub use filesystems::{AbstractedFs, DirNames, FileHandle, Filesystem, MemoryFile, OpenMode, Stat};
 pub use handlers::ftp::{
     ActiveDtp, ArgRule, Command, CommandContext, DtpHandler, FtpHandler, Hooks, NoHooks,
-    PassiveDtp, PathRule, SessionInfo,
+    PassiveDtp, PathRule, SessionInfo, VirtualHost,
 };
 #[cfg(feature = "tls")]
-pub use handlers::ftps::TlsFtpHandler;
+pub use handlers::ftps::{ClientAuth, TlsFtpHandler};
 pub use ioloop::{CallEvery, CallLater, StopHandle};
 
 /// The FTP server's event loop (pyftpdlib `IOLoop`): the generic

@@ -126,6 +126,14 @@ pub trait AuthorizerOverrides<B: Authorizer> {
     fn terminate_impersonation(&self, base: &B, username: &str) -> io::Result<()> {
         base.terminate_impersonation(username)
     }
+    fn authenticate_certificate(
+        &self,
+        base: &B,
+        username: &str,
+        cert: &crate::authorizers::ClientCertificate,
+    ) -> bool {
+        base.authenticate_certificate(username, cert)
+    }
 }
 
 impl<B: Authorizer, O: AuthorizerOverrides<B>> Authorizer for Subclass<B, O> {
@@ -173,6 +181,14 @@ impl<B: Authorizer, O: AuthorizerOverrides<B>> Authorizer for Subclass<B, O> {
     }
     fn terminate_impersonation(&self, username: &str) -> io::Result<()> {
         self.overrides.terminate_impersonation(&self.base, username)
+    }
+    fn authenticate_certificate(
+        &self,
+        username: &str,
+        cert: &crate::authorizers::ClientCertificate,
+    ) -> bool {
+        self.overrides
+            .authenticate_certificate(&self.base, username, cert)
     }
 }
 
