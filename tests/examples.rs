@@ -450,3 +450,32 @@ fn unix_ftpd_serves_an_added_system_account_as_that_account() {
     anon.expect("MKD /tmp/should-not-exist-ftpdx", 550);
     drop(account);
 }
+
+#[test]
+fn hashed_passwords_logs_in_against_the_crypt_hash() {
+    let ex = start(
+        "hashed_passwords",
+        &["0"],
+        |d| std::fs::write(d.join("h.txt"), b"h").unwrap(),
+        None,
+    );
+    let out = run_curl(&["-s", "-u", "user:12345"], &[&ex.url("h.txt")]);
+    curl_ok(&out);
+    assert_eq!(out.stdout, b"h");
+    let mut c = ex.client();
+    c.expect("USER user", 331);
+    assert_eq!(code_of(&c.cmd("PASS 123456")), 530);
+}
+
+#[test]
+fn callbacks_moves_a_finished_upload_into_processed() {
+    let ex = start("callbacks", &["0"], |_| {}, None);
+    let mut c = ex.client();
+    c.login("user", "12345");
+    let end = c.store("STOR up.bin", b"payload");
+    assert_eq!(code_of(&end), 226, "{end}");
+    let moved = ex.dir.path().join("processed").join("up.bin");
+    eventually("on_file_received moving the upload", || moved.exists());
+    assert_eq!(std::fs::read(&moved).unwrap(), b"payload");
+    assert!(!ex.dir.path().join("up.bin").exists());
+}
