@@ -52,7 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // get a hash digest from a clear-text password
     let hash = md5_hex("12345");
     let mut authorizer = Subclass::new(DummyAuthorizer::new(), DummyMD5Authorizer);
-    authorizer.add_user("user", &hash, ".", "elradfmwMT")?;
+    authorizer.add_user_with_perm("user", &hash, ".", "elradfmwMT")?;
     authorizer.add_anonymous(".")?;
     let handler = FtpHandler::new(authorizer);
     let mut server = FtpServer::bind(("", port), handler)?;

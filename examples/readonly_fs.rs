@@ -75,7 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut authorizer = DummyAuthorizer::new();
     // Full permissions: the file system, not the authorizer, says no.
-    authorizer.add_user("user", "12345", ".", "elradfmwMT")?;
+    authorizer.add_user_with_perm("user", "12345", ".", "elradfmwMT")?;
     let mut handler = FtpHandler::new(authorizer);
     // handler.abstracted_fs = ReadOnlyFS
     handler.abstracted_fs =

@@ -58,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = std::env::args().nth(1).map_or(Ok(2121), |p| p.parse())?;
 
     let mut authorizer = DummyAuthorizer::new();
-    authorizer.add_user("user", "12345", ".", "elradfmwMT")?;
+    authorizer.add_user_with_perm("user", "12345", ".", "elradfmwMT")?;
     let mut handler = FtpHandler::new(authorizer);
     handler.add_command(
         Command::new(

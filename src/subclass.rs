@@ -462,7 +462,8 @@ mod tests {
     fn an_override_wins_and_the_rest_is_inherited() {
         let dir = tempfile::tempdir().unwrap();
         let mut a = Subclass::new(DummyAuthorizer::new(), Upper);
-        a.add_user("bob", "pw", dir.path(), "elr").unwrap();
+        a.add_user_with_perm("bob", "pw", dir.path(), "elr")
+            .unwrap();
         assert_eq!(a.get_msg_login("bob"), "LOGIN SUCCESSFUL.");
         assert_eq!(Authorizer::get_msg_quit(&a, "bob"), "Goodbye.");
         assert!(Authorizer::has_perm(&a, "bob", Perm::List, None));
