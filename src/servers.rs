@@ -379,9 +379,16 @@ impl FtpServer {
 
     /// Serve until stopped by a [`StopHandle`] or, with `handle_exit`, by
     /// SIGINT/SIGTERM; then close every connection (pyftpdlib
-    /// `serve_forever`).
+    /// `serve_forever`). If the program installed no logger, pyftpdlib's
+    /// default is installed first: INFO lines on stderr
+    /// ([`log::install_default`](crate::log::install_default)).
     pub fn serve_forever(&mut self) -> Result<(), Error> {
         self.apply_limits()?;
+        // pyftpdlib's default logging when the program set up none; not in
+        // inetd mode, where stderr may be the client's socket.
+        if !self.one_session {
+            crate::log::install_default();
+        }
         if self.worker_processes > 1 {
             if self.one_session {
                 return Err(Error::Config(
