@@ -134,6 +134,9 @@ pub trait AuthorizerOverrides<B: Authorizer> {
     ) -> bool {
         base.authenticate_certificate(username, cert)
     }
+    fn user_limits(&self, base: &B, username: &str) -> crate::UserLimits {
+        base.user_limits(username)
+    }
 }
 
 impl<B: Authorizer, O: AuthorizerOverrides<B>> Authorizer for Subclass<B, O> {
@@ -189,6 +192,9 @@ impl<B: Authorizer, O: AuthorizerOverrides<B>> Authorizer for Subclass<B, O> {
     ) -> bool {
         self.overrides
             .authenticate_certificate(&self.base, username, cert)
+    }
+    fn user_limits(&self, username: &str) -> crate::UserLimits {
+        self.overrides.user_limits(&self.base, username)
     }
 }
 
