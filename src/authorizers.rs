@@ -12,6 +12,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::{AuthenticationFailed, AuthorizerError};
 
@@ -228,6 +230,16 @@ pub trait Authorizer {
     /// The message sent with `221` on QUIT (pyftpdlib `get_msg_quit`).
     fn get_msg_quit(&self, username: &str) -> String;
 
+    /// A number that changes whenever users are added, removed or edited
+    /// while the server serves (ftpdlib extension, no pyftpdlib
+    /// counterpart). A session compares it before each command and, when it
+    /// moved, asks [`has_user`](Self::has_user) once: a logged-in user who is
+    /// gone is told `421` and disconnected. An authorizer whose users never
+    /// change keeps the default, 0.
+    fn generation(&self) -> u64 {
+        0
+    }
+
     /// Called before every command of a logged-in session, with the
     /// session's user name and the password it logged in with (pyftpdlib
     /// `impersonate_user`, which wraps every file-system call). The
@@ -299,9 +311,29 @@ struct User {
 /// [`hash_password`] (or `ftpdlib --hash-password`, `mkpasswd`, `openssl
 /// passwd -6`), which is then checked through libcrypt. This is the
 /// tutorial's `DummyMD5Authorizer` (§3.3) built in.
+///
+/// **Clones share one user table** (ftpdlib extension): keep a clone of
+/// the authorizer given to [`FtpHandler::new`](crate::FtpHandler::new) and
+/// call [`add_user`](Self::add_user), [`remove_user`](Self::remove_user),
+/// [`override_perm`](Self::override_perm) or
+/// [`replace_users`](Self::replace_users) on it while the server serves,
+/// from any thread (it is `Send + Sync`) — pyftpdlib's
+/// `server.handler.authorizer.add_user(...)`. A change applies to the next
+/// login or command; a logged-in session of a removed user ends at its next
+/// command (see `docs/live-configuration.md`). [`snapshot`](Self::snapshot)
+/// makes an independent copy. The table sits behind a `RwLock` that only
+/// these edits write: the loop's per-command reads never wait on each other.
 #[derive(Debug, Default, Clone)]
 pub struct DummyAuthorizer {
-    users: HashMap<String, User>,
+    shared: Arc<Table>,
+}
+
+/// The user table shared by a [`DummyAuthorizer`] and its clones.
+#[derive(Debug, Default)]
+struct Table {
+    users: RwLock<HashMap<String, User>>,
+    /// Bumped by every edit ([`Authorizer::generation`]).
+    generation: AtomicU64,
 }
 
 /// Parses `perm` for `username`, warning when anonymous gets write letters
@@ -355,6 +387,52 @@ impl DummyAuthorizer {
         Self::default()
     }
 
+    /// An independent copy of the current table: later edits of either
+    /// side do not show in the other (a `Clone` shares the table).
+    pub fn snapshot(&self) -> DummyAuthorizer {
+        let users = self.read().clone();
+        DummyAuthorizer {
+            shared: Arc::new(Table {
+                users: RwLock::new(users),
+                generation: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Replace every user of this table (and its clones') with those of
+    /// `other`, at once: a reload of a users file. Sessions of users that
+    /// are gone end at their next command; the others go on. ftpdlib
+    /// extension.
+    pub fn replace_users(&mut self, other: &DummyAuthorizer) {
+        if Arc::ptr_eq(&self.shared, &other.shared) {
+            return;
+        }
+        let users = other.read().clone();
+        *self.write() = users;
+        self.edited();
+    }
+
+    /// The names of the users, sorted (pyftpdlib `user_table.keys()`).
+    pub fn user_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.read().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, User>> {
+        // A panic while the table was written left it whole (every edit
+        // is one insert, remove or replace): go on with it.
+        self.shared.users.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, User>> {
+        self.shared.users.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn edited(&self) {
+        self.shared.generation.fetch_add(1, Ordering::Release);
+    }
+
     /// Adds a virtual user with messages "Login successful." / "Goodbye."
     /// (pyftpdlib `add_user(username, password, homedir, perm)`).
     ///
@@ -391,9 +469,6 @@ impl DummyAuthorizer {
         msg_login: &str,
         msg_quit: &str,
     ) -> Result<(), AuthorizerError> {
-        if self.users.contains_key(username) {
-            return Err(AuthorizerError(format!("user {username:?} already exists")));
-        }
         let homedir = homedir.as_ref();
         let home = match std::fs::canonicalize(homedir) {
             Ok(h) if h.is_dir() => h,
@@ -401,7 +476,11 @@ impl DummyAuthorizer {
         };
         let perms = check_permissions(username, perm)?;
         check_password_hash(password)?;
-        self.users.insert(
+        let mut users = self.write();
+        if users.contains_key(username) {
+            return Err(AuthorizerError(format!("user {username:?} already exists")));
+        }
+        users.insert(
             username.to_owned(),
             User {
                 pwd: password.to_owned(),
@@ -412,6 +491,8 @@ impl DummyAuthorizer {
                 msg_quit: msg_quit.to_owned(),
             },
         );
+        drop(users);
+        self.edited();
         Ok(())
     }
 
@@ -438,10 +519,9 @@ impl DummyAuthorizer {
     /// Removes a user (pyftpdlib `remove_user`, which raises `KeyError`
     /// for an unknown user; here an [`AuthorizerError`]).
     pub fn remove_user(&mut self, username: &str) -> Result<(), AuthorizerError> {
-        self.users
-            .remove(username)
-            .map(drop)
-            .ok_or_else(|| no_such_user(username))
+        let removed = self.write().remove(username);
+        self.edited();
+        removed.map(drop).ok_or_else(|| no_such_user(username))
     }
 
     /// Sets per-directory permissions for `directory` (and, if `recursive`,
@@ -457,8 +537,8 @@ impl DummyAuthorizer {
         recursive: bool,
     ) -> Result<(), AuthorizerError> {
         let perms = check_permissions(username, perm)?;
-        let user = self
-            .users
+        let mut users = self.write();
+        let user = users
             .get_mut(username)
             .ok_or_else(|| no_such_user(username))?;
         let directory = directory.as_ref();
@@ -483,6 +563,8 @@ impl DummyAuthorizer {
             Some(existing) => *existing = entry,
             None => user.operms.push(entry),
         }
+        drop(users);
+        self.edited();
         Ok(())
     }
 }
@@ -497,7 +579,8 @@ impl Authorizer for DummyAuthorizer {
         username: &str,
         password: &str,
     ) -> Result<(), AuthenticationFailed> {
-        let Some(user) = self.users.get(username) else {
+        let users = self.read();
+        let Some(user) = users.get(username) else {
             let msg = if username == ANONYMOUS {
                 "Anonymous access not allowed."
             } else {
@@ -513,7 +596,7 @@ impl Authorizer for DummyAuthorizer {
 
     /// A hashed password is checked off the loop; the rest on the spot.
     fn begin_validation(&self, username: &str, password: &str) -> Validation {
-        match self.users.get(username) {
+        match self.read().get(username) {
             Some(user) if username != ANONYMOUS && hashed::is_password_hash(&user.pwd) => {
                 let (stored, given) = (user.pwd.clone(), password.to_owned());
                 Validation::Slow(Box::new(move || {
@@ -529,11 +612,16 @@ impl Authorizer for DummyAuthorizer {
     }
 
     fn has_user(&self, username: &str) -> bool {
-        self.users.contains_key(username)
+        self.read().contains_key(username)
+    }
+
+    fn generation(&self) -> u64 {
+        self.shared.generation.load(Ordering::Acquire)
     }
 
     fn has_perm(&self, username: &str, perm: Perm, path: Option<&Path>) -> bool {
-        let Some(user) = self.users.get(username) else {
+        let users = self.read();
+        let Some(user) = users.get(username) else {
             return false;
         };
         if let Some(path) = path {
@@ -554,34 +642,34 @@ impl Authorizer for DummyAuthorizer {
     }
 
     fn get_perms(&self, username: &str) -> Perms {
-        self.users
+        self.read()
             .get(username)
             .map(|u| u.perms)
             .unwrap_or_default()
     }
 
     fn perms_vary_by_path(&self, username: &str) -> bool {
-        self.users
+        self.read()
             .get(username)
             .is_some_and(|u| !u.operms.is_empty())
     }
 
     fn get_home_dir(&self, username: &str) -> Result<PathBuf, AuthorizerError> {
-        self.users
+        self.read()
             .get(username)
             .map(|u| u.home.clone())
             .ok_or_else(|| no_such_user(username))
     }
 
     fn get_msg_login(&self, username: &str) -> String {
-        self.users
+        self.read()
             .get(username)
             .map_or(DEFAULT_MSG_LOGIN, |u| u.msg_login.as_str())
             .to_owned()
     }
 
     fn get_msg_quit(&self, username: &str) -> String {
-        self.users
+        self.read()
             .get(username)
             .map_or(DEFAULT_MSG_QUIT, |u| u.msg_quit.as_str())
             .to_owned()
