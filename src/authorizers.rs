@@ -524,6 +524,21 @@ impl DummyAuthorizer {
         removed.map(drop).ok_or_else(|| no_such_user(username))
     }
 
+    /// Replaces the global permissions of `username` (pyftpdlib code
+    /// assigns `user_table[username]['perm']`); its per-directory
+    /// overrides stay. ftpdlib extension.
+    pub fn set_perm(&mut self, username: &str, perm: &str) -> Result<(), AuthorizerError> {
+        let perms = check_permissions(username, perm)?;
+        let mut users = self.write();
+        let user = users
+            .get_mut(username)
+            .ok_or_else(|| no_such_user(username))?;
+        user.perms = perms;
+        drop(users);
+        self.edited();
+        Ok(())
+    }
+
     /// Sets per-directory permissions for `directory` (and, if `recursive`,
     /// everything below it) (pyftpdlib `override_perm`).
     ///

@@ -76,7 +76,7 @@ pub use ioloop::{CallEvery, CallLater, StopHandle};
 // they never dispatch FTP sockets themselves.
 #[allow(private_interfaces)]
 pub type IoLoop = ioloop::IoLoop<handlers::ftp::dispatch::Dispatcher>;
-pub use servers::{BindAddress, FtpServer, ListenerRole};
+pub use servers::{BindAddress, FtpServer, ListenerRole, ServerHandle};
 pub use {
     authorizers::{hash_password, UnixAuthorizer, UnixAuthorizerOptions},
     filesystems::UnixFilesystem,

@@ -32,7 +32,7 @@ pub(crate) const IP_BUCKETS: usize = 4096;
 pub(crate) fn serve(server: &mut FtpServer, workers: usize) -> Result<(), Error> {
     let counters = Rc::new(SharedCounters::new(1 + IP_BUCKETS)?);
     server.share_counters(Rc::clone(&counters));
-    let signals = sys::SignalFd::new()?;
+    let signals = sys::SignalFd::new(server.watches_hangup())?;
     log::info!(target: LOG, "concurrency model: prefork ({workers} workers)");
     let mut children = Vec::with_capacity(workers);
     for _ in 0..workers {
@@ -43,9 +43,17 @@ pub(crate) fn serve(server: &mut FtpServer, workers: usize) -> Result<(), Error>
     }
     let mut restarts = 0;
     loop {
-        if signals.read().is_some() {
-            log::info!(target: LOG, "received interrupt signal");
-            break;
+        match signals.read() {
+            Some(libc::SIGHUP) => {
+                // Each worker reloads for itself.
+                children.iter().for_each(Child::hangup);
+                continue;
+            }
+            Some(_) => {
+                log::info!(target: LOG, "received interrupt signal");
+                break;
+            }
+            None => {}
         }
         match sys::wait_any(std::time::Duration::from_millis(200))? {
             None => {}

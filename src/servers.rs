@@ -26,6 +26,9 @@ use crate::ioloop::{Link, Status, StopHandle};
 use crate::log::{LOG, LOGERROR};
 use crate::IoLoop;
 
+mod live;
+pub use live::ServerHandle;
+
 /// Reply to a client over `max_cons` (pyftpdlib `handle_max_cons`).
 pub(crate) const TOO_MANY_CONNECTIONS: &str =
     "Too many connections. Service temporarily unavailable.";
@@ -78,6 +81,8 @@ pub struct FtpServer {
     counters: Option<Rc<crate::sys::SharedCounters>>,
     /// Inetd mode: serve the one connection, then return.
     one_session: bool,
+    /// Handles' changes and the SIGHUP reload (`servers/live.rs`).
+    live: live::ServerLive,
 }
 
 /// What a listening socket serves.
@@ -305,6 +310,7 @@ impl FtpServer {
             handler: Rc::new(handler),
             counters: None,
             one_session: false,
+            live: live::ServerLive::default(),
         })
     }
 
@@ -368,7 +374,7 @@ impl FtpServer {
             return crate::prefork::serve(self, workers);
         }
         if self.handle_exit {
-            self.ioloop.watch_signals()?;
+            self.ioloop.watch_signals(self.watches_hangup())?;
         }
         // Inetd mode starts a process per session: its start-up lines would
         // drown the sessions' own in the log.
@@ -422,7 +428,9 @@ impl FtpServer {
     /// `serve_forever(blocking=False)`), to embed the server in another loop.
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<Option<Duration>, Error> {
         self.apply_limits()?;
-        Ok(self.ioloop.poll_once(timeout)?)
+        let next = self.ioloop.poll_once(timeout)?;
+        self.run_changes();
+        Ok(next)
     }
 
     /// Close the listener and every connection, cancel every scheduled call
@@ -466,6 +474,7 @@ impl FtpServer {
                 break;
             }
             self.ioloop.poll_once(None)?;
+            self.run_changes();
         }
         self.ioloop.clear_stop();
         Ok(())

@@ -149,7 +149,9 @@ impl ControlChannel {
 
     /// Greet the client, or refuse it (then close once the 421 is sent).
     fn greet(&mut self, refusal: Option<&'static str>, core: &mut Core) {
-        if let Some(text) = refusal {
+        // A banned address is counted like any connection (`refused` stays
+        // false, so closing releases it).
+        if let Some(text) = refusal.or_else(|| self.session.ban_refusal()) {
             self.session.refuse(text);
             self.closing = true;
             return;

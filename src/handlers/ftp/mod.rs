@@ -31,12 +31,14 @@ pub use hooks::{Hooks, NoHooks, SessionInfo};
 use session::commands::CommandTable;
 pub use session::commands::{ArgRule, Command, CommandContext, Handler, PathRule};
 
+pub(crate) mod bans;
 pub(crate) mod conn;
 pub(crate) mod control;
 pub(crate) mod dispatch;
 pub(crate) mod dispatchers;
 pub(crate) mod dtp;
 pub mod hooks;
+pub(crate) mod live;
 mod login_gate;
 pub(crate) mod producers;
 pub(crate) mod session;
@@ -129,6 +131,28 @@ pub struct FtpHandler {
     pub log_cmds_list: Vec<String>,
     /// Event callbacks (pyftpdlib's `on_*` methods), [`NoHooks`] by default.
     pub hooks: Box<dyn Hooks>,
+    /// Failed logins from one client address within
+    /// [`ban_window`](Self::ban_window) that ban the address for
+    /// [`ban_time`](Self::ban_time): its new connections are answered
+    /// `421` at once, and so is a PASS on a connection already open.
+    /// 0 = no bans (the default, as pyftpdlib; the `ftpdlib` command turns
+    /// them on). Counted across sessions, unlike
+    /// [`max_login_attempts`](Self::max_login_attempts). See `docs/bans.md`.
+    /// ftpdlib extension.
+    pub ban_attempts: u32,
+    /// Failed logins as one user name, from any address, within
+    /// `ban_window` that ban the name for `ban_time`: its PASS is answered
+    /// `530` without asking the authorizer. 0 = off (the default: anyone
+    /// could lock a real user out this way). ftpdlib extension.
+    pub ban_user_attempts: u32,
+    /// The window failed logins are counted in (default 300 s).
+    pub ban_window: Duration,
+    /// How long a ban lasts (default 900 s).
+    pub ban_time: Duration,
+    /// Addresses (and, separately, user names) the ban table follows at
+    /// most; past it the entry seen longest ago is forgotten (default
+    /// 10000).
+    pub ban_table_size: usize,
     /// Append one line per finished or aborted transfer to this file, in the
     /// xferlog format of wu-ftpd / vsftpd / ProFTPD that log analysers read.
     /// Open it with [`set_xferlog`](Self::set_xferlog).
@@ -140,6 +164,8 @@ pub struct FtpHandler {
     /// The command table (pyftpdlib `proto_cmds`); change it with
     /// [`add_command`](Self::add_command) / [`remove_command`](Self::remove_command).
     pub(crate) commands: CommandTable,
+    /// Generations and the ban table (`live.rs`).
+    pub(crate) live: live::Live,
 }
 
 impl FtpHandler {
@@ -186,10 +212,16 @@ impl FtpHandler {
             .map(|s| s.to_string())
             .collect(),
             hooks: Box::new(NoHooks),
+            ban_attempts: 0,
+            ban_user_attempts: 0,
+            ban_window: Duration::from_secs(300),
+            ban_time: Duration::from_secs(900),
+            ban_table_size: 10_000,
             #[cfg(feature = "tls")]
             tls: None,
             xferlog: None,
             commands: CommandTable::builtin(),
+            live: live::Live::default(),
         }
     }
 

@@ -44,6 +44,15 @@ pub(super) fn pass(s: &mut Session, arg: &str, _: Option<PathBuf>) {
         return s.reply(reply::BAD_SEQUENCE, "Login with USER first.");
     }
     let user = s.username.clone();
+    match s.login_ban(&user) {
+        Err(text) => {
+            s.reply(reply::NOT_AVAILABLE, text);
+            s.effects.push(Effect::Close);
+            return;
+        }
+        Ok(Some(text)) => return refuse_login(s, &user, arg, text),
+        Ok(None) => {}
+    }
     match s.cfg.authorizer.begin_validation(&user, arg) {
         Validation::Done(result) => checked(s, &user, arg, result),
         Validation::Slow(check) => {
@@ -81,6 +90,12 @@ pub(super) fn checked(
 }
 
 fn auth_failed(s: &mut Session, user: &str, password: &str, why: &str) {
+    s.count_failed_login(user);
+    refuse_login(s, user, password, why);
+}
+
+/// 530 after `auth_failed_timeout`; disconnect after `max_login_attempts`.
+fn refuse_login(s: &mut Session, user: &str, password: &str, why: &str) {
     s.attempted_logins += 1;
     let mut text = capitalized(why);
     let disconnect =

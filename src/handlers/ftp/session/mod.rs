@@ -32,6 +32,7 @@ pub(crate) mod commands;
 mod data;
 mod door;
 mod impersonation;
+mod live;
 mod transfer_log;
 
 #[cfg(test)]
@@ -163,6 +164,8 @@ pub(crate) struct Session {
     pbsz: bool,
     /// PROT P: data connections use TLS.
     prot_private: bool,
+    /// The configuration generations last seen (`live.rs`).
+    seen: live::Seen,
 }
 
 impl Session {
@@ -197,7 +200,9 @@ impl Session {
             tls_control: false,
             pbsz: false,
             prot_private: false,
+            seen: live::Seen::default(),
         };
+        s.seen = Session::seen_now(&s.cfg);
         s.update_prefix();
         s
     }
@@ -280,6 +285,9 @@ impl Session {
             arg = rest;
         }
         self.log_received(cmd, line);
+        if !self.refresh() {
+            return;
+        }
         let cfg = Rc::clone(&self.cfg);
         let spec = match cfg.commands.lookup(cmd) {
             Some(spec) => spec,

@@ -1,0 +1,239 @@
+//! Live configuration of the handler: generations (ftpdlib extension;
+//! pyftpdlib changes class attributes in place, which every instance then
+//! reads).
+//!
+//! Every session holds an `Rc<FtpHandler>`, so a running server cannot
+//! change the handler in place. [`FtpServer::handler_mut`](crate::FtpServer::handler_mut)
+//! forks a new *generation* instead: a copy of every setting, whose
+//! authorizer, file-system factory and hooks stand for those of the
+//! generation that owns them (one hop, never a chain) until the program
+//! replaces them. New connections get the newest generation; a session
+//! moves to it at its next command ([`Session::refresh`](super::session)),
+//! never in the middle of one, and a data channel keeps the generation it
+//! was opened with until it closes. All generations share one [`LiveState`]:
+//! the generation number, a weak link to the newest, and the ban table.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::rc::{Rc, Weak};
+
+use super::bans::Bans;
+use super::{FtpHandler, Hooks, SessionInfo};
+use crate::authorizers::{Authorizer, Perm, Perms, Validation};
+use crate::error::{AuthenticationFailed, AuthorizerError};
+
+/// What every generation of one handler shares.
+#[derive(Debug, Default)]
+pub(crate) struct LiveState {
+    /// Bumped when a new generation is published.
+    pub generation: Cell<u64>,
+    /// The newest generation (the server holds it).
+    latest: RefCell<Weak<FtpHandler>>,
+    /// Failed logins across sessions (`bans.rs`).
+    pub bans: RefCell<Bans>,
+}
+
+impl LiveState {
+    /// The newest generation, if the server still holds it.
+    pub fn latest(&self) -> Option<Rc<FtpHandler>> {
+        self.latest.borrow().upgrade()
+    }
+}
+
+/// A handler's link to the shared state and to the generations that own
+/// the parts it inherits.
+#[derive(Default)]
+pub(crate) struct Live {
+    pub state: Rc<LiveState>,
+    owners: Owners,
+}
+
+/// Who owns the authorizer, the file-system factory and the hooks: `None`
+/// for this generation itself; `Some(owner, placeholder)` when the field is
+/// a stand-in (at that address) for the owner's.
+#[derive(Default)]
+struct Owners {
+    authorizer: Option<(Rc<FtpHandler>, usize)>,
+    fs: Option<(Rc<FtpHandler>, usize)>,
+    hooks: Option<(Rc<FtpHandler>, usize)>,
+}
+
+/// The address of a boxed value, to tell a stand-in from a replacement.
+fn addr<T: ?Sized>(b: &T) -> usize {
+    (b as *const T).cast::<()>() as usize
+}
+
+/// The next generation of `this`: every setting copied, the boxed parts
+/// standing for their owners'.
+pub(crate) fn fork(this: &Rc<FtpHandler>) -> FtpHandler {
+    let h = &**this;
+    let owner = |o: &Option<(Rc<FtpHandler>, usize)>| match o {
+        Some((owner, _)) => Rc::clone(owner),
+        None => Rc::clone(this),
+    };
+    let (auth_owner, fs_owner, hooks_owner) = (
+        owner(&h.live.owners.authorizer),
+        owner(&h.live.owners.fs),
+        owner(&h.live.owners.hooks),
+    );
+    let authorizer: Box<dyn Authorizer> = Box::new(Inherited(Rc::clone(&auth_owner)));
+    let fs_from = Rc::clone(&fs_owner);
+    let abstracted_fs: super::FsFactory = Box::new(move |root| (fs_from.abstracted_fs)(root));
+    let hooks: Box<dyn Hooks> = Box::new(Inherited(Rc::clone(&hooks_owner)));
+    let owners = Owners {
+        authorizer: Some((auth_owner, addr(&*authorizer))),
+        fs: Some((fs_owner, addr(&*abstracted_fs))),
+        hooks: Some((hooks_owner, addr(&*hooks))),
+    };
+    // A full literal, no `..`: a new field must say how it is carried over.
+    FtpHandler {
+        authorizer,
+        abstracted_fs,
+        dtp_handler: h.dtp_handler.clone(),
+        passive_dtp: h.passive_dtp.clone(),
+        active_dtp: h.active_dtp.clone(),
+        timeout: h.timeout,
+        banner: h.banner.clone(),
+        max_login_attempts: h.max_login_attempts,
+        permit_foreign_addresses: h.permit_foreign_addresses,
+        permit_privileged_ports: h.permit_privileged_ports,
+        masquerade_address: h.masquerade_address,
+        masquerade_address_map: h.masquerade_address_map.clone(),
+        passive_ports: h.passive_ports.clone(),
+        use_gmt_times: h.use_gmt_times,
+        use_sendfile: h.use_sendfile,
+        tcp_no_delay: h.tcp_no_delay,
+        encoding: h.encoding.clone(),
+        auth_failed_timeout: h.auth_failed_timeout,
+        auth_workers: h.auth_workers,
+        auth_max_in_flight: h.auth_max_in_flight,
+        auth_max_in_flight_per_ip: h.auth_max_in_flight_per_ip,
+        log_prefix: h.log_prefix.clone(),
+        log_cmds_list: h.log_cmds_list.clone(),
+        hooks,
+        xferlog: h.xferlog.as_ref().and_then(|f| match f.try_clone() {
+            Ok(f) => Some(f),
+            Err(e) => {
+                log::error!(target: crate::log::LOGERROR, "xferlog lost in a reconfiguration: {e}");
+                None
+            }
+        }),
+        ban_attempts: h.ban_attempts,
+        ban_user_attempts: h.ban_user_attempts,
+        ban_window: h.ban_window,
+        ban_time: h.ban_time,
+        ban_table_size: h.ban_table_size,
+        #[cfg(feature = "tls")]
+        tls: h.tls.clone(),
+        commands: h.commands.clone(),
+        live: Live {
+            state: Rc::clone(&h.live.state),
+            owners,
+        },
+    }
+}
+
+/// Make `next` the newest generation: a part the program replaced is now
+/// its own; sessions see the bumped number at their next command.
+pub(crate) fn publish(next: &mut Rc<FtpHandler>) {
+    if let Some(h) = Rc::get_mut(next) {
+        let owners = &mut h.live.owners;
+        if owners
+            .authorizer
+            .as_ref()
+            .is_some_and(|(_, p)| *p != addr(&*h.authorizer))
+        {
+            owners.authorizer = None;
+        }
+        if owners
+            .fs
+            .as_ref()
+            .is_some_and(|(_, p)| *p != addr(&*h.abstracted_fs))
+        {
+            owners.fs = None;
+        }
+        if owners
+            .hooks
+            .as_ref()
+            .is_some_and(|(_, p)| *p != addr(&*h.hooks))
+        {
+            owners.hooks = None;
+        }
+    }
+    let state = &next.live.state;
+    *state.latest.borrow_mut() = Rc::downgrade(next);
+    state.generation.set(state.generation.get() + 1);
+}
+
+/// A stand-in that forwards to the owner generation's part.
+struct Inherited(Rc<FtpHandler>);
+
+impl Authorizer for Inherited {
+    fn validate_authentication(&self, u: &str, p: &str) -> Result<(), AuthenticationFailed> {
+        self.0.authorizer.validate_authentication(u, p)
+    }
+    fn begin_validation(&self, u: &str, p: &str) -> Validation {
+        self.0.authorizer.begin_validation(u, p)
+    }
+    fn has_user(&self, u: &str) -> bool {
+        self.0.authorizer.has_user(u)
+    }
+    fn has_perm(&self, u: &str, perm: Perm, path: Option<&Path>) -> bool {
+        self.0.authorizer.has_perm(u, perm, path)
+    }
+    fn get_perms(&self, u: &str) -> Perms {
+        self.0.authorizer.get_perms(u)
+    }
+    fn perms_vary_by_path(&self, u: &str) -> bool {
+        self.0.authorizer.perms_vary_by_path(u)
+    }
+    fn get_home_dir(&self, u: &str) -> Result<PathBuf, AuthorizerError> {
+        self.0.authorizer.get_home_dir(u)
+    }
+    fn get_msg_login(&self, u: &str) -> String {
+        self.0.authorizer.get_msg_login(u)
+    }
+    fn get_msg_quit(&self, u: &str) -> String {
+        self.0.authorizer.get_msg_quit(u)
+    }
+    fn generation(&self) -> u64 {
+        self.0.authorizer.generation()
+    }
+    fn impersonate_user(&self, u: &str, p: &str) -> io::Result<()> {
+        self.0.authorizer.impersonate_user(u, p)
+    }
+    fn terminate_impersonation(&self, u: &str) -> io::Result<()> {
+        self.0.authorizer.terminate_impersonation(u)
+    }
+}
+
+impl Hooks for Inherited {
+    fn on_connect(&self, s: &SessionInfo<'_>) {
+        self.0.hooks.on_connect(s)
+    }
+    fn on_disconnect(&self, s: &SessionInfo<'_>) {
+        self.0.hooks.on_disconnect(s)
+    }
+    fn on_login(&self, s: &SessionInfo<'_>, u: &str) {
+        self.0.hooks.on_login(s, u)
+    }
+    fn on_login_failed(&self, s: &SessionInfo<'_>, u: &str, p: &str) {
+        self.0.hooks.on_login_failed(s, u, p)
+    }
+    fn on_logout(&self, s: &SessionInfo<'_>, u: &str) {
+        self.0.hooks.on_logout(s, u)
+    }
+    fn on_file_sent(&self, s: &SessionInfo<'_>, f: &Path) {
+        self.0.hooks.on_file_sent(s, f)
+    }
+    fn on_file_received(&self, s: &SessionInfo<'_>, f: &Path) {
+        self.0.hooks.on_file_received(s, f)
+    }
+    fn on_incomplete_file_sent(&self, s: &SessionInfo<'_>, f: &Path) {
+        self.0.hooks.on_incomplete_file_sent(s, f)
+    }
+    fn on_incomplete_file_received(&self, s: &SessionInfo<'_>, f: &Path) {
+        self.0.hooks.on_incomplete_file_received(s, f)
+    }
+}
