@@ -7,13 +7,15 @@
 //! two rounds of the loop, never while a session is in the middle of a
 //! command. See `docs/live-configuration.md`.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::mpsc;
+use std::time::Duration;
 
 use super::FtpServer;
 use crate::error::Error;
 use crate::handlers::ftp::{live, FtpHandler};
-use crate::ioloop::StopHandle;
+use crate::ioloop::{CallLater, StopHandle};
 
 /// A change sent through a [`ServerHandle`].
 type Change = Box<dyn FnOnce(&mut FtpServer) + Send>;
@@ -27,7 +29,12 @@ pub(crate) struct ServerLive {
     on_hangup: Option<Box<dyn FnMut(&mut FtpServer)>>,
     /// `handler_mut` forked a generation not yet published.
     forked: bool,
+    /// Calls scheduled by [`FtpServer::call_later`] that are due.
+    due: Rc<RefCell<Vec<LocalChange>>>,
 }
+
+/// A change made by a scheduled call in the loop's thread.
+type LocalChange = Box<dyn FnOnce(&mut FtpServer)>;
 
 /// Changes a running server from any thread: `Send + Clone` (ftpdlib
 /// extension; pyftpdlib users assign `server.handler.banner` or call
@@ -108,6 +115,29 @@ impl FtpServer {
         Rc::get_mut(&mut self.handler).unwrap_or_else(|| unreachable!("a fresh Rc is unique"))
     }
 
+    /// Run `call` with the server, in the loop, once `delay` has passed
+    /// (pyftpdlib `ioloop.call_later(delay, callback)`, whose callback
+    /// reaches the server through a global): e.g. to add users, change the
+    /// banner or limits at a given time. Cancel it through the returned
+    /// [`CallLater`]. ftpdlib extension.
+    pub fn call_later(
+        &mut self,
+        delay: Duration,
+        call: impl FnOnce(&mut FtpServer) + 'static,
+    ) -> CallLater {
+        let due = Rc::clone(&self.live.due);
+        let mut call: Option<LocalChange> = Some(Box::new(call));
+        let wake = self.ioloop.stop_handle();
+        self.ioloop.call_later(delay, move || {
+            if let Some(call) = call.take() {
+                due.borrow_mut().push(call);
+                // Served at the end of this round; the wake makes sure a
+                // `poll` caller gets there without waiting for traffic.
+                wake.wake();
+            }
+        })
+    }
+
     /// The handler's settings (pyftpdlib `server.handler`).
     pub fn handler(&self) -> &FtpHandler {
         &self.handler
@@ -136,6 +166,10 @@ impl FtpServer {
                 reload(self);
                 self.live.on_hangup.get_or_insert(reload);
             }
+        }
+        let due = std::mem::take(&mut *self.live.due.borrow_mut());
+        for call in due {
+            call(self);
         }
         loop {
             let change = match &self.live.channel {

@@ -142,7 +142,12 @@ pub struct Client {
 impl Client {
     /// Connect and read the 220 greeting.
     pub fn connect(addr: SocketAddr) -> Client {
-        let sock = TcpStream::connect(addr).expect("connect");
+        Client::from_stream(TcpStream::connect(addr).expect("connect"))
+    }
+
+    /// A client on a connected socket (e.g. from [`connect_from`]); reads
+    /// the greeting.
+    pub fn from_stream(sock: TcpStream) -> Client {
         // A reply that takes longer than this is missing (see PATIENCE).
         sock.set_read_timeout(Some(PATIENCE)).expect("timeout");
         let mut c = Client {
