@@ -19,6 +19,7 @@ use crate::error::{AuthenticationFailed, AuthorizerError};
 
 mod hashed;
 mod unix;
+mod users_file;
 
 pub use hashed::{hash_password, is_password_hash};
 pub use unix::{UnixAuthorizer, UnixAuthorizerOptions};

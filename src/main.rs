@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod cli_users;
+
 use ftpdlib::servers::ListenerRole;
 use ftpdlib::{
     DummyAuthorizer, FtpHandler, FtpServer, UnixAuthorizer, UnixAuthorizerOptions, UnixFilesystem,
@@ -32,7 +34,12 @@ Options:
   -D, --debug                 enable DEBUG logging (commands and replies)
   -q, --quiet                 no logging at all (errors included)
   -u, --username USERNAME     a named user, instead of anonymous (needs -P)
-  -P, --password PASSWORD     password of -u
+  -P, --password PASSWORD     password of -u (seen by every local user in ps: prefer
+                              --password-file)
+      --password-file PATH    the password of -u, the first line of PATH
+      --users-file PATH       virtual users, one `name:hash:home:perms[:login
+                              message[:quit message]]` a line (crypt(3) hashes, see
+                              docs/live-configuration.md); re-read on SIGHUP
       --user NAME:PASSWORD:HOME:PERMS
                               add a virtual user (repeatable); PERMS are letters of
                               elradfmwMT; anonymous stays on unless --no-anonymous;
@@ -53,6 +60,12 @@ Options:
       --max-cons N            maximum simultaneous connections (default: 512, 0 = unlimited)
       --max-cons-per-ip N     maximum connections per IP address (default: 0 = unlimited)
       --max-login-attempts N  failed logins before disconnect (default: 3)
+      --ban-attempts N        failed logins from one address within --ban-window that
+                              ban it: its connections get 421 (default: 10, 0 = off)
+      --ban-user-attempts N   the same for one user name, from any address: its logins
+                              get 530 (default: 0 = off)
+      --ban-window SECONDS    window of --ban-attempts (default: 300)
+      --ban-time SECONDS      length of a ban (default: 900)
       --auth-workers N        threads that check crypt(3) passwords off the event loop
                               (default: the number of cores, at most 4; 0 = in the loop)
       --tls                   FTPS: enable AUTH TLS / PBSZ / PROT (needs --certfile; build
@@ -97,7 +110,7 @@ System users (run as root):
 ";
 
 /// Parsed command line.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default, PartialEq, Clone)]
 struct Options {
     interface: String,
     port: u16,
@@ -145,6 +158,8 @@ struct Options {
     inetd: bool,
     syslog: Option<String>,
     syslog_socket: Option<PathBuf>,
+    /// `--users-file`, `--password-file`, `--ban-*` (`cli_users.rs`).
+    secrets: cli_users::SecretOptions,
 }
 
 enum Parsed {
@@ -182,6 +197,7 @@ fn main() -> ExitCode {
         }
     };
     start_logging(&opts, level);
+    cli_users::warn_clear_text(&cli_users::clear_text_in_argv(&args));
     match serve(&opts, inetd) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -250,13 +266,19 @@ fn set_tty_echo(on: bool) {
 
 fn serve(o: &Options, inetd: Option<std::net::TcpStream>) -> Result<(), ftpdlib::Error> {
     let perm = if o.write { "elradfmwMT" } else { "elr" };
+    let mut live = None;
     let mut handler = if o.unix_users {
         unix_handler(o, perm)?
     } else {
-        FtpHandler::new(dummy_authorizer(o, perm)?)
+        let auth = dummy_authorizer(o, perm)?;
+        live = Some(auth.clone());
+        FtpHandler::new(auth)
     };
     configure(&mut handler, o)?;
     let mut server = open_server(o, handler, inetd)?;
+    if let Some(live) = live {
+        cli_users::reload_on_hangup(&mut server, o, live, virtual_users);
+    }
     server.max_cons = o.max_cons;
     server.max_cons_per_ip = o.max_cons_per_ip;
     server.worker_processes = o.workers.max(1);
@@ -306,7 +328,12 @@ fn unix_handler(o: &Options, perm: &str) -> Result<FtpHandler, ftpdlib::Error> {
     Ok(handler)
 }
 
-/// Virtual users: `-u`/`-P`, `--user`, anonymous.
+/// The virtual users of the options, as at start-up (SIGHUP's reload).
+fn virtual_users(o: &Options) -> Result<DummyAuthorizer, ftpdlib::Error> {
+    dummy_authorizer(o, if o.write { "elradfmwMT" } else { "elr" })
+}
+
+/// Virtual users: `-u`/`-P`, `--user`, `--users-file`, anonymous.
 fn dummy_authorizer(o: &Options, perm: &str) -> Result<DummyAuthorizer, ftpdlib::Error> {
     let cwd = std::env::current_dir()?;
     let directory = o.directory.clone().unwrap_or(cwd);
@@ -320,6 +347,7 @@ fn dummy_authorizer(o: &Options, perm: &str) -> Result<DummyAuthorizer, ftpdlib:
     for (name, password, home, perms) in &o.users {
         auth.add_user(name, password, home, perms)?;
     }
+    cli_users::add_users_file(&mut auth, o)?;
     Ok(auth)
 }
 
@@ -364,6 +392,7 @@ fn configure_tls(_: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error> 
 /// The handler settings common to every kind of user.
 fn configure(handler: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error> {
     configure_tls(handler, o)?;
+    cli_users::configure_bans(handler, o);
     if let Some(b) = &o.banner {
         handler.banner = b.clone();
     }
@@ -458,6 +487,7 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
         // Read: not a setting of its own (two runs compare equal).
         o.config = None;
     }
+    cli_users::finish(&mut o)?;
     if o.username.is_some() != o.password.is_some() {
         return Err("-u/--username and -P/--password go together".into());
     }
@@ -515,7 +545,8 @@ fn any_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
         || user_option(o, a)?
         || limit_option(o, a)?
         || tls_option(o, a)?
-        || unix_option(o, a)?)
+        || unix_option(o, a)?
+        || cli_users::secret_option(o, a)?)
 }
 
 /// Keys a configuration file may not hold: they are not settings.
