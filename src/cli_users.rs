@@ -75,7 +75,10 @@ fn first_line(path: &Path) -> Result<String, String> {
         .map_err(|e| format!("--password-file {}: {e}", path.display()))?;
     let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
     if line.is_empty() {
-        return Err(format!("--password-file {}: the first line is empty", path.display()));
+        return Err(format!(
+            "--password-file {}: the first line is empty",
+            path.display()
+        ));
     }
     Ok(line.to_string())
 }

@@ -66,7 +66,9 @@ fn users_file_line(auth: &mut DummyAuthorizer, raw: &str) -> Result<(), Authoriz
     }
     if *name == ANONYMOUS {
         if !hash.is_empty() {
-            return Err(AuthorizerError("anonymous takes an empty password field".into()));
+            return Err(AuthorizerError(
+                "anonymous takes an empty password field".into(),
+            ));
         }
     } else if !hashed::is_password_hash(hash) {
         return Err(AuthorizerError(format!(
@@ -112,7 +114,10 @@ mod tests {
             ("carol:clear:/:elr".to_string(), "crypt(3) hash"),
             (format!("carol:{hash}:{home}"), "expected name:hash"),
             (format!("carol:{hash}:{home}:elrz"), "no such permission"),
-            (format!("carol:{hash}:{home}/missing:elr"), "no such directory"),
+            (
+                format!("carol:{hash}:{home}/missing:elr"),
+                "no such directory",
+            ),
             (format!("alice:{hash}:{home}:elr"), "already exists"),
             (format!("anonymous:{hash}:{home}:elr"), "empty password"),
         ] {
