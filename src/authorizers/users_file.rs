@@ -4,9 +4,9 @@
 //! One user a line, fields separated by `:` as in `/etc/passwd`:
 //!
 //! ```text
-//! # name:crypt(3) hash:home:perms[:login message[:quit message]]
-//! alice:$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7:/srv/ftp/alice:elradfmwMT
-//! bob:$6$rounds=5000$salt$...:/srv/ftp/pub:elr:Welcome, Bob.:See you.
+//! # name:crypt(3) hash:home:perms[:login message[:quit message]] (passwords: 12345)
+//! alice:$y$j9T$NJR9KqnY/WUs6TpSVDitv/$IzYX9M89IapOrvH6orH9ea9OZrAM884RjWkrSmREyVC:/srv/ftp/alice:elradfmwMT
+//! bob:$6$saltsalt$bS8uFVRzMrb1ylbOyDWAlPhX./AH4Wgwbcp6PSOQdctbNq4.17j.43u4YKqn/mHb3zik88vMAwyrY4nYHaOFC/:/srv/ftp/pub:elr:Welcome, Bob.:See you.
 //! anonymous::/srv/ftp/pub:elr
 //! ```
 //!

@@ -26,12 +26,15 @@ pub(crate) struct ServerLive {
     /// The channel of [`ServerHandle`]s, made by the first `handle()`.
     channel: Option<(mpsc::Sender<Change>, mpsc::Receiver<Change>)>,
     /// What a SIGHUP runs.
-    on_hangup: Option<Box<dyn FnMut(&mut FtpServer)>>,
+    on_hangup: Option<Reload>,
     /// `handler_mut` forked a generation not yet published.
     forked: bool,
     /// Calls scheduled by [`FtpServer::call_later`] that are due.
     due: Rc<RefCell<Vec<LocalChange>>>,
 }
+
+/// What a SIGHUP runs.
+type Reload = Box<dyn FnMut(&mut FtpServer)>;
 
 /// A change made by a scheduled call in the loop's thread.
 type LocalChange = Box<dyn FnOnce(&mut FtpServer)>;

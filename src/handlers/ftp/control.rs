@@ -151,7 +151,11 @@ impl ControlChannel {
     fn greet(&mut self, refusal: Option<&'static str>, core: &mut Core) {
         // A banned address is counted like any connection (`refused` stays
         // false, so closing releases it).
-        if let Some(text) = refusal.or_else(|| self.session.ban_refusal()) {
+        if refusal.is_none() && self.session.refuse_banned() {
+            self.closing = true;
+            return;
+        }
+        if let Some(text) = refusal {
             self.session.refuse(text);
             self.closing = true;
             return;

@@ -84,19 +84,21 @@ impl Session {
         })
     }
 
-    /// At connect: the 421 text when the client's address is banned.
-    pub(crate) fn ban_refusal(&mut self) -> Option<&'static str> {
-        let policy = self.ban_policy()?;
+    /// At connect: when the client's address is banned, 421 (logged at
+    /// DEBUG only: a banned client hammering the port must not flood the
+    /// log) and true.
+    pub(crate) fn refuse_banned(&mut self) -> bool {
+        let Some(policy) = self.ban_policy() else {
+            return false;
+        };
         let ip = self.ban_address();
-        let left = self
-            .cfg
-            .live
-            .state
-            .bans
-            .borrow_mut()
-            .ip_ban(ip, Instant::now(), &policy)?;
+        let left = self.cfg.live.state.bans.borrow_mut().ip_ban(ip, Instant::now(), &policy);
+        let Some(left) = left else {
+            return false;
+        };
         log::debug!(target: LOG, "ban: client {ip} refused, banned for {}s more", left.as_secs());
-        Some(BANNED_ADDRESS)
+        self.reply(reply::NOT_AVAILABLE, BANNED_ADDRESS);
+        true
     }
 
     /// At PASS: whether the address (then `Err(421 text)`) or the user
