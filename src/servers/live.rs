@@ -188,7 +188,7 @@ impl FtpServer {
     /// Give acceptors the newest generation and limits.
     fn publish_changes(&mut self) {
         if std::mem::take(&mut self.live.forked) {
-            live::publish(&mut self.handler);
+            live::publish(&self.handler);
             let handler = Rc::clone(&self.handler);
             self.each_acceptor(|a| a.handler = Rc::clone(&handler));
         }

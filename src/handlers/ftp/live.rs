@@ -68,14 +68,16 @@ fn addr<T: ?Sized>(b: &T) -> usize {
 /// standing for their owners'.
 pub(crate) fn fork(this: &Rc<FtpHandler>) -> FtpHandler {
     let h = &**this;
-    let owner = |o: &Option<(Rc<FtpHandler>, usize)>| match o {
-        Some((owner, _)) => Rc::clone(owner),
-        None => Rc::clone(this),
+    // A part still at its stand-in's address is the owner's; one the
+    // program replaced (another address) is this generation's own.
+    let owner = |o: &Option<(Rc<FtpHandler>, usize)>, now: usize| match o {
+        Some((owner, standin)) if *standin == now => Rc::clone(owner),
+        _ => Rc::clone(this),
     };
     let (auth_owner, fs_owner, hooks_owner) = (
-        owner(&h.live.owners.authorizer),
-        owner(&h.live.owners.fs),
-        owner(&h.live.owners.hooks),
+        owner(&h.live.owners.authorizer, addr(&*h.authorizer)),
+        owner(&h.live.owners.fs, addr(&*h.abstracted_fs)),
+        owner(&h.live.owners.hooks, addr(&*h.hooks)),
     );
     let authorizer: Box<dyn Authorizer> = Box::new(Inherited(Rc::clone(&auth_owner)));
     let fs_from = Rc::clone(&fs_owner);
@@ -134,33 +136,9 @@ pub(crate) fn fork(this: &Rc<FtpHandler>) -> FtpHandler {
     }
 }
 
-/// Make `next` the newest generation: a part the program replaced is now
-/// its own; sessions see the bumped number at their next command.
-pub(crate) fn publish(next: &mut Rc<FtpHandler>) {
-    if let Some(h) = Rc::get_mut(next) {
-        let owners = &mut h.live.owners;
-        if owners
-            .authorizer
-            .as_ref()
-            .is_some_and(|(_, p)| *p != addr(&*h.authorizer))
-        {
-            owners.authorizer = None;
-        }
-        if owners
-            .fs
-            .as_ref()
-            .is_some_and(|(_, p)| *p != addr(&*h.abstracted_fs))
-        {
-            owners.fs = None;
-        }
-        if owners
-            .hooks
-            .as_ref()
-            .is_some_and(|(_, p)| *p != addr(&*h.hooks))
-        {
-            owners.hooks = None;
-        }
-    }
+/// Make `next` the newest generation: sessions see the bumped number at
+/// their next command and move to it.
+pub(crate) fn publish(next: &Rc<FtpHandler>) {
     let state = &next.live.state;
     *state.latest.borrow_mut() = Rc::downgrade(next);
     state.generation.set(state.generation.get() + 1);
@@ -235,5 +213,42 @@ impl Hooks for Inherited {
     }
     fn on_incomplete_file_received(&self, s: &SessionInfo<'_>, f: &Path) {
         self.0.hooks.on_incomplete_file_received(s, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DummyAuthorizer;
+
+    fn owner_of(h: &FtpHandler) -> &Rc<FtpHandler> {
+        &h.live.owners.authorizer.as_ref().expect("a stand-in").0
+    }
+
+    #[test]
+    fn forks_stand_in_for_the_owner_one_hop_until_replaced() {
+        let dir = std::env::temp_dir();
+        let mut bob = DummyAuthorizer::new();
+        bob.add_user("bob", "pw", &dir, "elr").unwrap();
+        let g0 = Rc::new(FtpHandler::new(bob));
+        let mut g1 = fork(&g0);
+        g1.banner = "one".into();
+        assert!(g1.authorizer.has_user("bob"));
+        let g1 = Rc::new(g1);
+        let g2 = fork(&g1);
+        assert_eq!(g2.banner, "one");
+        assert!(g2.authorizer.has_user("bob"));
+        // Not a chain: g2 stands for g0's authorizer, not g1's stand-in.
+        assert!(Rc::ptr_eq(owner_of(&g2), &g0));
+        let mut g2 = g2;
+        let mut carol = DummyAuthorizer::new();
+        carol.add_user("carol", "pw", &dir, "elr").unwrap();
+        g2.authorizer = Box::new(carol);
+        let g2 = Rc::new(g2);
+        let g3 = fork(&g2);
+        assert!(g3.authorizer.has_user("carol") && !g3.authorizer.has_user("bob"));
+        assert!(Rc::ptr_eq(owner_of(&g3), &g2));
+        // Every generation shares one state.
+        assert!(Rc::ptr_eq(&g3.live.state, &g0.live.state));
     }
 }

@@ -92,7 +92,13 @@ impl Session {
             return false;
         };
         let ip = self.ban_address();
-        let left = self.cfg.live.state.bans.borrow_mut().ip_ban(ip, Instant::now(), &policy);
+        let left = self
+            .cfg
+            .live
+            .state
+            .bans
+            .borrow_mut()
+            .ip_ban(ip, Instant::now(), &policy);
         let Some(left) = left else {
             return false;
         };
