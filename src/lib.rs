@@ -13,6 +13,7 @@
 //! | `AbstractedFS` | [`AbstractedFs`] (trait [`Filesystem`]) |
 //! | `IOLoop`, `CallLater`, `CallEvery` | [`IoLoop`], [`CallLater`], [`CallEvery`] |
 //! | `log`, `logline`, `logerror` | the [`log`](mod@log) targets |
+//! | `server.handler.x = ...`, `authorizer.add_user(...)` while serving | [`FtpServer::handler_mut`], [`ServerHandle`], a clone of the [`DummyAuthorizer`] (`docs/live-configuration.md`) |
 //!
 //! ## Design
 //!
