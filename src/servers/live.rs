@@ -21,16 +21,29 @@ use crate::ioloop::{CallLater, StopHandle};
 type Change = Box<dyn FnOnce(&mut FtpServer) + Send>;
 
 /// The server's side of live configuration.
-#[derive(Default)]
 pub(crate) struct ServerLive {
-    /// The channel of [`ServerHandle`]s, made by the first `handle()`.
-    channel: Option<(mpsc::Sender<Change>, mpsc::Receiver<Change>)>,
+    /// The channel of [`ServerHandle`]s.
+    tx: mpsc::Sender<Change>,
+    rx: mpsc::Receiver<Change>,
     /// What a SIGHUP runs.
     on_hangup: Option<Reload>,
     /// `handler_mut` forked a generation not yet published.
     forked: bool,
     /// Calls scheduled by [`FtpServer::call_later`] that are due.
     due: Rc<RefCell<Vec<LocalChange>>>,
+}
+
+impl Default for ServerLive {
+    fn default() -> Self {
+        let (tx, rx) = mpsc::channel();
+        ServerLive {
+            tx,
+            rx,
+            on_hangup: None,
+            forked: false,
+            due: Rc::default(),
+        }
+    }
 }
 
 /// What a SIGHUP runs.
@@ -47,7 +60,8 @@ type LocalChange = Box<dyn FnOnce(&mut FtpServer)>;
 ///
 /// ```no_run
 /// use ftpdlib::{DummyAuthorizer, FtpHandler, FtpServer};
-/// let server = FtpServer::bind(("127.0.0.1", 2121), FtpHandler::new(DummyAuthorizer::new())).unwrap();
+/// let handler = FtpHandler::new(DummyAuthorizer::new());
+/// let mut server = FtpServer::bind(("127.0.0.1", 2121), handler).unwrap();
 /// let handle = server.handle();
 /// std::thread::spawn(move || {
 ///     handle.configure(|s| {
@@ -55,6 +69,7 @@ type LocalChange = Box<dyn FnOnce(&mut FtpServer)>;
 ///         s.handler_mut().banner = "back soon".into();
 ///     }).ok();
 /// });
+/// server.serve_forever().unwrap();
 /// ```
 #[derive(Clone)]
 pub struct ServerHandle {
@@ -85,10 +100,9 @@ impl ServerHandle {
 impl FtpServer {
     /// A handle that changes this server while it serves, from any thread
     /// (see [`ServerHandle`]). ftpdlib extension.
-    pub fn handle(&mut self) -> ServerHandle {
-        let (tx, _) = self.live.channel.get_or_insert_with(mpsc::channel);
+    pub fn handle(&self) -> ServerHandle {
         ServerHandle {
-            tx: tx.clone(),
+            tx: self.live.tx.clone(),
             wake: self.ioloop.stop_handle(),
         }
     }
@@ -174,12 +188,7 @@ impl FtpServer {
         for call in due {
             call(self);
         }
-        loop {
-            let change = match &self.live.channel {
-                Some((_, rx)) => rx.try_recv().ok(),
-                None => None,
-            };
-            let Some(change) = change else { break };
+        while let Ok(change) = self.live.rx.try_recv() {
             change(self);
         }
         self.publish_changes();
