@@ -150,7 +150,7 @@ pub(super) fn rein(s: &mut Session, _: &str, _: Option<PathBuf>) {
     s.log_cmd("REIN", "", reply::LOGGED_IN, "Ready for new user.");
 }
 
-fn logout(s: &mut Session) {
+pub(super) fn logout(s: &mut Session) {
     let user = s.username.clone();
     s.hook("on_logout", |h, info| h.on_logout(info, &user));
 }

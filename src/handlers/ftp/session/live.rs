@@ -61,6 +61,7 @@ impl Session {
         log::info!(target: LOG, "{} USER '{}' removed while logged in; session closed.",
             self.prefix, super::printable(&self.username));
         self.reply(reply::NOT_AVAILABLE, USER_REMOVED);
+        super::cmd_login::logout(self);
         super::cmd_login::flush_account(self);
         self.effects.push(Effect::Close);
         false
