@@ -292,3 +292,28 @@ fn after_n_bad_logins_from_127_0_0_10_its_good_login_gets_421_while_127_0_0_11_l
         ftpd.log_text()
     );
 }
+
+#[test]
+fn users_file_and_ban_settings_can_come_from_the_config_file() {
+    let home = tempfile::tempdir().expect("home");
+    let h = home.path().display().to_string();
+    let users = home.path().join("users");
+    write_users(&users, &[format!("bob:{SHA512_12345}:{h}:elr")]);
+    let conf = home.path().join("ftpdlib.conf");
+    let text = format!(
+        "no-anonymous\nusers-file = {}\nban-attempts = 1\nban-time = 3600\nmax-login-attempts = 5\n",
+        users.display()
+    );
+    std::fs::write(&conf, text).expect("conf");
+    let ftpd = Ftpd::start(&["--config", conf.to_str().expect("path")]);
+    let mut c = Client::connect(ftpd.addr);
+    c.login("bob", "12345");
+    // One failure from .20 bans it (ban-attempts = 1).
+    let mut bad =
+        Client::from_stream(connect_from(Ipv4Addr::new(127, 0, 0, 20), ftpd.addr).expect("c"));
+    bad.expect("USER bob", 331);
+    bad.expect("PASS nope", 530);
+    let again =
+        Client::from_stream(connect_from(Ipv4Addr::new(127, 0, 0, 20), ftpd.addr).expect("c"));
+    assert!(again.greeting.starts_with("421"), "{}", again.greeting);
+}
