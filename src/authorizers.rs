@@ -8,12 +8,13 @@
 //! `authorizers/hashed.rs` (crypt(3) hashes) and `authorizers/unix.rs`
 //! (`UnixAuthorizer`). See `docs/authorizers.md` for a guide.
 
+use std::cell::{Ref, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
 use crate::error::{AuthenticationFailed, AuthorizerError};
 
@@ -318,23 +319,42 @@ struct User {
 /// call [`add_user`](Self::add_user), [`remove_user`](Self::remove_user),
 /// [`override_perm`](Self::override_perm) or
 /// [`replace_users`](Self::replace_users) on it while the server serves,
-/// from any thread (it is `Send + Sync`) — pyftpdlib's
+/// from any thread — pyftpdlib's
 /// `server.handler.authorizer.add_user(...)`. A change applies to the next
 /// login or command; a logged-in session of a removed user ends at its next
 /// command (see `docs/live-configuration.md`). [`snapshot`](Self::snapshot)
-/// makes an independent copy. The table sits behind a `RwLock` that only
-/// these edits write: the loop's per-command reads never wait on each other.
+/// makes an independent copy.
+///
+/// It is `Send` but not `Sync`: give each thread its own clone. Each clone
+/// keeps the table it last read and looks at the shared one again only
+/// when an edit was made since (one atomic load per lookup; no lock on the
+/// loop's path while nobody edits). Edits copy the table on write.
 #[derive(Debug, Default, Clone)]
 pub struct DummyAuthorizer {
     shared: Arc<Table>,
+    /// The table as this clone last read it.
+    cache: RefCell<Cache>,
 }
+
+/// The users by name.
+type Users = HashMap<String, User>;
 
 /// The user table shared by a [`DummyAuthorizer`] and its clones.
 #[derive(Debug, Default)]
 struct Table {
-    users: RwLock<HashMap<String, User>>,
-    /// Bumped by every edit ([`Authorizer::generation`]).
+    users: RwLock<Arc<Users>>,
+    /// Bumped after every edit ([`Authorizer::generation`]).
     generation: AtomicU64,
+}
+
+/// One clone's copy of the table's `Arc`, valid while the generation is
+/// the table's. A generation is bumped after its edit is in place, so a
+/// copy is never newer than its number says.
+#[derive(Debug, Default, Clone)]
+struct Cache {
+    generation: u64,
+    /// `None` until the first lookup.
+    users: Option<Arc<Users>>,
 }
 
 /// Parses `perm` for `username`, warning when anonymous gets write letters
@@ -391,12 +411,14 @@ impl DummyAuthorizer {
     /// An independent copy of the current table: later edits of either
     /// side do not show in the other (a `Clone` shares the table).
     pub fn snapshot(&self) -> DummyAuthorizer {
-        let users = self.read().clone();
+        // The same map, copied by the first edit of either side.
+        let users = self.current();
         DummyAuthorizer {
             shared: Arc::new(Table {
                 users: RwLock::new(users),
                 generation: AtomicU64::new(0),
             }),
+            cache: RefCell::default(),
         }
     }
 
@@ -408,7 +430,7 @@ impl DummyAuthorizer {
         if Arc::ptr_eq(&self.shared, &other.shared) {
             return;
         }
-        let users = other.read().clone();
+        let users = other.current();
         *self.write() = users;
         self.edited();
     }
@@ -420,13 +442,41 @@ impl DummyAuthorizer {
         names
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, User>> {
-        // A panic while the table was written left it whole (every edit
-        // is one insert, remove or replace): go on with it.
-        self.shared.users.read().unwrap_or_else(|e| e.into_inner())
+    /// The table, as this clone last read it if nothing was edited since.
+    fn read(&self) -> Ref<'_, Users> {
+        let generation = self.shared.generation.load(Ordering::Acquire);
+        let cache = self.cache.borrow();
+        if cache.generation == generation {
+            if let Ok(users) = Ref::filter_map(cache, |c| c.users.as_deref()) {
+                return users;
+            }
+        } else {
+            drop(cache);
+        }
+        // (A lookup is never nested in another: the borrow is free.)
+        if let Ok(mut cache) = self.cache.try_borrow_mut() {
+            *cache = Cache {
+                generation,
+                users: Some(self.current()),
+            };
+        }
+        Ref::map(self.cache.borrow(), |c| match &c.users {
+            Some(users) => &**users,
+            None => empty_users(),
+        })
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, User>> {
+    /// The shared table's map now (the read lock held for a clone of the
+    /// `Arc`).
+    fn current(&self) -> Arc<Users> {
+        Arc::clone(&self.shared.users.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The shared table for an edit: the map inside is copied first if a
+    /// clone still reads it (`Arc::make_mut`).
+    fn write(&self) -> RwLockWriteGuard<'_, Arc<Users>> {
+        // A panic while the table was written left it whole (every edit
+        // is one insert, remove or replace): go on with it.
         self.shared.users.write().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -477,7 +527,8 @@ impl DummyAuthorizer {
         };
         let perms = check_permissions(username, perm)?;
         check_password_hash(password)?;
-        let mut users = self.write();
+        let mut table = self.write();
+        let users = Arc::make_mut(&mut table);
         if users.contains_key(username) {
             return Err(AuthorizerError(format!("user {username:?} already exists")));
         }
@@ -492,7 +543,7 @@ impl DummyAuthorizer {
                 msg_quit: msg_quit.to_owned(),
             },
         );
-        drop(users);
+        drop(table);
         self.edited();
         Ok(())
     }
@@ -520,7 +571,7 @@ impl DummyAuthorizer {
     /// Removes a user (pyftpdlib `remove_user`, which raises `KeyError`
     /// for an unknown user; here an [`AuthorizerError`]).
     pub fn remove_user(&mut self, username: &str) -> Result<(), AuthorizerError> {
-        let removed = self.write().remove(username);
+        let removed = Arc::make_mut(&mut self.write()).remove(username);
         self.edited();
         removed.map(drop).ok_or_else(|| no_such_user(username))
     }
@@ -530,12 +581,12 @@ impl DummyAuthorizer {
     /// overrides stay. ftpdlib extension.
     pub fn set_perm(&mut self, username: &str, perm: &str) -> Result<(), AuthorizerError> {
         let perms = check_permissions(username, perm)?;
-        let mut users = self.write();
-        let user = users
+        let mut table = self.write();
+        let user = Arc::make_mut(&mut table)
             .get_mut(username)
             .ok_or_else(|| no_such_user(username))?;
         user.perms = perms;
-        drop(users);
+        drop(table);
         self.edited();
         Ok(())
     }
@@ -553,8 +604,8 @@ impl DummyAuthorizer {
         recursive: bool,
     ) -> Result<(), AuthorizerError> {
         let perms = check_permissions(username, perm)?;
-        let mut users = self.write();
-        let user = users
+        let mut table = self.write();
+        let user = Arc::make_mut(&mut table)
             .get_mut(username)
             .ok_or_else(|| no_such_user(username))?;
         let directory = directory.as_ref();
@@ -579,10 +630,16 @@ impl DummyAuthorizer {
             Some(existing) => *existing = entry,
             None => user.operms.push(entry),
         }
-        drop(users);
+        drop(table);
         self.edited();
         Ok(())
     }
+}
+
+/// The table of a clone that never read one.
+fn empty_users() -> &'static Users {
+    static EMPTY: std::sync::OnceLock<Users> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(HashMap::new)
 }
 
 fn no_such_user(username: &str) -> AuthorizerError {
@@ -891,6 +948,35 @@ mod tests {
         assert_eq!(a.get_msg_login("anonymous"), "welcome");
         assert_eq!(a.get_msg_quit("anonymous"), "bye");
         assert!(a.add_anonymous_with(&t.0, "q", "", "").is_err());
+    }
+
+    #[test]
+    fn clones_share_the_table_and_see_edits_from_other_threads() {
+        let t = TempDir::new();
+        let mut a = DummyAuthorizer::new();
+        a.add_user("bob", "pw", &t.0, "elr").unwrap();
+        let mut b = a.clone();
+        let before = a.generation();
+        assert!(a.has_user("bob") && b.has_user("bob"));
+        // An edit through one clone, in another thread, shows in the other.
+        let home = t.0.clone();
+        let mut c = b.clone();
+        std::thread::spawn(move || c.add_user("eve", "pw", &home, "elrw").unwrap())
+            .join()
+            .unwrap();
+        assert!(a.has_user("eve") && a.has_perm("eve", Perm::Store, None));
+        assert!(a.generation() > before);
+        b.set_perm("eve", "elr").unwrap();
+        assert!(!a.has_perm("eve", Perm::Store, None));
+        // A snapshot is independent both ways.
+        let mut snap = a.snapshot();
+        b.remove_user("bob").unwrap();
+        assert!(!a.has_user("bob") && snap.has_user("bob"));
+        snap.remove_user("eve").unwrap();
+        assert!(a.has_user("eve"));
+        // replace_users swaps the whole table for every clone.
+        b.replace_users(&snap);
+        assert_eq!(a.user_names(), ["bob"]);
     }
 
     #[test]
