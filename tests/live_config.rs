@@ -13,7 +13,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::{code_of, connect_from, Client, PATIENCE};
-use ftpdlib::{Authorizer, DummyAuthorizer, FtpHandler, FtpServer, ServerHandle, StopHandle};
+use ftpdlib::{
+    Authorizer, DummyAuthorizer, FtpHandler, FtpServer, Hooks, ServerHandle, SessionInfo,
+    StopHandle,
+};
 
 /// A server in a thread, with a clone of its authorizer and a handle.
 struct Live {
@@ -300,4 +303,33 @@ fn authorizer_replaced_through_the_handle_serves_the_next_login_and_ends_session
     assert!(again.greeting.contains("Erin's."), "{}", again.greeting);
     again.login("erin", "pw-e");
     erin.expect("PWD", 257);
+}
+
+/// Counts logins.
+struct CountLogins(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Hooks for CountLogins {
+    fn on_login(&self, _: &SessionInfo<'_>, _: &str) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn hooks_and_file_system_carry_over_to_a_new_generation() {
+    let logins = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&logins);
+    let srv = Live::start(move |_, server, _| {
+        server.handler_mut().hooks = Box::new(CountLogins(counter));
+    });
+    std::fs::write(srv.home.path().join("seen.txt"), b"x").expect("file");
+    Client::connect(srv.addr).login("alice", "pw-a");
+    assert_eq!(logins.load(std::sync::atomic::Ordering::SeqCst), 1);
+    srv.configure(|s| s.handler_mut().banner = "Generation two.".into());
+    let mut c = Client::connect(srv.addr);
+    assert!(c.greeting.contains("Generation two."), "{}", c.greeting);
+    c.login("alice", "pw-a");
+    // The hooks of the first generation still run, and its file system.
+    assert_eq!(logins.load(std::sync::atomic::Ordering::SeqCst), 2);
+    c.expect("TYPE I", 200);
+    c.expect("SIZE seen.txt", 213);
 }
