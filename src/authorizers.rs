@@ -18,10 +18,12 @@ use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
 use crate::error::{AuthenticationFailed, AuthorizerError};
 
+mod certificate;
 mod hashed;
 mod unix;
 mod users_file;
 
+pub use certificate::{CertUserField, ClientCertificate};
 pub use hashed::{hash_password, is_password_hash};
 pub use unix::{UnixAuthorizer, UnixAuthorizerOptions};
 
@@ -180,6 +182,10 @@ impl fmt::Display for Perms {
 /// [`terminate_impersonation`](Self::terminate_impersonation)) and a home
 /// lookup ([`get_home_dir`](Self::get_home_dir)). `docs/authorizers.md`
 /// shows how a Windows authorizer would map onto it.
+///
+/// (A method added here must also be forwarded by the stand-in of
+/// `handlers/ftp/live.rs`, which a reconfigured server's new handler
+/// generation uses in place of the authorizer it inherits.)
 pub trait Authorizer {
     /// Accepts or refuses a login; the error text becomes the `530` reply
     /// (pyftpdlib `validate_authentication(username, password, handler)`).
@@ -263,6 +269,18 @@ pub trait Authorizer {
     fn terminate_impersonation(&self, username: &str) -> io::Result<()> {
         let _ = username;
         Ok(())
+    }
+
+    /// Whether the verified TLS client certificate `cert` logs `username`
+    /// in without a password (ftpdlib extension, after RFC 4217 and
+    /// RFC 2228's 232 reply; pyftpdlib has no client certificates). Asked
+    /// at USER on a session whose client sent a certificate that chains to
+    /// the client CA (`TlsFtpHandler::set_client_ca`). Default: the user
+    /// exists and is the certificate's
+    /// [`user_name`](ClientCertificate::user_name) (its CN unless
+    /// configured otherwise).
+    fn authenticate_certificate(&self, username: &str, cert: &ClientCertificate) -> bool {
+        self.has_user(username) && cert.user_name() == Some(username)
     }
 }
 

@@ -17,7 +17,7 @@ pub const BAN_WINDOW: u64 = 300;
 pub const BAN_TIME: u64 = 900;
 
 /// The options of this module, as Options fields.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct SecretOptions {
     pub users_file: Option<PathBuf>,
     pub password_file: Option<PathBuf>,
@@ -137,26 +137,28 @@ pub fn add_users_file(auth: &mut DummyAuthorizer, o: &Options) -> Result<(), ftp
 }
 
 /// With `--users-file`: re-read it on SIGHUP into `live` (a clone of the
-/// server's authorizer), built again the same way as at start-up by
-/// `build`; a bad file keeps the users as they were.
+/// server's authorizer): the users of the other options (`base`) plus the
+/// file's, all at once; a bad file keeps the users as they were.
 pub fn reload_on_hangup(
     server: &mut FtpServer,
     o: &Options,
     live: DummyAuthorizer,
-    build: fn(&Options) -> Result<DummyAuthorizer, ftpdlib::Error>,
+    base: DummyAuthorizer,
 ) {
     let Some(path) = o.secrets.users_file.clone() else {
         return;
     };
-    let o = o.clone();
     let mut live = live;
-    server.on_hangup(move |_| match build(&o) {
-        Ok(fresh) => {
-            live.replace_users(&fresh);
-            log::info!(target: ftpdlib::log::LOG, "reloaded {}: {} user(s)",
-                path.display(), live.user_names().len());
+    server.on_hangup(move |_| {
+        let mut fresh = base.snapshot();
+        match fresh.add_users_file(&path) {
+            Ok(()) => {
+                live.replace_users(&fresh);
+                log::info!(target: ftpdlib::log::LOG, "reloaded {}: {} user(s)",
+                    path.display(), live.user_names().len());
+            }
+            Err(e) => log::error!(target: ftpdlib::log::LOGERROR,
+                "reload of {} failed, the users stay as they were: {e}", path.display()),
         }
-        Err(e) => log::error!(target: ftpdlib::log::LOGERROR,
-            "reload of {} failed, the users stay as they were: {e}", path.display()),
     });
 }

@@ -3,6 +3,8 @@
 //! With no option it serves the current directory read-only to anonymous
 //! users on port 2121. Run `ftpdlib --help` for the list.
 
+mod cli_tls_hosts;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -77,6 +79,20 @@ Options:
       --implicit-tls          implicit FTPS: TLS from the first byte (port 990 style)
       --no-tls-session-reuse  do not require data connections to resume the
                               control connection's TLS session
+      --tls-client-ca PATH    ask clients for a TLS certificate of these CAs (PEM); one
+                              that names the user (see --tls-cert-user) logs it in
+                              without a password (232)
+      --tls-client-auth MODE  optional (default: password logins go on) or required
+                              (no login without a certificate that names the user)
+      --tls-cert-user FIELD   the certificate field that names the user: cn (default),
+                              email or dns (the first such subject alternative name)
+      --host-site NAME:DIR[:BANNER]
+                              a virtual host chosen by HOST NAME (RFC 7151) or TLS SNI,
+                              serving DIR to anonymous (repeatable)
+      --host-user SITE:NAME:PASSWORD:HOME:PERMS
+                              a user of the virtual host SITE (repeatable)
+      --host-cert SITE:CERTFILE[:KEYFILE]
+                              the TLS certificate of SITE, chosen by SNI
       --workers N             pre-forked worker processes, each a single-threaded
                               event loop on the shared port (default: 1)
       --xferlog PATH          append a wu-ftpd/vsftpd-style xferlog line per transfer
@@ -110,7 +126,7 @@ System users (run as root):
 ";
 
 /// Parsed command line.
-#[derive(Debug, Default, PartialEq, Clone)]
+#[derive(Debug, Default, PartialEq)]
 struct Options {
     interface: String,
     port: u16,
@@ -144,6 +160,8 @@ struct Options {
     tls_data_required: bool,
     implicit_tls: bool,
     no_tls_session_reuse: bool,
+    /// Client certificates and virtual hosts (`cli_tls_hosts`).
+    tls_hosts: cli_tls_hosts::TlsHostOptions,
     xferlog: Option<PathBuf>,
     read_limit: u64,
     write_limit: u64,
@@ -270,14 +288,16 @@ fn serve(o: &Options, inetd: Option<std::net::TcpStream>) -> Result<(), ftpdlib:
     let mut handler = if o.unix_users {
         unix_handler(o, perm)?
     } else {
-        let auth = dummy_authorizer(o, perm)?;
-        live = Some(auth.clone());
+        let base = dummy_authorizer(o, perm)?;
+        let mut auth = base.snapshot();
+        cli_users::add_users_file(&mut auth, o)?;
+        live = Some((auth.clone(), base));
         FtpHandler::new(auth)
     };
     configure(&mut handler, o)?;
     let mut server = open_server(o, handler, inetd)?;
-    if let Some(live) = live {
-        cli_users::reload_on_hangup(&mut server, o, live, virtual_users);
+    if let Some((live, base)) = live {
+        cli_users::reload_on_hangup(&mut server, o, live, base);
     }
     server.max_cons = o.max_cons;
     server.max_cons_per_ip = o.max_cons_per_ip;
@@ -328,12 +348,8 @@ fn unix_handler(o: &Options, perm: &str) -> Result<FtpHandler, ftpdlib::Error> {
     Ok(handler)
 }
 
-/// The virtual users of the options, as at start-up (SIGHUP's reload).
-fn virtual_users(o: &Options) -> Result<DummyAuthorizer, ftpdlib::Error> {
-    dummy_authorizer(o, if o.write { "elradfmwMT" } else { "elr" })
-}
-
-/// Virtual users: `-u`/`-P`, `--user`, `--users-file`, anonymous.
+/// Virtual users: `-u`/`-P`, `--user`, anonymous (`--users-file` is
+/// added by `serve`).
 fn dummy_authorizer(o: &Options, perm: &str) -> Result<DummyAuthorizer, ftpdlib::Error> {
     let cwd = std::env::current_dir()?;
     let directory = o.directory.clone().unwrap_or(cwd);
@@ -347,7 +363,6 @@ fn dummy_authorizer(o: &Options, perm: &str) -> Result<DummyAuthorizer, ftpdlib:
     for (name, password, home, perms) in &o.users {
         auth.add_user(name, password, home, perms)?;
     }
-    cli_users::add_users_file(&mut auth, o)?;
     Ok(auth)
 }
 
@@ -392,6 +407,8 @@ fn configure_tls(_: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error> 
 /// The handler settings common to every kind of user.
 fn configure(handler: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error> {
     configure_tls(handler, o)?;
+    let perm = if o.write { "elradfmwMT" } else { "elr" };
+    cli_tls_hosts::configure(handler, &o.tls_hosts, perm, o.no_anonymous)?;
     cli_users::configure_bans(handler, o);
     if let Some(b) = &o.banner {
         handler.banner = b.clone();
@@ -545,6 +562,7 @@ fn any_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
         || user_option(o, a)?
         || limit_option(o, a)?
         || tls_option(o, a)?
+        || cli_tls_hosts::option(&mut o.tls_hosts, a)?
         || unix_option(o, a)?
         || cli_users::secret_option(o, a)?)
 }

@@ -91,7 +91,7 @@ pub enum ListenerRole {
     /// FTP, with AUTH TLS when the handler has TLS (the port-21 style).
     Ftp,
     /// Implicit FTPS: TLS from the first byte, before the greeting (the
-    /// port-990 style); needs [`FtpHandler::enable_tls`] and the `tls`
+    /// port-990 style); needs `FtpHandler::enable_tls` and the `tls`
     /// feature.
     ImplicitFtps,
 }

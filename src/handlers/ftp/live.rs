@@ -20,7 +20,7 @@ use std::rc::{Rc, Weak};
 
 use super::bans::Bans;
 use super::{FtpHandler, Hooks, SessionInfo};
-use crate::authorizers::{Authorizer, Perm, Perms, Validation};
+use crate::authorizers::{Authorizer, ClientCertificate, Perm, Perms, Validation};
 use crate::error::{AuthenticationFailed, AuthorizerError};
 
 /// What every generation of one handler shares.
@@ -57,6 +57,8 @@ struct Owners {
     authorizer: Option<(Rc<FtpHandler>, usize)>,
     fs: Option<(Rc<FtpHandler>, usize)>,
     hooks: Option<(Rc<FtpHandler>, usize)>,
+    /// The virtual hosts' stand-ins: address, owner, index in the owner.
+    sites: Vec<(usize, Rc<FtpHandler>, usize)>,
 }
 
 /// The address of a boxed value, to tell a stand-in from a replacement.
@@ -79,14 +81,16 @@ pub(crate) fn fork(this: &Rc<FtpHandler>) -> FtpHandler {
         owner(&h.live.owners.fs, addr(&*h.abstracted_fs)),
         owner(&h.live.owners.hooks, addr(&*h.hooks)),
     );
-    let authorizer: Box<dyn Authorizer> = Box::new(Inherited(Rc::clone(&auth_owner)));
+    let authorizer: Box<dyn Authorizer> = Box::new(Inherited(Rc::clone(&auth_owner), None));
     let fs_from = Rc::clone(&fs_owner);
     let abstracted_fs: super::FsFactory = Box::new(move |root| (fs_from.abstracted_fs)(root));
-    let hooks: Box<dyn Hooks> = Box::new(Inherited(Rc::clone(&hooks_owner)));
+    let hooks: Box<dyn Hooks> = Box::new(Inherited(Rc::clone(&hooks_owner), None));
+    let (sites, site_owners) = fork_sites(this);
     let owners = Owners {
         authorizer: Some((auth_owner, addr(&*authorizer))),
         fs: Some((fs_owner, addr(&*abstracted_fs))),
         hooks: Some((hooks_owner, addr(&*hooks))),
+        sites: site_owners,
     };
     // A full literal, no `..`: a new field must say how it is carried over.
     FtpHandler {
@@ -129,11 +133,44 @@ pub(crate) fn fork(this: &Rc<FtpHandler>) -> FtpHandler {
         #[cfg(feature = "tls")]
         tls: h.tls.clone(),
         commands: h.commands.clone(),
+        sites,
         live: Live {
             state: Rc::clone(&h.live.state),
             owners,
         },
     }
+}
+
+/// The virtual hosts of the next generation of `this`: each site's
+/// settings copied, its authorizer a stand-in for the owner's.
+#[allow(clippy::type_complexity)]
+fn fork_sites(
+    this: &Rc<FtpHandler>,
+) -> (
+    Vec<(String, super::VirtualHost)>,
+    Vec<(usize, Rc<FtpHandler>, usize)>,
+) {
+    let mut sites = Vec::with_capacity(this.sites.len());
+    let mut owners = Vec::with_capacity(this.sites.len());
+    for (i, (name, site)) in this.sites.iter().enumerate() {
+        let at = addr(&*site.authorizer);
+        let (owner, index) = match this.live.owners.sites.iter().find(|(a, _, _)| *a == at) {
+            Some((_, owner, index)) => (Rc::clone(owner), *index),
+            None => (Rc::clone(this), i),
+        };
+        let authorizer: Box<dyn Authorizer> = Box::new(Inherited(Rc::clone(&owner), Some(index)));
+        owners.push((addr(&*authorizer), owner, index));
+        sites.push((
+            name.clone(),
+            super::VirtualHost {
+                authorizer,
+                banner: site.banner.clone(),
+                #[cfg(feature = "tls")]
+                certificate: site.certificate.clone(),
+            },
+        ));
+    }
+    (sites, owners)
 }
 
 /// Make `next` the newest generation: sessions see the bumped number at
@@ -144,45 +181,59 @@ pub(crate) fn publish(next: &Rc<FtpHandler>) {
     state.generation.set(state.generation.get() + 1);
 }
 
-/// A stand-in that forwards to the owner generation's part.
-struct Inherited(Rc<FtpHandler>);
+/// A stand-in that forwards to the owner generation's part: its
+/// authorizer (`None`) or that of its site at an index, its hooks.
+///
+/// Every method of [`Authorizer`] and [`Hooks`] must be forwarded here,
+/// those with a default body included: one left out would answer with the
+/// default after a reconfiguration.
+struct Inherited(Rc<FtpHandler>, Option<usize>);
+
+impl Inherited {
+    fn auth(&self) -> &dyn Authorizer {
+        self.0.authorizer_of(self.1)
+    }
+}
 
 impl Authorizer for Inherited {
     fn validate_authentication(&self, u: &str, p: &str) -> Result<(), AuthenticationFailed> {
-        self.0.authorizer.validate_authentication(u, p)
+        self.auth().validate_authentication(u, p)
     }
     fn begin_validation(&self, u: &str, p: &str) -> Validation {
-        self.0.authorizer.begin_validation(u, p)
+        self.auth().begin_validation(u, p)
     }
     fn has_user(&self, u: &str) -> bool {
-        self.0.authorizer.has_user(u)
+        self.auth().has_user(u)
     }
     fn has_perm(&self, u: &str, perm: Perm, path: Option<&Path>) -> bool {
-        self.0.authorizer.has_perm(u, perm, path)
+        self.auth().has_perm(u, perm, path)
     }
     fn get_perms(&self, u: &str) -> Perms {
-        self.0.authorizer.get_perms(u)
+        self.auth().get_perms(u)
     }
     fn perms_vary_by_path(&self, u: &str) -> bool {
-        self.0.authorizer.perms_vary_by_path(u)
+        self.auth().perms_vary_by_path(u)
     }
     fn get_home_dir(&self, u: &str) -> Result<PathBuf, AuthorizerError> {
-        self.0.authorizer.get_home_dir(u)
+        self.auth().get_home_dir(u)
     }
     fn get_msg_login(&self, u: &str) -> String {
-        self.0.authorizer.get_msg_login(u)
+        self.auth().get_msg_login(u)
     }
     fn get_msg_quit(&self, u: &str) -> String {
-        self.0.authorizer.get_msg_quit(u)
+        self.auth().get_msg_quit(u)
     }
     fn generation(&self) -> u64 {
-        self.0.authorizer.generation()
+        self.auth().generation()
     }
     fn impersonate_user(&self, u: &str, p: &str) -> io::Result<()> {
-        self.0.authorizer.impersonate_user(u, p)
+        self.auth().impersonate_user(u, p)
     }
     fn terminate_impersonation(&self, u: &str) -> io::Result<()> {
-        self.0.authorizer.terminate_impersonation(u)
+        self.auth().terminate_impersonation(u)
+    }
+    fn authenticate_certificate(&self, u: &str, cert: &ClientCertificate) -> bool {
+        self.auth().authenticate_certificate(u, cert)
     }
 }
 

@@ -7,9 +7,8 @@ use std::ffi::OsString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::rc::Rc;
 
-use super::FtpHandler;
+use super::sites::SiteAuthorizer;
 use crate::authorizers::{Perm, Perms};
 use crate::filesystems::{
     format_list_entry_in, format_mlsx_entry_in, DirNames, Facts, FileHandle, Filesystem,
@@ -192,7 +191,7 @@ pub(crate) struct Listing {
     now: i64,
     utc: bool,
     /// For the MLSD perm fact: the authorizer and user to ask.
-    perms: Option<(Rc<FtpHandler>, String)>,
+    perms: Option<(SiteAuthorizer, String)>,
     /// The perm fact when it is the same for every entry.
     fixed_perms: std::cell::Cell<Option<Perms>>,
 }
@@ -205,7 +204,7 @@ impl Listing {
         reading: Box<dyn DirNames>,
         format: ListFormat,
         utc: bool,
-        perms: Option<(Rc<FtpHandler>, String)>,
+        perms: Option<(SiteAuthorizer, String)>,
     ) -> Listing {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -275,12 +274,12 @@ impl Listing {
         let path = self.dir.join(name);
         let path = path.as_path();
         let perms = match &self.perms {
-            Some((cfg, user)) => perms_at(cfg, user, path),
+            Some((auth, user)) => perms_at(&**auth, user, path),
             None => Perms::default(),
         };
         // Without per-directory overrides every entry has the same answer.
-        if let Some((cfg, user)) = &self.perms {
-            if !cfg.authorizer.perms_vary_by_path(user) {
+        if let Some((auth, user)) = &self.perms {
+            if !auth.perms_vary_by_path(user) {
                 self.fixed_perms.set(Some(perms));
             }
         }
@@ -289,10 +288,14 @@ impl Listing {
 }
 
 /// The user's permissions at `path`, honouring per-directory overrides.
-pub(crate) fn perms_at(cfg: &FtpHandler, user: &str, path: &std::path::Path) -> Perms {
+pub(crate) fn perms_at(
+    auth: &dyn crate::authorizers::Authorizer,
+    user: &str,
+    path: &std::path::Path,
+) -> Perms {
     Perm::ALL
         .into_iter()
-        .filter(|p| cfg.authorizer.has_perm(user, *p, Some(path)))
+        .filter(|p| auth.has_perm(user, *p, Some(path)))
         .fold(Perms::default(), Perms::with)
 }
 

@@ -50,12 +50,12 @@ impl Session {
             self.seen.handler = generation;
             moved = true;
         }
-        let users = self.cfg.authorizer.generation();
+        let users = self.authorizer().generation();
         if users != self.seen.authorizer {
             self.seen.authorizer = users;
             moved = true;
         }
-        if !moved || !self.authenticated || self.cfg.authorizer.has_user(&self.username) {
+        if !moved || !self.authenticated || self.authorizer().has_user(&self.username) {
             return true;
         }
         log::info!(target: LOG, "{} USER '{}' removed while logged in; session closed.",
