@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::{code_of, connect_from, Client, PATIENCE};
 use ftpdlib::{
     Authorizer, DummyAuthorizer, FtpHandler, FtpServer, Hooks, ServerHandle, SessionInfo,
-    StopHandle,
+    StopHandle, VirtualHost,
 };
 
 /// A server in a thread, with a clone of its authorizer and a handle.
@@ -332,4 +332,31 @@ fn hooks_and_file_system_carry_over_to_a_new_generation() {
     assert_eq!(logins.load(std::sync::atomic::Ordering::SeqCst), 2);
     c.expect("TYPE I", 200);
     c.expect("SIZE seen.txt", 213);
+}
+
+#[test]
+fn a_virtual_hosts_users_survive_a_reconfiguration_and_its_removed_user_is_disconnected() {
+    let (tx, rx) = mpsc::channel();
+    let srv = Live::start(move |_, server, _| {
+        let mut site_users = DummyAuthorizer::new();
+        let home = std::env::temp_dir();
+        site_users
+            .add_user("sam", "pw-s", &home, "elr")
+            .expect("sam");
+        tx.send(site_users.clone()).expect("send");
+        let mut site = VirtualHost::new(site_users);
+        site.banner = Some("Site A.".into());
+        server.handler_mut().add_site("a.example", site);
+    });
+    let mut site_users = rx.recv().expect("the site's users");
+    srv.configure(|s| s.handler_mut().banner = "Main site.".into());
+    let mut c = Client::connect(srv.addr);
+    assert!(c.greeting.contains("Main site."), "{}", c.greeting);
+    assert!(c.expect("HOST a.example", 220).contains("Site A."));
+    c.login("sam", "pw-s");
+    c.expect("PWD", 257);
+    site_users.remove_user("sam").expect("remove sam");
+    // sam is gone from the site's table: his next command is 421.
+    assert_eq!(code_of(&c.cmd("NOOP")), 421);
+    assert!(closed(&mut c));
 }
