@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ftpdlib::log::config_logging(log::LevelFilter::Info, ftpdlib::log::PREFIX);
 
     let mut authorizer = DummyAuthorizer::new();
-    authorizer.add_user("user", "12345", ".", "elradfmwMT")?;
+    authorizer.add_user_with_perm("user", "12345", ".", "elradfmwMT")?;
     // Clones share the table: this one stays with the console thread.
     let mut users = authorizer.clone();
 
@@ -34,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut words = line.splitn(3, ' ');
             let outcome = match (words.next(), words.next(), words.next()) {
                 (Some("add"), Some(name), Some(password)) => users
-                    .add_user(name, password, ".", "elr")
+                    .add_user_with_perm(name, password, ".", "elr")
                     .map_err(|e| e.to_string()),
                 (Some("del"), Some(name), None) => {
                     users.remove_user(name).map_err(|e| e.to_string())

@@ -46,7 +46,8 @@ impl Live {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {
             let mut auth = DummyAuthorizer::new();
-            auth.add_user("alice", "pw-a", &root, "elr").expect("alice");
+            auth.add_user_with_perm("alice", "pw-a", &root, "elr")
+                .expect("alice");
             let users = auth.clone();
             let mut h = FtpHandler::new(auth);
             h.auth_failed_timeout = Duration::from_millis(1);
@@ -102,7 +103,7 @@ fn user_added_from_another_thread_logs_in_and_removed_users_session_ends_with_42
     // pyftpdlib: server.handler.authorizer.add_user(...) while serving.
     let mut users = srv.users.clone();
     let root = srv.home.path().to_path_buf();
-    std::thread::spawn(move || users.add_user("bob", "pw-b", &root, "elr"))
+    std::thread::spawn(move || users.add_user_with_perm("bob", "pw-b", &root, "elr"))
         .join()
         .expect("thread")
         .expect("add bob");
@@ -189,7 +190,7 @@ fn a_scheduled_call_inside_the_loop_adds_a_user_removes_another_and_changes_the_
         server.call_later(Duration::from_millis(300), move |s| {
             let home = users.get_home_dir("alice").expect("alice's home");
             users
-                .add_user("carol", "pw-c", home, "elr")
+                .add_user_with_perm("carol", "pw-c", home, "elr")
                 .expect("add carol");
             users.remove_user("alice").expect("remove alice");
             s.handler_mut().banner = "Carol's server.".into();
@@ -276,7 +277,7 @@ fn user_name_banned_after_n_failures_from_several_addresses_gets_530() {
     let root = srv.home.path().to_path_buf();
     srv.users
         .clone()
-        .add_user("dave", "pw-d", root, "elr")
+        .add_user_with_perm("dave", "pw-d", root, "elr")
         .expect("dave");
     c.login("dave", "pw-d");
 }
@@ -290,7 +291,9 @@ fn authorizer_replaced_through_the_handle_serves_the_next_login_and_ends_session
     let root = srv.home.path().to_path_buf();
     srv.configure(move |s| {
         let mut other = DummyAuthorizer::new();
-        other.add_user("erin", "pw-e", &root, "elr").expect("erin");
+        other
+            .add_user_with_perm("erin", "pw-e", &root, "elr")
+            .expect("erin");
         s.handler_mut().authorizer = Box::new(other);
     });
     let mut erin = Client::connect(srv.addr);
@@ -341,7 +344,7 @@ fn a_virtual_hosts_users_survive_a_reconfiguration_and_its_removed_user_is_disco
         let mut site_users = DummyAuthorizer::new();
         let home = std::env::temp_dir();
         site_users
-            .add_user("sam", "pw-s", &home, "elr")
+            .add_user_with_perm("sam", "pw-s", &home, "elr")
             .expect("sam");
         tx.send(site_users.clone()).expect("send");
         let mut site = VirtualHost::new(site_users);

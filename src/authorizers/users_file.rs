@@ -127,7 +127,7 @@ mod tests {
             assert!(e.0.starts_with(&at) && e.0.contains(what), "{bad}: {e}");
             // all or none
             let mut kept = DummyAuthorizer::new();
-            kept.add_user("zed", "pw", &dir, "elr").unwrap();
+            kept.add_user_with_perm("zed", "pw", &dir, "elr").unwrap();
             assert!(kept.add_users_file(&file).is_err());
             assert_eq!(kept.user_names(), ["zed"]);
         }

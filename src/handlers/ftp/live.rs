@@ -280,7 +280,7 @@ mod tests {
     fn forks_stand_in_for_the_owner_one_hop_until_replaced() {
         let dir = std::env::temp_dir();
         let mut bob = DummyAuthorizer::new();
-        bob.add_user("bob", "pw", &dir, "elr").unwrap();
+        bob.add_user_with_perm("bob", "pw", &dir, "elr").unwrap();
         let g0 = Rc::new(FtpHandler::new(bob));
         let mut g1 = fork(&g0);
         g1.banner = "one".into();
@@ -293,7 +293,9 @@ mod tests {
         assert!(Rc::ptr_eq(owner_of(&g2), &g0));
         let mut g2 = g2;
         let mut carol = DummyAuthorizer::new();
-        carol.add_user("carol", "pw", &dir, "elr").unwrap();
+        carol
+            .add_user_with_perm("carol", "pw", &dir, "elr")
+            .unwrap();
         g2.authorizer = Box::new(carol);
         let g2 = Rc::new(g2);
         let g3 = fork(&g2);
