@@ -125,6 +125,11 @@ pub(crate) fn fork(this: &Rc<FtpHandler>) -> FtpHandler {
                 None
             }
         }),
+        proxy_protocol: h.proxy_protocol,
+        trusted_proxies: h.trusted_proxies.clone(),
+        proxy_data: h.proxy_data,
+        proxy_header_timeout: h.proxy_header_timeout,
+        passive_pool: h.passive_pool,
         ban_attempts: h.ban_attempts,
         ban_user_attempts: h.ban_user_attempts,
         ban_window: h.ban_window,
