@@ -34,6 +34,7 @@
 //!    HeaderReader .... a PROXY header, read before the greeting or a
 //!                      data connection (proxy_protocol, proxy_data)
 //!    PoolListener .... a passive port shared by client addresses (passive_pool)
+//!    MetricsEndpoint . bind_metrics: GET /metrics, GET /health (HTTP)
 //! ```
 //!
 //! The loop ([`ioloop`]) is generic: it polls, keeps dispatchers in a slab,
@@ -48,6 +49,13 @@
 //! needs a lock. The public settings keep pyftpdlib's names ([`FtpHandler`],
 //! [`DtpHandler`], [`PassiveDtp`], [`ActiveDtp`]); the per-connection
 //! objects they configure are private.
+//!
+//! To use more cores, [`FtpServer::worker_processes`] forks that many
+//! copies of the loop after binding, each with its own `SO_REUSEPORT`
+//! listener ([`WorkerListeners`]); the parent only supervises. The loop's
+//! counters (sessions, logins, commands, replies, transfers, bytes) are
+//! served in the Prometheus text format by [`FtpServer::bind_metrics`],
+//! from the same loop.
 #![deny(missing_docs)]
 
 pub mod authorizers;
@@ -60,14 +68,15 @@ mod prefork;
 pub mod proxy_protocol;
 pub mod reply;
 pub mod servers;
+pub mod subclass;
 mod sys;
 
 pub use authorizers::{
     Authorizer, CertUserField, ClientCertificate, DummyAuthorizer, Perm, Perms, SlowCheck,
-    Validation,
+    UserRecord, Validation,
 };
 pub use error::{AuthenticationFailed, AuthorizerError, Error, FilesystemError};
-pub use filesystems::{AbstractedFs, DirNames, FileHandle, Filesystem, OpenMode, Stat};
+pub use filesystems::{AbstractedFs, DirNames, FileHandle, Filesystem, MemoryFile, OpenMode, Stat};
 pub use handlers::ftp::{
     ActiveDtp, ArgRule, Command, CommandContext, DtpHandler, FtpHandler, Hooks, NoHooks,
     PassiveDtp, PathRule, PortSet, PortSetError, SessionInfo, VirtualHost,
@@ -84,7 +93,9 @@ pub use ioloop::{CallEvery, CallLater, StopHandle};
 // they never dispatch FTP sockets themselves.
 #[allow(private_interfaces)]
 pub type IoLoop = ioloop::IoLoop<handlers::ftp::dispatch::Dispatcher>;
+pub use prefork::WorkerListeners;
 pub use servers::{BindAddress, FtpServer, ListenerRole, ServerHandle};
+pub use subclass::{AuthorizerOverrides, FilesystemOverrides, Subclass};
 pub use {
     authorizers::{hash_password, UnixAuthorizer, UnixAuthorizerOptions},
     filesystems::UnixFilesystem,

@@ -14,7 +14,8 @@
 //! - [`process`]: signalfd, fork and reaping, shared counters;
 //! - [`crypt`]: crypt(3), salts and random bytes;
 //! - [`dir`]: directory handles and `fstatat` for listings;
-//! - [`fd`]: sockets passed in by systemd socket activation and inetd.
+//! - [`fd`]: sockets passed in by systemd socket activation and inetd;
+//! - [`reuseport`]: per-worker `SO_REUSEPORT` listeners, the thread count.
 //!
 //! Everything is re-exported here, so callers keep using `crate::sys::NAME`.
 
@@ -28,6 +29,7 @@ mod dir;
 mod fd;
 mod net;
 mod process;
+mod reuseport;
 mod time;
 mod users;
 
@@ -37,6 +39,9 @@ pub(crate) use self::fd::{activated, listen_fds, take_stdin_socket};
 pub(crate) use self::net::{is_append, listen, sendfile, set_oobinline, Pipe};
 pub(crate) use self::process::{
     fork, lower_thread_priority, wait_any, Child, SharedCounters, SignalFd,
+};
+pub(crate) use self::reuseport::{
+    die_with_parent, register_exclusive, reuseport_twin, thread_count,
 };
 pub(crate) use self::time::{broken_down, set_mtime};
 pub(crate) use self::users::{

@@ -83,7 +83,8 @@ pub(crate) fn fork(this: &Rc<FtpHandler>) -> FtpHandler {
     );
     let authorizer: Box<dyn Authorizer> = Box::new(Inherited(Rc::clone(&auth_owner), None));
     let fs_from = Rc::clone(&fs_owner);
-    let abstracted_fs: super::FsFactory = Box::new(move |root| (fs_from.abstracted_fs)(root));
+    let abstracted_fs: super::FsFactory =
+        Box::new(move |root, session| (fs_from.abstracted_fs)(root, session));
     let hooks: Box<dyn Hooks> = Box::new(Inherited(Rc::clone(&hooks_owner), None));
     let (sites, site_owners) = fork_sites(this);
     let owners = Owners {
@@ -243,6 +244,9 @@ impl Authorizer for Inherited {
 }
 
 impl Hooks for Inherited {
+    fn pre_process_command(&self, ctx: &mut super::CommandContext<'_>) -> bool {
+        self.0.hooks.pre_process_command(ctx)
+    }
     fn on_connect(&self, s: &SessionInfo<'_>) {
         self.0.hooks.on_connect(s)
     }

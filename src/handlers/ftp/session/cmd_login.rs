@@ -129,10 +129,12 @@ fn logged_in(
         .and_then(|()| auth.get_home_dir(user).map_err(|e| e.0));
     match home {
         Ok(home) => {
-            s.fs = Some((cfg.abstracted_fs)(home));
+            let fs = (cfg.abstracted_fs)(home, &s.info());
+            s.fs = Some(fs);
             s.authenticated = true;
             s.password = password.to_string();
             s.attempted_logins = 0;
+            s.tally.login(true);
             let msg = auth.get_msg_login(user);
             s.reply_long(code, &msg);
             let how = if code == reply::LOGGED_IN {
@@ -158,6 +160,7 @@ fn auth_failed(s: &mut Session, user: &str, password: &str, why: &str) {
 /// 530 after `auth_failed_timeout`; disconnect after `max_login_attempts`.
 fn refuse_login(s: &mut Session, user: &str, password: &str, why: &str) {
     s.attempted_logins += 1;
+    s.tally.login(false);
     let mut text = capitalized(why);
     let disconnect =
         s.cfg.max_login_attempts != 0 && s.attempted_logins >= s.cfg.max_login_attempts;

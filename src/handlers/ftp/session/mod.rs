@@ -40,7 +40,7 @@ mod transfer_log;
 #[cfg(test)]
 mod transcripts;
 use crate::filesystems::{Facts, Filesystem};
-use crate::handlers::ftp::hooks::{Hooks, SessionInfo};
+use crate::handlers::ftp::hooks::{HookAction, Hooks, SessionInfo};
 use crate::handlers::ftp::producers::Job;
 use crate::handlers::ftp::FtpHandler;
 use crate::log::{LOG, LOGLINE};
@@ -173,6 +173,8 @@ pub(crate) struct Session {
     pbsz: bool,
     /// PROT P: data connections use TLS.
     prot_private: bool,
+    /// Counts for the metrics endpoint, emptied by the control channel.
+    tally: crate::handlers::ftp::metrics::Tally,
     /// The virtual host chosen by HOST (or SNI); `None` = the default site.
     site: Option<usize>,
     /// What the control connection's TLS handshake told about the client.
@@ -223,6 +225,7 @@ impl Session {
             tls_control: false,
             pbsz: false,
             prot_private: false,
+            tally: Default::default(),
             site: None,
             tls_peer: TlsPeer::default(),
             seen: live::Seen::default(),
@@ -309,6 +312,7 @@ impl Session {
                 .unwrap_or(Err(e))
         });
         let Ok(line) = decoded else {
+            self.tally.command("");
             log::debug!(target: LOGLINE, "{} <- (undecodable line)", self.prefix);
             return self.reply(reply::BAD_ARGUMENT, "Can't decode command.");
         };
@@ -330,7 +334,11 @@ impl Session {
             arg = rest;
         }
         self.log_received(cmd, line);
+        self.tally.command(cmd);
         if !self.refresh() {
+            return;
+        }
+        if !self.pre_process(cmd, arg) {
             return;
         }
         let cfg = Rc::clone(&self.cfg);
@@ -420,6 +428,7 @@ impl Session {
             Run::Builtin(run) => run(self, arg, path),
             Run::Custom(run) => run(&mut CommandContext {
                 session: self,
+                name: &spec.name,
                 arg,
                 path,
             }),
@@ -525,18 +534,21 @@ impl Session {
     /// Append a reply and log it on the command-line stream.
     pub fn reply(&mut self, code: Code, text: &str) {
         reply::push(&mut self.out, code, text);
+        self.tally.reply(code);
         self.log_sent(code, text);
     }
 
     /// Append a banner-style reply (split when over 75 characters).
     pub fn reply_long(&mut self, code: Code, text: &str) {
         reply::push_long(&mut self.out, code, text);
+        self.tally.reply(code);
         self.log_sent(code, text);
     }
 
     /// Append pre-formatted reply lines (multi-line replies built by hand).
     pub fn reply_raw(&mut self, code: Code, lines: &str) {
         self.out.extend_from_slice(lines.as_bytes());
+        self.tally.reply(code);
         // Log the final line's text, as pyftpdlib logs a multi-line reply.
         let last = lines.trim_end().rsplit("\r\n").next().unwrap_or("");
         self.log_sent(code, last.get(4..).unwrap_or(last));
@@ -592,6 +604,11 @@ impl Session {
         self.fs.as_mut()
     }
 
+    /// What the session counted for the metrics since last asked.
+    pub fn tally(&mut self) -> &mut crate::handlers::ftp::metrics::Tally {
+        &mut self.tally
+    }
+
     /// What hooks see of this session.
     pub fn info(&self) -> SessionInfo<'_> {
         SessionInfo {
@@ -599,13 +616,40 @@ impl Session {
             local: self.local,
             username: &self.username,
             authenticated: self.authenticated,
+            actions: None,
         }
     }
 
-    /// Call a hook of the handler, containing its panics.
-    pub fn hook(&self, name: &str, f: impl FnOnce(&dyn Hooks, &SessionInfo<'_>)) {
-        let info = self.info();
+    /// Call a hook of the handler, containing its panics, then carry out
+    /// the replies and the close it asked for.
+    pub fn hook(&mut self, name: &str, f: impl FnOnce(&dyn Hooks, &SessionInfo<'_>)) {
+        let actions = std::cell::RefCell::new(Vec::new());
+        let mut info = self.info();
+        info.actions = Some(&actions);
         crate::handlers::ftp::hooks::call(name, &self.prefix, || f(&*self.cfg.hooks, &info));
+        for action in actions.into_inner() {
+            match action {
+                HookAction::Reply(code, text) => self.reply(code, &text),
+                HookAction::Close => self.effects.push(Effect::Close),
+            }
+        }
+    }
+
+    /// pyftpdlib's `pre_process_command` hook; true when the command may run.
+    fn pre_process(&mut self, cmd: &str, arg: &str) -> bool {
+        let cfg = Rc::clone(&self.cfg);
+        let mut go_on = true;
+        let prefix = self.prefix.clone();
+        let mut ctx = CommandContext {
+            session: self,
+            name: cmd,
+            arg,
+            path: None,
+        };
+        crate::handlers::ftp::hooks::call("pre_process_command", &prefix, || {
+            go_on = cfg.hooks.pre_process_command(&mut ctx);
+        });
+        go_on
     }
 }
 
