@@ -120,6 +120,9 @@ pub trait AuthorizerOverrides<B: Authorizer> {
     fn get_msg_quit(&self, base: &B, username: &str) -> String {
         base.get_msg_quit(username)
     }
+    fn generation(&self, base: &B) -> u64 {
+        base.generation()
+    }
     fn impersonate_user(&self, base: &B, username: &str, password: &str) -> io::Result<()> {
         base.impersonate_user(username, password)
     }
@@ -174,6 +177,9 @@ impl<B: Authorizer, O: AuthorizerOverrides<B>> Authorizer for Subclass<B, O> {
     }
     fn get_msg_quit(&self, username: &str) -> String {
         self.overrides.get_msg_quit(&self.base, username)
+    }
+    fn generation(&self) -> u64 {
+        self.overrides.generation(&self.base)
     }
     fn impersonate_user(&self, username: &str, password: &str) -> io::Result<()> {
         self.overrides

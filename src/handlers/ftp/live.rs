@@ -313,4 +313,61 @@ mod tests {
         // Every generation shares one state.
         assert!(Rc::ptr_eq(&g3.live.state, &g0.live.state));
     }
+
+    /// The names of the `fn`s directly inside the block that follows
+    /// `header` in `src` (a trait or an impl).
+    fn methods(src: &str, header: &str) -> Vec<String> {
+        let start = src.find(header).expect(header);
+        let body = &src[start..];
+        let (mut depth, mut names) = (0, Vec::new());
+        for (i, c) in body.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                'f' if depth == 1 && body[i..].starts_with("fn ") => {
+                    let rest = &body[i + 3..];
+                    let end = rest
+                        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                        .unwrap_or(0);
+                    names.push(rest[..end].to_string());
+                }
+                _ => {}
+            }
+        }
+        names
+    }
+
+    /// A method added to `Authorizer` or `Hooks` (with a default body)
+    /// must be forwarded by the stand-in too, or a reconfigured server
+    /// would answer with the trait's default instead of the inherited
+    /// part's.
+    #[test]
+    fn the_stand_in_forwards_every_authorizer_and_hooks_method() {
+        let this = include_str!("live.rs");
+        let pairs = [
+            (
+                include_str!("../../authorizers.rs"),
+                "pub trait Authorizer ",
+                "impl Authorizer for Inherited",
+            ),
+            (
+                include_str!("hooks.rs"),
+                "pub trait Hooks ",
+                "impl Hooks for Inherited",
+            ),
+        ];
+        for (src, trait_header, impl_header) in pairs {
+            let wanted = methods(src, trait_header);
+            assert!(wanted.len() >= 9, "{trait_header}: {wanted:?}");
+            let forwarded = methods(this, impl_header);
+            for m in wanted {
+                assert!(forwarded.contains(&m), "{impl_header} lacks {m}");
+            }
+        }
+    }
 }
