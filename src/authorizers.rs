@@ -250,6 +250,16 @@ pub trait Authorizer {
         let _ = username;
         Ok(())
     }
+
+    /// The directories this authorizer's users reach, the files it reads
+    /// while serving and whether it switches ids: what
+    /// [`FtpServer::hardening`](crate::FtpServer::hardening) needs for
+    /// Landlock and the privilege drop (ftpdlib extension). Default:
+    /// `None`, unknown, so Landlock is not applied (`Required` fails) and
+    /// a privilege drop keeps no capability.
+    fn confinement(&self) -> Option<crate::hardening::Confinement> {
+        None
+    }
 }
 
 /// The slow part of a login check, run off the loop: see
@@ -585,6 +595,23 @@ impl Authorizer for DummyAuthorizer {
             .get(username)
             .map_or(DEFAULT_MSG_QUIT, |u| u.msg_quit.as_str())
             .to_owned()
+    }
+
+    /// Every user's home with its perms, and each override directory with
+    /// its own (Landlock rules cover whole trees, so a non-recursive
+    /// override counts for the tree beneath it too).
+    fn confinement(&self) -> Option<crate::hardening::Confinement> {
+        let mut roots = Vec::new();
+        for user in self.users.values() {
+            roots.push((user.home.clone(), user.perms));
+            for o in &user.operms {
+                roots.push((o.dir.clone(), o.perms));
+            }
+        }
+        Some(crate::hardening::Confinement {
+            roots,
+            ..Default::default()
+        })
     }
 }
 

@@ -50,6 +50,7 @@ pub mod authorizers;
 pub mod error;
 pub mod filesystems;
 pub mod handlers;
+pub mod hardening;
 pub mod ioloop;
 pub mod log;
 mod prefork;
@@ -76,6 +77,7 @@ pub use ioloop::{CallEvery, CallLater, StopHandle};
 // they never dispatch FTP sockets themselves.
 #[allow(private_interfaces)]
 pub type IoLoop = ioloop::IoLoop<handlers::ftp::dispatch::Dispatcher>;
+pub use hardening::{Access, Confinement, Hardening, LandlockMode, LandlockRule, RunAs};
 pub use servers::{BindAddress, FtpServer, ListenerRole};
 pub use {
     authorizers::{hash_password, UnixAuthorizer, UnixAuthorizerOptions},

@@ -68,6 +68,13 @@ pub struct FtpServer {
     /// log "received interrupt signal" and shut down cleanly (pyftpdlib's
     /// `handle_exit`, true).
     pub handle_exit: bool,
+    /// Privilege drop, `no_new_privs` and Landlock, applied once by
+    /// [`serve_forever`](Self::serve_forever) (or
+    /// [`harden`](Self::harden)) before the first client (ftpdlib
+    /// extension; all off by default). See the `hardening` module.
+    pub hardening: crate::hardening::Hardening,
+    /// Whether `hardening` was applied.
+    hardened: bool,
     ioloop: IoLoop,
     /// The acceptors in the loop, one per listening socket, in the order
     /// of `addresses`.
@@ -299,6 +306,8 @@ impl FtpServer {
             read_limit: 0,
             write_limit: 0,
             handle_exit: true,
+            hardening: crate::hardening::Hardening::default(),
+            hardened: false,
             ioloop: IoLoop::new()?,
             links: Vec::new(),
             addresses: Vec::new(),
@@ -358,6 +367,7 @@ impl FtpServer {
     /// `serve_forever`).
     pub fn serve_forever(&mut self) -> Result<(), Error> {
         self.apply_limits()?;
+        self.harden()?;
         if self.worker_processes > 1 {
             if self.one_session {
                 return Err(Error::Config(
@@ -423,6 +433,23 @@ impl FtpServer {
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<Option<Duration>, Error> {
         self.apply_limits()?;
         Ok(self.ioloop.poll_once(timeout)?)
+    }
+
+    /// Apply [`hardening`](Self::hardening) now: drop privileges, set
+    /// `no_new_privs`, confine with Landlock, as configured (ftpdlib
+    /// extension). [`serve_forever`](Self::serve_forever) calls it; a
+    /// program driving [`poll`](Self::poll) calls it once after binding
+    /// and before it starts threads of its own. Later calls do nothing.
+    /// An error (an unknown `run_as` account, a drop that did not take,
+    /// Landlock `Required` but unavailable) means the server must not
+    /// serve.
+    pub fn harden(&mut self) -> Result<(), Error> {
+        if self.hardened {
+            return Ok(());
+        }
+        crate::hardening::apply(&self.hardening, self.handler.authorizer.confinement())?;
+        self.hardened = true;
+        Ok(())
     }
 
     /// Close the listener and every connection, cancel every scheduled call

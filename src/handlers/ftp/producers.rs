@@ -9,6 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::rc::Rc;
 
+use super::session::impersonation::Impersonation;
 use super::FtpHandler;
 use crate::authorizers::{Perm, Perms};
 use crate::filesystems::{
@@ -195,6 +196,12 @@ pub(crate) struct Listing {
     perms: Option<(Rc<FtpHandler>, String)>,
     /// The perm fact when it is the same for every entry.
     fixed_perms: std::cell::Cell<Option<Perms>>,
+    /// The user (and password) the entries are stat'ed as, when the
+    /// listing is produced outside the command that started it (by the
+    /// data channel): `impersonate_user` around each piece of work.
+    act_as: Option<(Rc<FtpHandler>, String, String)>,
+    /// The name buffer lent to each impersonation.
+    act_as_buffer: String,
 }
 
 impl Listing {
@@ -222,7 +229,47 @@ impl Listing {
             utc,
             perms,
             fixed_perms: std::cell::Cell::new(None),
+            act_as: None,
+            act_as_buffer: String::new(),
         }
+    }
+
+    /// Produce the entries as `user` (logged in with `password`): the data
+    /// channel calls [`fill_as_user`](Self::fill_as_user), which wraps each
+    /// call in the authorizer's impersonation, so entries are stat'ed with
+    /// the user's rights, not the server's.
+    pub fn as_user(mut self, cfg: &Rc<FtpHandler>, user: &str, password: &str) -> Listing {
+        self.act_as = Some((Rc::clone(cfg), user.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// [`fill`](Self::fill) as the listing's user, if it has one. An
+    /// error when the user's identity cannot be taken (the listing ends);
+    /// if the server's identity cannot be taken back, the process aborts
+    /// rather than serve other sessions with this user's rights.
+    pub fn fill_as_user(&mut self, out: &mut Vec<u8>, limit: usize) -> io::Result<bool> {
+        let Some((cfg, user, password)) = self.act_as.take() else {
+            return Ok(self.fill(out, limit));
+        };
+        let buffer = std::mem::take(&mut self.act_as_buffer);
+        let begun = Impersonation::begin(&cfg, &user, &password, buffer);
+        let guard = match begun {
+            Ok(guard) => guard,
+            Err((e, buffer)) => {
+                self.act_as_buffer = buffer;
+                self.act_as = Some((cfg, user, password));
+                return Err(e);
+            }
+        };
+        let more = self.fill(out, limit);
+        let (outcome, buffer) = guard.end();
+        if let Err(e) = outcome {
+            log::error!(target: crate::log::LOGERROR, "cannot restore the server's identity after a listing: {e}; aborting");
+            std::process::abort();
+        }
+        self.act_as_buffer = buffer;
+        self.act_as = Some((cfg, user, password));
+        Ok(more)
     }
 
     /// Read the next names of the directory, or, once all are read and

@@ -239,6 +239,9 @@ fn listing(s: &mut Session, transfer: TransferKind, path: Option<PathBuf>, forma
         Err(e) => return s.reply(reply::ACTION_NOT_TAKEN, &reply::strerror(&e)),
     };
     let producer = Listing::new(fs.box_clone(), dir, names, format, utc, perms);
+    // The data channel produces it later, outside this command's
+    // impersonation: it stats the entries as the user again.
+    let producer = producer.as_user(&s.cfg, &s.username, &s.password);
     let job = Job::new(transfer, path, JobKind::Send(Source::Listing(producer)));
     s.start_or_queue(job, None);
 }

@@ -10,7 +10,7 @@ use crate::handlers::ftp::FtpHandler;
 /// the guard, which restores the identity before anything else runs on the
 /// loop thread; if even that fails, the process aborts rather than go on
 /// serving other sessions with this user's rights.
-pub(super) struct Impersonation {
+pub(crate) struct Impersonation {
     cfg: Rc<FtpHandler>,
     /// The user impersonated (a command may change the session's name),
     /// in a buffer the session lends for the command and gets back from
@@ -21,7 +21,7 @@ pub(super) struct Impersonation {
 
 impl Impersonation {
     /// Impersonate `user`, copied into `buffer`.
-    pub(super) fn begin(
+    pub(crate) fn begin(
         cfg: &Rc<FtpHandler>,
         user: &str,
         password: &str,
@@ -41,7 +41,7 @@ impl Impersonation {
 
     /// Take back the server's identity after a command that returned; the
     /// buffer comes back with the outcome.
-    pub(super) fn end(mut self) -> (std::io::Result<()>, String) {
+    pub(crate) fn end(mut self) -> (std::io::Result<()>, String) {
         self.ended = true;
         let outcome = self.cfg.authorizer.terminate_impersonation(&self.user);
         (outcome, std::mem::take(&mut self.user))

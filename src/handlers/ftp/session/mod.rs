@@ -31,7 +31,7 @@ mod cmd_transfer;
 pub(crate) mod commands;
 mod data;
 mod door;
-mod impersonation;
+pub(crate) mod impersonation;
 mod transfer_log;
 
 #[cfg(test)]
