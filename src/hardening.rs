@@ -249,13 +249,12 @@ pub struct Confinement {
 
 /// Files every server reads while serving: the user and group databases
 /// (owner names in LIST), the time zone (`--use-localtime`), `/dev/null`.
-const SYSTEM_READS: [&str; 7] = [
+const SYSTEM_READS: [&str; 6] = [
     "/etc/passwd",
     "/etc/group",
     "/etc/nsswitch.conf",
     "/etc/localtime",
     "/usr/share/zoneinfo",
-    "/etc/hosts",
     "/dev/null",
 ];
 
@@ -314,7 +313,9 @@ fn drop_privileges(run_as: &RunAs, switches_ids: bool) -> Result<(), Error> {
         None => account.gid,
         Some(g) => match sys::privilege::group_id(g)? {
             Some(gid) => gid,
-            None => g.parse().map_err(|_| fail(format!("no such group {g:?}")))?,
+            None => g
+                .parse()
+                .map_err(|_| fail(format!("no such group {g:?}")))?,
         },
     };
     let groups = sys::group_list(&account.name, gid).unwrap_or_else(|_| vec![gid]);
@@ -366,10 +367,18 @@ fn landlock_ruleset(h: &Hardening, confinement: Option<&Confinement>) -> Result<
         return Ok(None);
     }
     let Some(abi) = sys::landlock::abi_version() else {
-        return landlock_unavailable(h.landlock, "the kernel offers no Landlock (Linux 5.13+ with landlock among its LSMs)").map(|()| None);
+        return landlock_unavailable(
+            h.landlock,
+            "the kernel offers no Landlock (Linux 5.13+ with landlock among its LSMs)",
+        )
+        .map(|()| None);
     };
     let Some(confinement) = confinement else {
-        return landlock_unavailable(h.landlock, "the authorizer does not say which directories it serves (Authorizer::confinement)").map(|()| None);
+        return landlock_unavailable(
+            h.landlock,
+            "the authorizer does not say which directories it serves (Authorizer::confinement)",
+        )
+        .map(|()| None);
     };
     if sys::privilege::thread_count() > 1 {
         log::warn!(target: LOG, "Landlock confines the thread that serves and the threads it starts; this process has other threads already, which stay unconfined");
@@ -456,7 +465,10 @@ mod tests {
         assert!(!Access::from_perms(Perms::READ).writes());
         assert!(Access::from_perms(Perms::ALL).writes());
         let w = Perms::parse("w").unwrap();
-        assert_eq!(format!("{:?}", Access::from_perms(w)), "write_file,make_reg,truncate");
+        assert_eq!(
+            format!("{:?}", Access::from_perms(w)),
+            "write_file,make_reg,truncate"
+        );
         assert_eq!(format!("{:?}", Access::default()), "none");
         assert_eq!("required".parse(), Ok(LandlockMode::Required));
         assert!("yes".parse::<LandlockMode>().is_err());

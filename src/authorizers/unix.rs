@@ -468,9 +468,7 @@ impl Authorizer for UnixAuthorizer {
         } else {
             self.allowed_users.clone()
         };
-        names.retain(|n| {
-            !self.is_rejected(n) && (!self.require_valid_shell || has_valid_shell(n))
-        });
+        names.retain(|n| !self.is_rejected(n) && (!self.require_valid_shell || has_valid_shell(n)));
         let mut roots: Vec<(PathBuf, Perms)> = Vec::new();
         let mut add = |name: &str| {
             if let Ok(home) = self.get_home_dir(name) {

@@ -222,12 +222,17 @@ mod tests {
         };
         let mut rules = Ruleset::new(handled(abi)).unwrap();
         let dir = std::env::temp_dir();
-        assert_eq!(rules.allow(&dir, READ_DIR | READ_FILE).unwrap(), READ_DIR | READ_FILE);
+        assert_eq!(
+            rules.allow(&dir, READ_DIR | READ_FILE).unwrap(),
+            READ_DIR | READ_FILE
+        );
         let file = super::super::tmp("landlock-rule");
         std::fs::write(&file, b"x").unwrap();
         // A file takes file rights only.
         assert_eq!(rules.allow(&file, READ_DIR | READ_FILE).unwrap(), READ_FILE);
-        assert!(rules.allow(Path::new("/nonexistent-ftpdlib"), READ_FILE).is_err());
+        assert!(rules
+            .allow(Path::new("/nonexistent-ftpdlib"), READ_FILE)
+            .is_err());
         std::fs::remove_file(&file).unwrap();
     }
 }

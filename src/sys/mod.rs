@@ -44,8 +44,8 @@ pub(crate) use self::process::{
 };
 pub(crate) use self::time::{broken_down, set_mtime};
 pub(crate) use self::users::{
-    account, account_names, become_ids, can_search, effective_ids, group_list, group_name, restore_ids,
-    shadow_password, user_name, Account, Ids,
+    account, account_names, become_ids, can_search, effective_ids, group_list, group_name,
+    restore_ids, shadow_password, user_name, Account, Ids,
 };
 /// `path` as a C string; an interior NUL is an `InvalidInput` error.
 fn c_path(path: &Path) -> io::Result<CString> {

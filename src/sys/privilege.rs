@@ -92,12 +92,15 @@ pub(crate) fn res_gid() -> (u32, u32, u32) {
 /// sets. Empty `keep`: the kernel clears every capability as the uids
 /// leave 0, and that is verified too.
 pub(crate) fn drop_to(target: &Ids, keep: &[u32], effective: &[u32]) -> io::Result<()> {
-    let context = |what: &'static str| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
+    let context =
+        |what: &'static str| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
     if !keep.is_empty() {
         // Uid changes below must not touch the capability sets; the sets are
         // then cut down explicitly.
-        set_securebits(SECBIT_NO_SETUID_FIXUP | SECBIT_KEEP_CAPS).map_err(context("PR_SET_SECUREBITS"))?;
+        set_securebits(SECBIT_NO_SETUID_FIXUP | SECBIT_KEEP_CAPS)
+            .map_err(context("PR_SET_SECUREBITS"))?;
     }
+    drop_bounding(keep)?;
     let len = libc::c_int::try_from(target.groups.len())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: the kernel reads `len` gids from the live slice.
@@ -143,12 +146,15 @@ pub(crate) fn drop_to(target: &Ids, keep: &[u32], effective: &[u32]) -> io::Resu
     Ok(())
 }
 
-/// Cut the capability sets down to `keep` (permitted) and `effective`:
-/// bounding set first (needs `CAP_SETPCAP`, still effective), then ambient,
-/// then the three thread sets; verified.
-fn keep_only(keep: &[u32], effective: &[u32]) -> io::Result<()> {
-    let mask = |caps: &[u32]| caps.iter().fold(0u64, |m, c| m | (1u64 << c));
-    let (permitted, effective) = (mask(keep), mask(effective) & mask(keep));
+fn mask(caps: &[u32]) -> u64 {
+    caps.iter().fold(0u64, |m, c| m | (1u64 << c))
+}
+
+/// Remove every capability but `keep` from the bounding set (needs
+/// `CAP_SETPCAP`, so while still root): not even an `execve` could get
+/// them back.
+fn drop_bounding(keep: &[u32]) -> io::Result<()> {
+    let permitted = mask(keep);
     for cap in 0..64u32 {
         if permitted & (1 << cap) != 0 {
             continue;
@@ -163,8 +169,23 @@ fn keep_only(keep: &[u32], effective: &[u32]) -> io::Result<()> {
             return Err(io::Error::new(e.kind(), format!("PR_CAPBSET_DROP: {e}")));
         }
     }
+    Ok(())
+}
+
+/// Cut the capability sets down to `keep` (permitted) and `effective`:
+/// ambient, then the three thread sets; verified.
+fn keep_only(keep: &[u32], effective: &[u32]) -> io::Result<()> {
+    let (permitted, effective) = (mask(keep), mask(effective) & mask(keep));
     // SAFETY: integer arguments only.
-    unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) };
+    unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    };
     capset(Caps {
         effective,
         permitted,
@@ -216,14 +237,23 @@ pub(crate) fn group_id(name: &str) -> io::Result<Option<u32>> {
         // SAFETY: live locals, the true buffer length; the strings written
         // into `gr` point into `buf` and are not used.
         let rc = unsafe {
-            libc::getgrnam_r(cname.as_ptr(), &mut gr, buf.as_mut_ptr(), buf.len(), &mut result)
+            libc::getgrnam_r(
+                cname.as_ptr(),
+                &mut gr,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut result,
+            )
         };
         if rc == libc::ERANGE && buf.len() < 1 << 20 {
             buf.resize(buf.len() * 2, 0);
             continue;
         }
         if result.is_null() {
-            return if matches!(rc, 0 | libc::ENOENT | libc::ESRCH | libc::EBADF | libc::EPERM) {
+            return if matches!(
+                rc,
+                0 | libc::ENOENT | libc::ESRCH | libc::EBADF | libc::EPERM
+            ) {
                 Ok(None)
             } else {
                 Err(io::Error::from_raw_os_error(rc))

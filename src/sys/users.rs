@@ -210,9 +210,7 @@ pub(crate) fn account_names() -> Vec<String> {
 /// no entry. Reading the shadow database needs root.
 /// A privilege-dropped server raises `CAP_DAC_READ_SEARCH` for the read.
 pub(crate) fn shadow_password(name: &str) -> io::Result<Option<String>> {
-    super::privilege::with_capability(super::privilege::CAP_DAC_READ_SEARCH, || {
-        read_shadow(name)
-    })
+    super::privilege::with_capability(super::privilege::CAP_DAC_READ_SEARCH, || read_shadow(name))
 }
 
 fn read_shadow(name: &str) -> io::Result<Option<String>> {
