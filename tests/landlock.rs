@@ -145,7 +145,8 @@ fn landlock_child_server() {
     let base = PathBuf::from(base);
     let home = base.join("home");
     let mut auth = DummyAuthorizer::new();
-    auth.add_user(USER, PASSWD, &home, "elradfmwMT").expect("user");
+    auth.add_user(USER, PASSWD, &home, "elradfmwMT")
+        .expect("user");
     let mut handler = FtpHandler::new(auth);
     handler.auth_failed_timeout = std::time::Duration::ZERO;
     handler.abstracted_fs = Box::new(|home| Box::new(NaiveFs(AbstractedFs::new(home))));
@@ -184,7 +185,12 @@ impl ChildServer {
     fn start(base: &Path, landlock: bool) -> (ChildServer, Client) {
         let exe = std::env::current_exe().expect("test binary");
         let child = Command::new(exe)
-            .args(["--ignored", "--exact", "landlock_child_server", "--nocapture"])
+            .args([
+                "--ignored",
+                "--exact",
+                "landlock_child_server",
+                "--nocapture",
+            ])
             .env(CHILD_BASE, base)
             .env(CHILD_MODE, if landlock { "on" } else { "off" })
             .stdin(Stdio::null())
@@ -267,15 +273,25 @@ fn with_landlock_a_naive_filesystem_cannot_read_or_write_outside_the_home() {
     let (_server, mut c) = ChildServer::start(base.path(), true);
     // Inside the home everything works.
     let (data, reply) = c.retrieve("RETR inside.txt");
-    assert_eq!((code_of(&reply), data.as_slice()), (226, &b"inside\n"[..]), "{reply}");
+    assert_eq!(
+        (code_of(&reply), data.as_slice()),
+        (226, &b"inside\n"[..]),
+        "{reply}"
+    );
     assert_eq!(code_of(&c.store("STOR new.txt", b"new\n")), 226);
-    assert_eq!(std::fs::read(base.path().join("home/new.txt")).expect("new"), b"new\n");
+    assert_eq!(
+        std::fs::read(base.path().join("home/new.txt")).expect("new"),
+        b"new\n"
+    );
 
     let (codes, dotdot, link) = escape_attempts(&mut c);
     assert_eq!(codes, [550; 7], "every escape refused with 550");
     assert!(dotdot.is_empty() && link.is_empty());
     let outside = base.path().join("outside");
-    assert_eq!(std::fs::read(outside.join("secret.txt")).expect("secret"), b"the secret\n");
+    assert_eq!(
+        std::fs::read(outside.join("secret.txt")).expect("secret"),
+        b"the secret\n"
+    );
     assert!(!outside.join("planted.txt").exists());
     assert!(!outside.join("newdir").exists());
     // The session goes on.
@@ -287,11 +303,18 @@ fn without_landlock_the_same_naive_filesystem_escapes() {
     let base = layout();
     let (_server, mut c) = ChildServer::start(base.path(), false);
     let (codes, dotdot, link) = escape_attempts(&mut c);
-    assert_eq!(codes, [226, 226, 226, 226, 226, 257, 250], "the naive fs lets every request out");
+    assert_eq!(
+        codes,
+        [226, 226, 226, 226, 226, 257, 250],
+        "the naive fs lets every request out"
+    );
     assert_eq!(dotdot, b"the secret\n");
     assert_eq!(link, b"the secret\n");
     let outside = base.path().join("outside");
-    assert_eq!(std::fs::read(outside.join("planted.txt")).expect("planted"), b"planted\n");
+    assert_eq!(
+        std::fs::read(outside.join("planted.txt")).expect("planted"),
+        b"planted\n"
+    );
     assert!(outside.join("newdir").is_dir());
     assert!(!outside.join("secret.txt").exists(), "deleted through ..");
 }
