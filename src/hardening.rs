@@ -285,10 +285,9 @@ pub(crate) fn apply(h: &Hardening, confinement: Option<Confinement>) -> Result<(
         if let Err(e) = rules.restrict_self() {
             return landlock_unavailable(h.landlock, &format!("landlock_restrict_self: {e}"));
         }
-        log::info!(target: LOG, "Landlock ABI {abi}: file access confined to {} rules", lines.len());
-        for line in lines {
-            log::info!(target: LOG, "Landlock rule: {line}");
-        }
+        // One line: a burst of start-up records overflows a syslog
+        // socket's queue (10 datagrams by default) and loses some.
+        log::info!(target: LOG, "Landlock ABI {abi}: file access confined to {}", lines.join(", "));
     }
     Ok(())
 }
@@ -432,6 +431,15 @@ fn merged_rules(h: &Hardening, c: &Confinement) -> Vec<LandlockRule> {
         add(&rule.path, rule.access);
     }
     rules.retain(|r| !r.access.is_empty());
+    // A rule inside another that grants at least as much adds nothing.
+    let covered = |r: &LandlockRule| {
+        rules.iter().any(|o| {
+            o.path != r.path && r.path.starts_with(&o.path) && r.access.0 & !o.access.0 == 0
+        })
+    };
+    let keep: Vec<bool> = rules.iter().map(|r| !covered(r)).collect();
+    let mut keep = keep.into_iter();
+    rules.retain(|_| keep.next().unwrap_or(true));
     rules
 }
 
@@ -471,6 +479,10 @@ mod tests {
         );
         assert_eq!(format!("{:?}", Access::default()), "none");
         assert_eq!("required".parse(), Ok(LandlockMode::Required));
+        let all = Access::from_perms(Perms::ALL)
+            .union(Access::READ)
+            .union(Access::WRITE_FILE);
+        assert_eq!(all, Access::READ_WRITE);
         assert!("yes".parse::<LandlockMode>().is_err());
     }
 
@@ -484,8 +496,17 @@ mod tests {
             ],
             ..Confinement::default()
         };
-        let rules = merged_rules(&Hardening::default(), &c);
+        let inner = dir.path().join("inner");
+        std::fs::create_dir(&inner).unwrap();
+        let mut h = Hardening::default();
+        h.landlock_rules
+            .push(LandlockRule::new(&inner, Access::READ));
+        let rules = merged_rules(&h, &c);
         let root = std::fs::canonicalize(dir.path()).unwrap();
+        assert!(
+            !rules.iter().any(|r| r.path.ends_with("inner")),
+            "a rule inside a wider one is dropped"
+        );
         let mine: Vec<_> = rules.iter().filter(|r| r.path == root).collect();
         assert_eq!(mine.len(), 1);
         assert_eq!(
