@@ -53,7 +53,8 @@ pub struct Hardening {
     pub landlock_rules: Vec<LandlockRule>,
 }
 
-/// Whether Landlock confines the server (`--landlock auto|required|off`).
+/// Whether Landlock confines the server (`--landlock auto|required|off`;
+/// ftpdlib extension).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LandlockMode {
     /// No Landlock (the library's default).
@@ -80,7 +81,8 @@ impl std::str::FromStr for LandlockMode {
 }
 
 /// The account of [`Hardening::run_as`]: a user name (or numeric uid) and
-/// optionally a group (name or gid) instead of the user's primary group.
+/// optionally a group (name or gid) instead of the user's primary group
+/// (ftpdlib extension).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunAs {
     /// User name or numeric uid.
@@ -106,7 +108,7 @@ impl RunAs {
     }
 }
 
-/// File-system rights of a Landlock rule.
+/// File-system rights of a Landlock rule (ftpdlib extension).
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct Access(u64);
 
@@ -212,7 +214,7 @@ impl fmt::Debug for Access {
 }
 
 /// One Landlock rule: `access` beneath `path` (a directory tree or one
-/// file).
+/// file; ftpdlib extension).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LandlockRule {
     /// The directory (with everything beneath it) or file.

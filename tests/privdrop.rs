@@ -324,3 +324,53 @@ fn with_system_users_only_setuid_setgid_and_dac_read_search_are_kept() {
     let text = ftpd.log_text();
     assert!(text.contains("kept CAP_SETUID, CAP_SETGID"), "{text}");
 }
+
+/// The pids of the children of `pid` (`/proc/PID/task/*/children`).
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let tasks = fs::read_dir(format!("/proc/{pid}/task")).expect("tasks");
+    for task in tasks.flatten() {
+        let text = fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        out.extend(
+            text.split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok()),
+        );
+    }
+    out
+}
+
+#[test]
+fn with_workers_the_supervisor_and_every_worker_run_as_the_account() {
+    let Some(_serial) = root_test() else { return };
+    let (uid, gid) = ids_of("nobody");
+    let (base, home) = served_home(uid, gid);
+    let log = base.path().join("ftpd.log");
+    let home_arg = home.to_str().expect("utf-8 path");
+    let ftpd = Ftpd::start(
+        &["-d", home_arg, "--workers", "2", "--run-as", "nobody"],
+        &log,
+    );
+    let master = ftpd.child.id();
+    let mut workers = Vec::new();
+    common::eventually("two workers forked", || {
+        workers = children_of(master);
+        workers.len() == 2
+    });
+    for pid in std::iter::once(master).chain(workers) {
+        let text = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        let field = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(|v| v.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        assert_eq!(field("Uid:"), vec![uid.to_string(); 4], "pid {pid}");
+        assert_eq!(field("Gid:"), vec![gid.to_string(); 4], "pid {pid}");
+        assert_eq!(field("NoNewPrivs:"), ["1"], "pid {pid}");
+    }
+    for _ in 0..4 {
+        let out = run_curl(&["-sS"], &[&ftpd.url("a.txt")]);
+        curl_ok(&out);
+        assert_eq!(out.stdout, b"served to all\n");
+    }
+}
