@@ -196,12 +196,19 @@ pub(crate) struct Listing {
     perms: Option<(Rc<FtpHandler>, String)>,
     /// The perm fact when it is the same for every entry.
     fixed_perms: std::cell::Cell<Option<Perms>>,
-    /// The user (and password) the entries are stat'ed as, when the
-    /// listing is produced outside the command that started it (by the
-    /// data channel): `impersonate_user` around each piece of work.
-    act_as: Option<(Rc<FtpHandler>, String, String)>,
+    /// The user the entries are stat'ed as, when the listing is produced
+    /// outside the command that started it (by the data channel).
+    act_as: Option<Box<ActAs>>,
+}
+
+/// Who a listing's data-channel work runs as: `impersonate_user` around
+/// each piece of it.
+struct ActAs {
+    cfg: Rc<FtpHandler>,
+    user: String,
+    password: String,
     /// The name buffer lent to each impersonation.
-    act_as_buffer: String,
+    buffer: String,
 }
 
 impl Listing {
@@ -230,7 +237,6 @@ impl Listing {
             perms,
             fixed_perms: std::cell::Cell::new(None),
             act_as: None,
-            act_as_buffer: String::new(),
         }
     }
 
@@ -238,8 +244,13 @@ impl Listing {
     /// channel calls [`fill_as_user`](Self::fill_as_user), which wraps each
     /// call in the authorizer's impersonation, so entries are stat'ed with
     /// the user's rights, not the server's.
-    pub fn as_user(mut self, cfg: &Rc<FtpHandler>, user: &str, password: &str) -> Listing {
-        self.act_as = Some((Rc::clone(cfg), user.to_owned(), password.to_owned()));
+    pub fn with_user(mut self, cfg: &Rc<FtpHandler>, user: &str, password: &str) -> Listing {
+        self.act_as = Some(Box::new(ActAs {
+            cfg: Rc::clone(cfg),
+            user: user.to_owned(),
+            password: password.to_owned(),
+            buffer: String::new(),
+        }));
         self
     }
 
@@ -248,16 +259,15 @@ impl Listing {
     /// if the server's identity cannot be taken back, the process aborts
     /// rather than serve other sessions with this user's rights.
     pub fn fill_as_user(&mut self, out: &mut Vec<u8>, limit: usize) -> io::Result<bool> {
-        let Some((cfg, user, password)) = self.act_as.take() else {
+        let Some(mut who) = self.act_as.take() else {
             return Ok(self.fill(out, limit));
         };
-        let buffer = std::mem::take(&mut self.act_as_buffer);
-        let begun = Impersonation::begin(&cfg, &user, &password, buffer);
-        let guard = match begun {
+        let buffer = std::mem::take(&mut who.buffer);
+        let guard = match Impersonation::begin(&who.cfg, &who.user, &who.password, buffer) {
             Ok(guard) => guard,
             Err((e, buffer)) => {
-                self.act_as_buffer = buffer;
-                self.act_as = Some((cfg, user, password));
+                who.buffer = buffer;
+                self.act_as = Some(who);
                 return Err(e);
             }
         };
@@ -267,8 +277,8 @@ impl Listing {
             log::error!(target: crate::log::LOGERROR, "cannot restore the server's identity after a listing: {e}; aborting");
             std::process::abort();
         }
-        self.act_as_buffer = buffer;
-        self.act_as = Some((cfg, user, password));
+        who.buffer = buffer;
+        self.act_as = Some(who);
         Ok(more)
     }
 

@@ -241,7 +241,7 @@ fn listing(s: &mut Session, transfer: TransferKind, path: Option<PathBuf>, forma
     let producer = Listing::new(fs.box_clone(), dir, names, format, utc, perms);
     // The data channel produces it later, outside this command's
     // impersonation: it stats the entries as the user again.
-    let producer = producer.as_user(&s.cfg, &s.username, &s.password);
+    let producer = producer.with_user(&s.cfg, &s.username, &s.password);
     let job = Job::new(transfer, path, JobKind::Send(Source::Listing(producer)));
     s.start_or_queue(job, None);
 }
