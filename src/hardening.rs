@@ -263,7 +263,13 @@ const SYSTEM_READS: [&str; 6] = [
 /// Apply `h` for a server whose authorizer answered `confinement`: the
 /// privilege drop, `no_new_privs`, then Landlock. Called by
 /// `serve_forever` once, before any worker thread or process exists.
-pub(crate) fn apply(h: &Hardening, confinement: Option<Confinement>) -> Result<(), Error> {
+/// The lines saying what was done are logged at `level` (DEBUG in inetd
+/// mode, where every session is a process).
+pub(crate) fn apply(
+    h: &Hardening,
+    confinement: Option<Confinement>,
+    level: log::Level,
+) -> Result<(), Error> {
     let euid = sys::effective_ids()?.uid;
     if euid == 0 && h.run_as.is_none() {
         log::warn!(target: LOG, "serving as root: every session runs with root's rights; drop them with --run-as USER (FtpServer.hardening.run_as)");
@@ -273,7 +279,7 @@ pub(crate) fn apply(h: &Hardening, confinement: Option<Confinement>) -> Result<(
     let ruleset = landlock_ruleset(h, confinement.as_ref())?;
     if let Some(run_as) = &h.run_as {
         let switches = confinement.as_ref().is_some_and(|c| c.switches_ids);
-        drop_privileges(run_as, switches)?;
+        drop_privileges(run_as, switches, level)?;
     }
     if h.no_new_privs || ruleset.is_some() {
         sys::privilege::set_no_new_privs()
@@ -289,13 +295,13 @@ pub(crate) fn apply(h: &Hardening, confinement: Option<Confinement>) -> Result<(
         }
         // One line: a burst of start-up records overflows a syslog
         // socket's queue (10 datagrams by default) and loses some.
-        log::info!(target: LOG, "Landlock ABI {abi}: file access confined to {}", lines.join(", "));
+        log::log!(target: LOG, level, "Landlock ABI {abi}: file access confined to {}", lines.join(", "));
     }
     Ok(())
 }
 
 /// The account `run_as` names, resolved, and the process switched to it.
-fn drop_privileges(run_as: &RunAs, switches_ids: bool) -> Result<(), Error> {
+fn drop_privileges(run_as: &RunAs, switches_ids: bool, level: log::Level) -> Result<(), Error> {
     let fail = |what: String| Error::Config(format!("--run-as {}: {what}", run_as.user));
     let account = match sys::account(&run_as.user)? {
         Some(a) => a,
@@ -326,7 +332,7 @@ fn drop_privileges(run_as: &RunAs, switches_ids: bool) -> Result<(), Error> {
         groups,
     };
     if sys::effective_ids()? == target && sys::privilege::res_uid().0 == account.uid {
-        log::info!(target: LOG, "already running as {} (uid {}, gid {gid})", account.name, account.uid);
+        log::log!(target: LOG, level, "already running as {} (uid {}, gid {gid})", account.name, account.uid);
         return Ok(());
     }
     if sys::privilege::thread_count() > 1 && switches_ids {
@@ -349,8 +355,9 @@ fn drop_privileges(run_as: &RunAs, switches_ids: bool) -> Result<(), Error> {
     } else {
         ", no capabilities"
     };
-    log::info!(
+    log::log!(
         target: LOG,
+        level,
         "privileges dropped: running as {} (uid {}, gid {gid}, groups {:?}){kept}",
         account.name,
         account.uid,

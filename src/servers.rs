@@ -447,7 +447,13 @@ impl FtpServer {
         if self.hardened {
             return Ok(());
         }
-        crate::hardening::apply(&self.hardening, self.handler.authorizer.confinement())?;
+        let level = if self.one_session {
+            log::Level::Debug
+        } else {
+            log::Level::Info
+        };
+        let confinement = self.handler.authorizer.confinement();
+        crate::hardening::apply(&self.hardening, confinement, level)?;
         self.hardened = true;
         Ok(())
     }
