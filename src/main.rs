@@ -1125,4 +1125,53 @@ mod tests {
             Ok(Parsed::HashPassword)
         ));
     }
+
+    #[test]
+    fn hardening_options_parse_and_default_to_landlock_auto() {
+        use ftpdlib::LandlockMode;
+        let o = run(&[]).unwrap();
+        assert_eq!((o.landlock, o.run_as.is_none()), (LandlockMode::Auto, true));
+        let o = run(&[
+            "--run-as",
+            "ftp:nogroup",
+            "--landlock=required",
+            "--landlock-allow",
+            "/srv/pub:ro",
+            "--landlock-allow",
+            "/srv/up",
+        ])
+        .unwrap();
+        let run_as = o.run_as.clone().unwrap();
+        assert_eq!(
+            (run_as.user.as_str(), run_as.group.as_deref()),
+            ("ftp", Some("nogroup"))
+        );
+        assert_eq!(o.landlock, LandlockMode::Required);
+        assert_eq!(
+            o.landlock_allow,
+            [
+                (PathBuf::from("/srv/pub"), false),
+                (PathBuf::from("/srv/up"), true)
+            ]
+        );
+        let h = hardening(&o).unwrap();
+        assert!(h.no_new_privs && h.landlock_rules.len() == 2);
+        assert!(run(&["--landlock", "maybe"])
+            .unwrap_err()
+            .contains("--landlock"));
+        assert!(run(&["--run-as", ""]).is_err());
+        let unix_fs = run(&[
+            "--unix-users",
+            "--unix-filesystem",
+            "--landlock",
+            "required",
+        ])
+        .unwrap();
+        assert!(
+            hardening(&unix_fs).is_err(),
+            "Landlock cannot confine the whole file system"
+        );
+        let unix_fs = run(&["--unix-users", "--unix-filesystem"]).unwrap();
+        assert_eq!(hardening(&unix_fs).unwrap().landlock, LandlockMode::Off);
+    }
 }

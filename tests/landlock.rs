@@ -318,3 +318,46 @@ fn without_landlock_the_same_naive_filesystem_escapes() {
     assert!(outside.join("newdir").is_dir());
     assert!(!outside.join("secret.txt").exists(), "deleted through ..");
 }
+
+/// The `ftpdlib` command with `--landlock required` on a kernel that has
+/// Landlock: it starts, logs the ABI and the rules (the served directory
+/// read-only for a read-only anonymous), and serves.
+#[test]
+fn the_command_line_logs_the_landlock_abi_and_rules_and_serves() {
+    if !landlock_available() {
+        eprintln!("SKIPPED: this kernel offers no Landlock");
+        return;
+    }
+    let base = layout();
+    let home = base.path().join("home");
+    let log = base.path().join("ftpd.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_ftpdlib"))
+        .args(["-i", "127.0.0.1", "-p", "0", "-d"])
+        .arg(&home)
+        .args(["--landlock", "required"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("run ftpdlib");
+    let _server = ChildServer(child);
+    let port = common::logged_port(&log).expect("ftpdlib started");
+    let out = common::curl::run_curl(&["-sS"], &[&format!("ftp://127.0.0.1:{port}/inside.txt")]);
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert_eq!(
+        out.stdout,
+        b"inside\n",
+        "{}\n{text}",
+        common::curl::stderr(&out)
+    );
+    let home = std::fs::canonicalize(&home).expect("home");
+    let rule = format!("{} (read_file,read_dir)", home.display());
+    let line = text
+        .lines()
+        .find(|l| l.contains("Landlock ABI "))
+        .unwrap_or_else(|| panic!("no Landlock line: {text}"));
+    assert!(
+        line.contains(": file access confined to ") && line.contains(&rule),
+        "{line}"
+    );
+}

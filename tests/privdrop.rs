@@ -36,13 +36,13 @@ fn root_test() -> Option<MutexGuard<'static, ()>> {
     panic!("tests/privdrop.rs starts servers as root and must run as root; set FTPDLIB_SKIP_ROOT_TESTS=1 to skip");
 }
 
-/// Port 21 when nothing holds it, else a free high port.
+/// Port 21 when nothing holds it, else 0 (the port is then read from the
+/// log).
 fn pick_port() -> u16 {
     if std::net::TcpListener::bind("127.0.0.1:21").is_ok() {
         return 21;
     }
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 0");
-    l.local_addr().expect("addr").port()
+    0
 }
 
 /// `(uid, gid)` of account `name`, from `id`.
@@ -83,10 +83,14 @@ impl Ftpd {
             port,
             log: log.to_path_buf(),
         };
-        if !common::wait_listening(port) {
-            let _ = ftpd.child.kill();
-            panic!("ftpdlib did not listen: {}", ftpd.log_text());
+        match common::logged_port(log) {
+            Some(p) if p == port || port == 0 => ftpd.port = p,
+            _ => {
+                common::stop_child(&mut ftpd.child);
+                panic!("ftpdlib did not start on port {port}: {}", ftpd.log_text());
+            }
         }
+        assert!(common::wait_listening(ftpd.port), "{}", ftpd.log_text());
         ftpd
     }
 
