@@ -392,6 +392,9 @@ fn landlock_ruleset(h: &Hardening, confinement: Option<&Confinement>) -> Result<
         log::warn!(target: LOG, "Landlock confines the thread that serves and the threads it starts; this process has other threads already, which stay unconfined");
     }
     let mut rules = merged_rules(h, confinement);
+    if abi < 2 && rules.iter().any(|r| r.access.0 & sys::landlock::REFER != 0) {
+        log::warn!(target: LOG, "Landlock ABI 1 cannot allow moves between directories: RNFR/RNTO into another directory will fail (EXDEV)");
+    }
     // Owner names in listings: warm the NSS modules up before the files
     // they would load are out of reach.
     let _ = (sys::user_name(0), sys::group_name(0));

@@ -283,6 +283,23 @@ fn with_landlock_a_naive_filesystem_cannot_read_or_write_outside_the_home() {
         std::fs::read(base.path().join("home/new.txt")).expect("new"),
         b"new\n"
     );
+    // ...and so does every other write a user with every letter may do:
+    // the rules grant what the letters need.
+    assert_eq!(transfer(&mut c, "APPE new.txt", Some(b"more\n")).1, 226);
+    assert_eq!(transfer(&mut c, "STOU", Some(b"unique\n")).1, 226);
+    c.expect("REST 2", 350);
+    assert_eq!(transfer(&mut c, "STOR new.txt", Some(b"W")).1, 226);
+    c.expect("MKD sub", 257);
+    c.expect("RNFR new.txt", 350);
+    c.expect("RNTO sub/moved.txt", 250);
+    c.expect("SITE CHMOD 600 sub/moved.txt", 200);
+    c.expect("MFMT 20200101000000 sub/moved.txt", 213);
+    let moved = base.path().join("home/sub/moved.txt");
+    assert_eq!(std::fs::read(&moved).expect("moved"), b"neW");
+    c.expect("DELE sub/moved.txt", 250);
+    c.expect("RMD sub", 250);
+    let (listing, _) = transfer(&mut c, "LIST", None);
+    assert!(String::from_utf8_lossy(&listing).contains("inside.txt"));
 
     let (codes, dotdot, link) = escape_attempts(&mut c);
     assert_eq!(codes, [550; 7], "every escape refused with 550");
