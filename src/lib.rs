@@ -44,6 +44,10 @@
 //! needs a lock. The public settings keep pyftpdlib's names ([`FtpHandler`],
 //! [`DtpHandler`], [`PassiveDtp`], [`ActiveDtp`]); the per-connection
 //! objects they configure are private.
+//!
+//! Below the path checks, [`FtpServer::hardening`] (module [`hardening`];
+//! no pyftpdlib counterpart) drops privileges, sets `no_new_privs` and
+//! confines the process with Landlock once the sockets are bound.
 #![deny(missing_docs)]
 
 pub mod authorizers;
