@@ -499,6 +499,22 @@ mod tests {
     }
 
     #[test]
+    fn landlock_without_the_authorizers_roots_is_an_error_only_when_required() {
+        // Nothing is restricted here: no ruleset is built without roots.
+        let mut h = Hardening {
+            landlock: LandlockMode::Auto,
+            ..Hardening::default()
+        };
+        assert!(matches!(landlock_ruleset(&h, None), Ok(None)));
+        h.landlock = LandlockMode::Required;
+        let err = landlock_ruleset(&h, None).err().map(|e| e.to_string());
+        let err = err.unwrap_or_default();
+        assert!(err.contains("--landlock required"), "{err}");
+        h.landlock = LandlockMode::Off;
+        assert!(matches!(landlock_ruleset(&h, Some(&Confinement::default())), Ok(None)));
+    }
+
+    #[test]
     fn rules_merge_per_path() {
         let dir = tempfile::tempdir().unwrap();
         let c = Confinement {

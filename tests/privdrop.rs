@@ -154,6 +154,7 @@ fn run_as_nobody_drops_every_id_sets_no_new_privs_and_still_serves() {
     assert_eq!(ftpd.status("NoNewPrivs"), ["1"]);
     assert_eq!(ftpd.status("CapEff"), ["0000000000000000"]);
     assert_eq!(ftpd.status("CapPrm"), ["0000000000000000"]);
+    assert_eq!(ftpd.status("CapBnd"), ["0000000000000000"]);
 
     let out = run_curl(&["-sS"], &[&ftpd.url("a.txt")]);
     curl_ok(&out);
