@@ -403,6 +403,9 @@ fn landlock_ruleset(h: &Hardening, confinement: Option<&Confinement>) -> Result<
         .map_err(|e| Error::Config(format!("landlock_create_ruleset: {e}")))?;
     let mut lines = Vec::new();
     for rule in rules {
+        if rule.path == Path::new("/") {
+            log::warn!(target: LOG, "a Landlock rule allows the whole file system ({:?}): a user's home or an extra rule is /", rule.access);
+        }
         match set.allow(&rule.path, rule.access.0) {
             Ok(granted) => lines.push(format!("{} ({:?})", rule.path.display(), Access(granted))),
             // A system file this machine does not have needs no rule.
