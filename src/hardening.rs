@@ -264,15 +264,16 @@ const SYSTEM_READS: [&str; 6] = [
 /// privilege drop, `no_new_privs`, then Landlock. Called by
 /// `serve_forever` once, before any worker thread or process exists.
 /// The lines saying what was done are logged at `level` (DEBUG in inetd
-/// mode, where every session is a process).
+/// mode, where every session is a process); `warn_root`: say so when
+/// serving as root (a pre-forked worker does not: its supervisor did).
 pub(crate) fn apply(
     h: &Hardening,
     confinement: Option<Confinement>,
     level: log::Level,
+    warn_root: bool,
 ) -> Result<(), Error> {
-    let euid = sys::effective_ids()?.uid;
-    if euid == 0 && h.run_as.is_none() {
-        log::warn!(target: LOG, "serving as root: every session runs with root's rights; drop them with --run-as USER (FtpServer.hardening.run_as)");
+    if warn_root {
+        warn_if_root(h);
     }
     // Names are resolved and the rules opened while the process can still
     // see everything.
@@ -298,6 +299,14 @@ pub(crate) fn apply(
         log::log!(target: LOG, level, "Landlock ABI {abi}: file access confined to {}", lines.join(", "));
     }
     Ok(())
+}
+
+/// The one warning line of a server started as root without `run_as`.
+pub(crate) fn warn_if_root(h: &Hardening) {
+    let root = sys::effective_ids().is_ok_and(|ids| ids.uid == 0);
+    if root && h.run_as.is_none() {
+        log::warn!(target: LOG, "serving as root: every session runs with root's rights; drop them with --run-as USER (FtpServer.hardening.run_as)");
+    }
 }
 
 /// The account `run_as` names, resolved, and the process switched to it.
@@ -514,7 +523,10 @@ mod tests {
         let err = err.unwrap_or_default();
         assert!(err.contains("--landlock required"), "{err}");
         h.landlock = LandlockMode::Off;
-        assert!(matches!(landlock_ruleset(&h, Some(&Confinement::default())), Ok(None)));
+        assert!(matches!(
+            landlock_ruleset(&h, Some(&Confinement::default())),
+            Ok(None)
+        ));
     }
 
     #[test]

@@ -71,10 +71,13 @@ pub struct FtpServer {
     /// Privilege drop, `no_new_privs` and Landlock, applied once by
     /// [`serve_forever`](Self::serve_forever) (or
     /// [`harden`](Self::harden)) before the first client (ftpdlib
-    /// extension; all off by default). See the `hardening` module.
+    /// extension; all off by default); with `worker_processes`, by each
+    /// worker right after its fork. See the `hardening` module.
     pub hardening: crate::hardening::Hardening,
     /// Whether `hardening` was applied.
     hardened: bool,
+    /// A pre-forked worker: its supervisor gave the root warning.
+    in_worker: bool,
     ioloop: IoLoop,
     /// The acceptors in the loop, one per listening socket, in the order
     /// of `addresses`.
@@ -308,6 +311,7 @@ impl FtpServer {
             handle_exit: true,
             hardening: crate::hardening::Hardening::default(),
             hardened: false,
+            in_worker: false,
             ioloop: IoLoop::new()?,
             links: Vec::new(),
             addresses: Vec::new(),
@@ -367,7 +371,14 @@ impl FtpServer {
     /// `serve_forever`).
     pub fn serve_forever(&mut self) -> Result<(), Error> {
         self.apply_limits()?;
-        self.harden()?;
+        if self.worker_processes > 1 {
+            // Each worker hardens itself after the fork (it may have its
+            // own sockets to set up first); the supervisor only forks,
+            // reaps and forwards signals.
+            crate::hardening::warn_if_root(&self.hardening);
+        } else {
+            self.harden()?;
+        }
         if self.worker_processes > 1 {
             if self.one_session {
                 return Err(Error::Config(
@@ -453,7 +464,8 @@ impl FtpServer {
             log::Level::Info
         };
         let confinement = self.handler.authorizer.confinement();
-        crate::hardening::apply(&self.hardening, confinement, level)?;
+        let warn_root = !self.in_worker;
+        crate::hardening::apply(&self.hardening, confinement, level, warn_root)?;
         self.hardened = true;
         Ok(())
     }
@@ -554,6 +566,7 @@ impl FtpServer {
         // epoll descriptor and nothing else.
         self.ioloop = ioloop;
         self.worker_processes = 1;
+        self.in_worker = true;
         self.serve_forever()
     }
 

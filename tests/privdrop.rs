@@ -345,7 +345,7 @@ fn children_of(pid: u32) -> Vec<u32> {
 }
 
 #[test]
-fn with_workers_the_supervisor_and_every_worker_run_as_the_account() {
+fn with_workers_every_worker_drops_after_its_fork() {
     let Some(_serial) = root_test() else { return };
     let (uid, gid) = ids_of("nobody");
     let (base, home) = served_home(uid, gid);
@@ -361,7 +361,9 @@ fn with_workers_the_supervisor_and_every_worker_run_as_the_account() {
         workers = children_of(master);
         workers.len() == 2
     });
-    for pid in std::iter::once(master).chain(workers) {
+    // The supervisor only forks, reaps and forwards signals; it keeps the
+    // identity it was started with, to fork replacements the same way.
+    for pid in workers {
         let text = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
         let field = |key: &str| {
             text.lines()
@@ -378,4 +380,26 @@ fn with_workers_the_supervisor_and_every_worker_run_as_the_account() {
         curl_ok(&out);
         assert_eq!(out.stdout, b"served to all\n");
     }
+    let text = ftpd.log_text();
+    let drops = text
+        .matches("privileges dropped: running as nobody")
+        .count();
+    assert_eq!(drops, 2, "one per worker: {text}");
+
+    // A worker killed is replaced, and the replacement drops too.
+    let first = children_of(master);
+    let victim = i32::try_from(first[0]).expect("pid");
+    // SAFETY: kill(2) on a worker of the server this test started.
+    unsafe { libc::kill(victim, libc::SIGKILL) };
+    let mut replacement = 0;
+    common::eventually("a replacement worker", || {
+        let now = children_of(master);
+        replacement = now.into_iter().find(|p| !first.contains(p)).unwrap_or(0);
+        replacement != 0
+    });
+    let want = format!("Uid:\t{uid}\t{uid}\t{uid}\t{uid}");
+    common::eventually("the replacement drops its privileges", || {
+        let text = fs::read_to_string(format!("/proc/{replacement}/status")).unwrap_or_default();
+        text.lines().any(|l| l == want)
+    });
 }
