@@ -344,6 +344,12 @@ fn drop_privileges(run_as: &RunAs, switches_ids: bool, level: log::Level) -> Res
         log::log!(target: LOG, level, "already running as {} (uid {}, gid {gid})", account.name, account.uid);
         return Ok(());
     }
+    let me = sys::effective_ids()?.uid;
+    if me != 0 {
+        return Err(fail(format!(
+            "switching to another account needs a server started as root (this one runs as uid {me})"
+        )));
+    }
     if sys::privilege::thread_count() > 1 && switches_ids {
         return Err(fail(
             "capabilities are per thread: drop privileges before any other thread starts".into(),

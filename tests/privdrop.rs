@@ -225,6 +225,26 @@ fn an_unknown_run_as_account_stops_the_start_with_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no such group"), "{err}");
+    // Not started as root: a clear refusal, not a half-done switch.
+    let out = Command::new("setpriv")
+        .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_ftpdlib"))
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "0",
+            "-d",
+            "/",
+            "--run-as",
+            "daemon",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run setpriv");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs a server started as root"), "{err}");
 }
 
 /// A system account `ftpdp_<pid>` with a home under `base` and a known
