@@ -37,6 +37,25 @@ use crate::sys;
 /// (`server.hardening`), all off by default (ftpdlib extension). The
 /// `ftpdlib` command turns on `no_new_privs` and Landlock in
 /// [`LandlockMode::Auto`].
+///
+/// ```no_run
+/// use ftpdlib::{Access, DummyAuthorizer, FtpHandler, FtpServer};
+/// use ftpdlib::{LandlockMode, LandlockRule, RunAs};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut auth = DummyAuthorizer::new();
+/// auth.add_anonymous("/srv/ftp/pub")?;
+/// let mut server = FtpServer::bind(("", 21), FtpHandler::new(auth))?;
+/// server.hardening.run_as = Some(RunAs::parse("ftp")?);
+/// server.hardening.no_new_privs = true;
+/// server.hardening.landlock = LandlockMode::Required;
+/// // Users added while serving will live under /srv/ftp/users.
+/// let later = LandlockRule::new("/srv/ftp/users", Access::READ_WRITE);
+/// server.hardening.landlock_rules.push(later);
+/// server.serve_forever()?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Hardening {
     /// Switch the whole process to this account after start-up

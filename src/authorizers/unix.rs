@@ -87,7 +87,10 @@ struct UserOverride {
 ///   event-loop thread changes identity) and between commands the thread
 ///   is root again, as it must be to switch to the next user.
 /// - The server must run as root (pyftpdlib: "super user privileges are
-///   required").
+///   required"), or have dropped to another account with
+///   [`Hardening::run_as`](crate::Hardening::run_as), which then keeps
+///   `CAP_SETUID` and `CAP_SETGID` for the switches and returns to that
+///   account after each command.
 ///
 /// Pair it with [`UnixFilesystem`](crate::UnixFilesystem) for users who see
 /// the whole machine, or keep [`AbstractedFs`](crate::AbstractedFs) to
