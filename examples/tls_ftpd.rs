@@ -53,6 +53,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // (on by default, as vsftpd's require_ssl_reuse); clients that do not,
     // such as plain Python ftplib.FTP_TLS, need it off.
     tls.require_tls_session_reuse = true;
+    // Logins by TLS client certificate (ftpdlib extension): a certificate
+    // of this CA whose CN names the user logs it in without a password
+    // (docs/ftps-and-virtual-hosts.md).
+    // tls.set_client_ca("clients-ca.pem", ftpdlib::ClientAuth::Optional)?;
 
     let mut handler = FtpHandler::new(authorizer);
     handler.banner = format!("ftpdlib {} FTPS server ready.", ftpdlib::VERSION);

@@ -15,9 +15,11 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{AuthenticationFailed, AuthorizerError};
 
+mod certificate;
 mod hashed;
 mod unix;
 
+pub use certificate::{CertUserField, ClientCertificate};
 pub use hashed::{hash_password, is_password_hash};
 pub use unix::{UnixAuthorizer, UnixAuthorizerOptions};
 
@@ -259,6 +261,18 @@ pub trait Authorizer {
     /// a privilege drop keeps no capability.
     fn confinement(&self) -> Option<crate::hardening::Confinement> {
         None
+    }
+
+    /// Whether the verified TLS client certificate `cert` logs `username`
+    /// in without a password (ftpdlib extension, after RFC 4217 and
+    /// RFC 2228's 232 reply; pyftpdlib has no client certificates). Asked
+    /// at USER on a session whose client sent a certificate that chains to
+    /// the client CA (`TlsFtpHandler::set_client_ca`). Default: the user
+    /// exists and is the certificate's
+    /// [`user_name`](ClientCertificate::user_name) (its CN unless
+    /// configured otherwise).
+    fn authenticate_certificate(&self, username: &str, cert: &ClientCertificate) -> bool {
+        self.has_user(username) && cert.user_name() == Some(username)
     }
 }
 

@@ -268,6 +268,21 @@ pub struct Confinement {
     pub switches_ids: bool,
 }
 
+/// What the handler's authorizers report together: the default site's and
+/// every virtual host's (`HOST`). `None` when any of them does not say.
+pub(crate) fn confinement_of(handler: &crate::FtpHandler) -> Option<Confinement> {
+    let mut all = handler.authorizer.confinement()?;
+    let mut index = 0;
+    while let Some((_, site)) = handler.site(index) {
+        let c = site.authorizer.confinement()?;
+        all.roots.extend(c.roots);
+        all.reads.extend(c.reads);
+        all.switches_ids |= c.switches_ids;
+        index += 1;
+    }
+    Some(all)
+}
+
 /// Files every server reads while serving: the user and group databases
 /// (owner names in LIST), the time zone (`--use-localtime`), `/dev/null`.
 const SYSTEM_READS: [&str; 6] = [

@@ -62,15 +62,18 @@ pub mod reply;
 pub mod servers;
 mod sys;
 
-pub use authorizers::{Authorizer, DummyAuthorizer, Perm, Perms, SlowCheck, Validation};
+pub use authorizers::{
+    Authorizer, CertUserField, ClientCertificate, DummyAuthorizer, Perm, Perms, SlowCheck,
+    Validation,
+};
 pub use error::{AuthenticationFailed, AuthorizerError, Error, FilesystemError};
 pub use filesystems::{AbstractedFs, DirNames, FileHandle, Filesystem, OpenMode, Stat};
 pub use handlers::ftp::{
     ActiveDtp, ArgRule, Command, CommandContext, DtpHandler, FtpHandler, Hooks, NoHooks,
-    PassiveDtp, PathRule, SessionInfo,
+    PassiveDtp, PathRule, SessionInfo, VirtualHost,
 };
 #[cfg(feature = "tls")]
-pub use handlers::ftps::TlsFtpHandler;
+pub use handlers::ftps::{ClientAuth, TlsFtpHandler};
 pub use ioloop::{CallEvery, CallLater, StopHandle};
 
 /// The FTP server's event loop (pyftpdlib `IOLoop`): the generic

@@ -3,6 +3,8 @@
 //! With no option it serves the current directory read-only to anonymous
 //! users on port 2121. Run `ftpdlib --help` for the list.
 
+mod cli_tls_hosts;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -64,6 +66,20 @@ Options:
       --implicit-tls          implicit FTPS: TLS from the first byte (port 990 style)
       --no-tls-session-reuse  do not require data connections to resume the
                               control connection's TLS session
+      --tls-client-ca PATH    ask clients for a TLS certificate of these CAs (PEM); one
+                              that names the user (see --tls-cert-user) logs it in
+                              without a password (232)
+      --tls-client-auth MODE  optional (default: password logins go on) or required
+                              (no login without a certificate that names the user)
+      --tls-cert-user FIELD   the certificate field that names the user: cn (default),
+                              email or dns (the first such subject alternative name)
+      --host-site NAME:DIR[:BANNER]
+                              a virtual host chosen by HOST NAME (RFC 7151) or TLS SNI,
+                              serving DIR to anonymous (repeatable)
+      --host-user SITE:NAME:PASSWORD:HOME:PERMS
+                              a user of the virtual host SITE (repeatable)
+      --host-cert SITE:CERTFILE[:KEYFILE]
+                              the TLS certificate of SITE, chosen by SNI
       --workers N             pre-forked worker processes, each a single-threaded
                               event loop on the shared port (default: 1)
       --xferlog PATH          append a wu-ftpd/vsftpd-style xferlog line per transfer
@@ -143,6 +159,8 @@ struct Options {
     tls_data_required: bool,
     implicit_tls: bool,
     no_tls_session_reuse: bool,
+    /// Client certificates and virtual hosts (`cli_tls_hosts`).
+    tls_hosts: cli_tls_hosts::TlsHostOptions,
     xferlog: Option<PathBuf>,
     read_limit: u64,
     write_limit: u64,
@@ -380,6 +398,8 @@ fn configure_tls(_: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error> 
 /// The handler settings common to every kind of user.
 fn configure(handler: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error> {
     configure_tls(handler, o)?;
+    let perm = if o.write { "elradfmwMT" } else { "elr" };
+    cli_tls_hosts::configure(handler, &o.tls_hosts, perm, o.no_anonymous)?;
     if let Some(b) = &o.banner {
         handler.banner = b.clone();
     }
@@ -532,6 +552,7 @@ fn any_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
         || user_option(o, a)?
         || limit_option(o, a)?
         || tls_option(o, a)?
+        || cli_tls_hosts::option(&mut o.tls_hosts, a)?
         || unix_option(o, a)?
         || hardening_option(o, a)?)
 }

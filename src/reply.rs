@@ -40,6 +40,9 @@ pub const PASSIVE: Code = 227;
 pub const EXTENDED_PASSIVE: Code = 229;
 /// 230 User logged in, proceed.
 pub const LOGGED_IN: Code = 230;
+/// 232 User logged in, authorized by security data exchange (RFC 2228):
+/// a login by TLS client certificate.
+pub const LOGGED_IN_BY_SECURITY: Code = 232;
 /// 234 Security data exchange complete: AUTH accepted, the TLS handshake
 /// follows (RFC 2228).
 pub const SECURITY_EXCHANGE_OK: Code = 234;
@@ -80,6 +83,9 @@ pub const PROT_NOT_USABLE: Code = 521;
 pub const BAD_NETWORK_PROTOCOL: Code = 522;
 /// 530 Not logged in.
 pub const NOT_LOGGED_IN: Code = 530;
+/// 533 Command protection level denied for policy reasons (RFC 2228):
+/// CCC sent on a control connection that is not protected.
+pub const PROTECTION_DENIED: Code = 533;
 /// 534 Request denied for policy reasons (RFC 2228): PROT C when TLS is
 /// required on the data channel.
 pub const DENIED_BY_POLICY: Code = 534;

@@ -96,7 +96,7 @@ pub enum ListenerRole {
     /// FTP, with AUTH TLS when the handler has TLS (the port-21 style).
     Ftp,
     /// Implicit FTPS: TLS from the first byte, before the greeting (the
-    /// port-990 style); needs [`FtpHandler::enable_tls`] and the `tls`
+    /// port-990 style); needs `FtpHandler::enable_tls` and the `tls`
     /// feature.
     ImplicitFtps,
 }
@@ -463,7 +463,7 @@ impl FtpServer {
         } else {
             log::Level::Info
         };
-        let confinement = self.handler.authorizer.confinement();
+        let confinement = crate::hardening::confinement_of(&self.handler);
         let warn_root = !self.in_worker;
         crate::hardening::apply(&self.hardening, confinement, level, warn_root)?;
         self.hardened = true;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod capture;
+pub mod certs;
 pub mod curl;
 pub mod gate;
 

@@ -35,12 +35,27 @@ pub(crate) enum NoTls {}
 pub(crate) struct Conn {
     pub sock: TcpStream,
     tls: Option<Box<Tls>>,
+    /// CCC: the TLS layer is being taken down (our close_notify is queued);
+    /// holds the bytes read meanwhile that rustls has not been given.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    clearing: Option<Vec<u8>>,
+    /// Clear text read past the end of TLS (after CCC), not yet returned.
+    plain_in: Vec<u8>,
+    /// After CCC: TLS input is over, but our close_notify still waits for
+    /// room in the socket; reads are clear text already.
+    draining: bool,
 }
 
 impl Conn {
     /// A plain connection.
     pub fn plain(sock: TcpStream) -> Conn {
-        Conn { sock, tls: None }
+        Conn {
+            sock,
+            tls: None,
+            clearing: None,
+            plain_in: Vec::new(),
+            draining: false,
+        }
     }
 
     /// A connection that starts TLS at once when `tls` is set.
@@ -81,6 +96,19 @@ impl Conn {
     /// Read plaintext. `Ok(0)` is the end of the stream (TLS close_notify,
     /// or EOF on a plain socket).
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        #[cfg(feature = "tls")]
+        if self.clearing.is_some() {
+            self.read_while_clearing()?;
+        }
+        if !self.plain_in.is_empty() {
+            let n = buf.len().min(self.plain_in.len());
+            buf[..n].copy_from_slice(&self.plain_in[..n]);
+            self.plain_in.drain(..n);
+            return Ok(n);
+        }
+        if self.draining {
+            return self.sock.read(buf);
+        }
         match self.tls.as_deref_mut() {
             None => self.sock.read(buf),
             #[cfg(feature = "tls")]
@@ -93,6 +121,12 @@ impl Conn {
     /// Write plaintext; with TLS it is encrypted and sent as far as the
     /// socket takes it, the rest waits for [`flush_tls`](Self::flush_tls).
     pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        #[cfg(feature = "tls")]
+        if self.clearing.is_some() || self.draining {
+            // After CCC: our close_notify goes first, then clear text.
+            self.flush_tls()?;
+            return self.sock.write(buf);
+        }
         match self.tls.as_deref_mut() {
             None => self.sock.write(buf),
             #[cfg(feature = "tls")]
@@ -115,7 +149,15 @@ impl Conn {
         match self.tls.as_deref_mut() {
             None => Ok(()),
             #[cfg(feature = "tls")]
-            Some(tls) => tls_flush(tls, &mut self.sock),
+            Some(tls) => {
+                tls_flush(tls, &mut self.sock)?;
+                if self.draining {
+                    // CCC is complete: the close_notify is out.
+                    self.draining = false;
+                    self.tls = None;
+                }
+                Ok(())
+            }
             #[cfg(not(feature = "tls"))]
             Some(never) => match *never {},
         }
@@ -181,6 +223,107 @@ impl Conn {
         }
     }
 
+    /// The server name the client asked for (SNI) and its certificate
+    /// (DER), once the TLS handshake is complete; `None` before, and on a
+    /// plain connection.
+    pub fn tls_peer(&self) -> Option<(Option<String>, Option<Vec<u8>>)> {
+        match self.tls.as_deref() {
+            None => None,
+            #[cfg(feature = "tls")]
+            Some(tls) if tls.is_handshaking() => None,
+            #[cfg(feature = "tls")]
+            Some(tls) => {
+                let name = tls.server_name().map(|n| n.to_ascii_lowercase());
+                let cert = tls
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .map(|c| c.as_ref().to_vec());
+                Some((name, cert))
+            }
+            #[cfg(not(feature = "tls"))]
+            Some(never) => match *never {},
+        }
+    }
+
+    /// CCC (RFC 4217 §6): end TLS on this connection and go on in clear
+    /// text. Our close_notify is queued at once (after the replies already
+    /// written); the client's close_notify, if it sends one, is read and
+    /// whatever follows it is clear text. A client that sends none (curl's
+    /// default "passive" CCC) goes straight on in clear text, which cannot
+    /// be mistaken for a TLS record: a record starts with a content type
+    /// byte of 20 to 24, a command with a letter.
+    #[cfg(feature = "tls")]
+    pub fn begin_clear(&mut self) {
+        if let Some(tls) = self.tls.as_deref_mut() {
+            tls.send_close_notify();
+            let _ = tls_flush(tls, &mut self.sock);
+            self.clearing = Some(Vec::new());
+        }
+    }
+
+    /// Move the CCC shutdown forward: feed the client's TLS records to
+    /// rustls one at a time (so no clear text is swallowed with them)
+    /// until its close_notify, or until clear text shows up.
+    #[cfg(feature = "tls")]
+    fn read_while_clearing(&mut self) -> io::Result<()> {
+        let (Some(tls), Some(pending)) = (self.tls.as_deref_mut(), self.clearing.as_mut()) else {
+            return Ok(());
+        };
+        // Records rustls had already read (sent with or before CCC).
+        if let Ok(state) = tls.process_new_packets() {
+            let mut sink = [0u8; 512];
+            while matches!(tls.reader().read(&mut sink), Ok(n) if n > 0) {}
+            if state.peer_has_closed() {
+                return self.finish_clearing();
+            }
+        }
+        loop {
+            match record_len(pending) {
+                Record::Clear => return self.finish_clearing(),
+                Record::Complete(len) => {
+                    let mut record = &pending[..len];
+                    while !record.is_empty() {
+                        if tls.read_tls(&mut record)? == 0 {
+                            return Err(io::ErrorKind::InvalidData.into());
+                        }
+                    }
+                    pending.drain(..len);
+                    let state = tls
+                        .process_new_packets()
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                    let mut sink = [0u8; 512];
+                    while matches!(tls.reader().read(&mut sink), Ok(n) if n > 0) {}
+                    if state.peer_has_closed() {
+                        return self.finish_clearing();
+                    }
+                }
+                Record::Partial => {
+                    let mut chunk = [0u8; 4096];
+                    match self.sock.read(&mut chunk) {
+                        Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                        Ok(n) => pending.extend_from_slice(&chunk[..n]),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+    }
+
+    /// TLS input is over: what was read past it is clear text. Our own
+    /// close_notify is flushed before the next clear-text write.
+    #[cfg(feature = "tls")]
+    fn finish_clearing(&mut self) -> io::Result<()> {
+        if let Some(rest) = self.clearing.take() {
+            self.plain_in.extend_from_slice(&rest);
+        }
+        self.draining = true;
+        match self.flush_tls() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            other => other,
+        }
+    }
+
     /// Queue a TLS close_notify and try to send it.
     pub fn close_notify(&mut self) {
         #[cfg(feature = "tls")]
@@ -188,6 +331,35 @@ impl Conn {
             tls.send_close_notify();
             let _ = tls_flush(tls, &mut self.sock);
         }
+    }
+}
+
+/// Where the next TLS record in `bytes` ends.
+#[cfg(feature = "tls")]
+enum Record {
+    /// Not a TLS record: clear text.
+    Clear,
+    /// Its header or body has not fully arrived.
+    Partial,
+    /// It is this many bytes long, header included.
+    Complete(usize),
+}
+
+#[cfg(feature = "tls")]
+fn record_len(bytes: &[u8]) -> Record {
+    match bytes.first() {
+        None => return Record::Partial,
+        Some(20..=24) => {}
+        Some(_) => return Record::Clear,
+    }
+    let Some(header) = bytes.get(..5) else {
+        return Record::Partial;
+    };
+    let len = 5 + usize::from(u16::from_be_bytes([header[3], header[4]]));
+    if bytes.len() < len {
+        Record::Partial
+    } else {
+        Record::Complete(len)
     }
 }
 

@@ -81,6 +81,10 @@ pub(crate) struct ControlChannel {
     refused: bool,
     /// AUTH TLS was accepted: switch once its reply is sent.
     start_tls: bool,
+    /// CCC was accepted: end TLS once its reply is written.
+    clear_tls: bool,
+    /// The TLS handshake's outcome (SNI, certificate) went to the session.
+    tls_peer_known: bool,
     /// This session's TLS configuration (own session cache), made at the
     /// first AUTH and reused by its data connections.
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
@@ -111,7 +115,7 @@ impl ControlChannel {
         core.register(&mut sock, me.token())?;
         let local = sock.local_addr()?;
         let tls_config = if admission.implicit_tls {
-            session_tls_config(&cfg)
+            session_tls_config(&cfg, None)
         } else {
             None
         };
@@ -134,6 +138,8 @@ impl ControlChannel {
             auth_timer: None,
             refused: admission.refusal.is_some(),
             start_tls: false,
+            clear_tls: false,
+            tls_peer_known: false,
             tls_config,
             data_tls_config: None,
             handshake_timer: None,
@@ -322,8 +328,12 @@ impl ControlChannel {
         #[cfg(feature = "tls")]
         {
             if self.tls_config.is_none() {
-                self.tls_config = session_tls_config(self.session.cfg());
+                self.tls_config = session_tls_config(self.session.cfg(), self.session.site_name());
             }
+            // A new handshake (AUTH again after CCC) may bring another
+            // client certificate: the data connections follow it.
+            self.tls_peer_known = false;
+            self.data_tls_config = None;
             let Some(config) = self.tls_config.clone() else {
                 return Err(io::Error::other("TLS is not configured"));
             };
@@ -353,6 +363,20 @@ impl ControlChannel {
         if self.start_tls && self.pending_out() == 0 {
             self.begin_tls()?;
         }
+        #[cfg(feature = "tls")]
+        if self.clear_tls && self.session.output().is_empty() {
+            // CCC's 200 is in the TLS layer: close_notify goes after it.
+            self.clear_tls = false;
+            self.conn.begin_clear();
+            self.session.tls_cleared();
+            if self.writable && self.conn.tls_pending() {
+                match self.conn.flush_tls() {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         Ok(())
     }
 
@@ -370,7 +394,12 @@ impl ControlChannel {
 
     /// Whether more input may be read now.
     fn may_read(&self) -> bool {
-        self.readable && !self.eof && !self.start_tls && self.interpreting() && !self.has_line()
+        self.readable
+            && !self.eof
+            && !self.start_tls
+            && !self.clear_tls
+            && self.interpreting()
+            && !self.has_line()
     }
 
     /// Read once into the input buffer; returns the bytes read.
@@ -437,6 +466,13 @@ impl ControlChannel {
 
     /// Interpret complete lines while allowed.
     fn run_lines(&mut self, core: &mut Core, lines: &mut usize) {
+        if !self.tls_peer_known && self.has_line() {
+            // A line arrived over TLS: the handshake is complete.
+            if let Some((server_name, certificate)) = self.conn.tls_peer() {
+                self.tls_peer_known = true;
+                self.session.tls_established(server_name, certificate);
+            }
+        }
         let mut start = 0;
         while self.interpreting() && *lines < LINES_PER_ROUND {
             let Some(i) = self.inbuf[start..].iter().position(|&b| b == b'\n') else {
@@ -449,8 +485,8 @@ impl ControlChannel {
             start = end + 1;
             *lines += 1;
             self.run_effects(core);
-            if self.start_tls {
-                // AUTH TLS emptied the input buffer: nothing else to run.
+            if self.start_tls || self.clear_tls {
+                // AUTH TLS / CCC emptied the input buffer: nothing else to run.
                 start = 0;
                 break;
             }
@@ -545,6 +581,12 @@ impl ControlChannel {
             Effect::Verify(check) => self.verify(check, core),
             Effect::Close => self.closing = true,
             Effect::StartTls => self.start_tls_after_reply(core),
+            Effect::ClearTls => {
+                // As after AUTH: what the client pipelined after CCC is dropped.
+                self.inbuf.clear();
+                self.discarding = false;
+                self.clear_tls = true;
+            }
         }
     }
 
@@ -628,10 +670,12 @@ impl ControlChannel {
         }
         #[cfg(feature = "tls")]
         if self.data_tls_config.is_none() {
-            self.data_tls_config = self
-                .tls_config
-                .as_ref()
-                .map(crate::handlers::ftps::TlsFtpHandler::data_config);
+            let cfg = Rc::clone(self.session.cfg());
+            let cert = self.session.client_certificate_der();
+            self.data_tls_config = match (&cfg.tls, &self.tls_config) {
+                (Some(tls), Some(session)) => Some(tls.data_config(session, cert)),
+                _ => None,
+            };
         }
         self.data_tls_config.clone()
     }
@@ -697,12 +741,12 @@ fn run_check(core: &mut Core, link: Link, check: SlowCheck) {
 /// A TLS configuration with a session cache of its own (implicit FTPS or
 /// AUTH TLS).
 #[cfg(feature = "tls")]
-fn session_tls_config(cfg: &FtpHandler) -> TlsConfig {
-    cfg.tls.as_ref().map(|t| t.session_config())
+fn session_tls_config(cfg: &FtpHandler, site: Option<&str>) -> TlsConfig {
+    cfg.tls.as_ref().map(|t| t.session_config(site))
 }
 
 #[cfg(not(feature = "tls"))]
-fn session_tls_config(_: &FtpHandler) -> TlsConfig {
+fn session_tls_config(_: &FtpHandler, _: Option<&str>) -> TlsConfig {
     None
 }
 

@@ -30,6 +30,7 @@ use crate::filesystems::{AbstractedFs, Filesystem};
 pub use hooks::{Hooks, NoHooks, SessionInfo};
 use session::commands::CommandTable;
 pub use session::commands::{ArgRule, Command, CommandContext, Handler, PathRule};
+pub use sites::VirtualHost;
 
 pub(crate) mod conn;
 pub(crate) mod control;
@@ -40,6 +41,7 @@ pub mod hooks;
 mod login_gate;
 pub(crate) mod producers;
 pub(crate) mod session;
+pub(crate) mod sites;
 
 /// Builds a user's file system at login from the home directory
 /// (pyftpdlib's `abstracted_fs` class attribute, called as `(root, handler)`).
@@ -137,6 +139,9 @@ pub struct FtpHandler {
     /// [`enable_tls`](Self::enable_tls).
     #[cfg(feature = "tls")]
     pub tls: Option<crate::handlers::ftps::TlsFtpHandler>,
+    /// Virtual hosts reached by `HOST` (ftpdlib extension); add them with
+    /// [`add_site`](Self::add_site).
+    pub(crate) sites: Vec<(String, VirtualHost)>,
     /// The command table (pyftpdlib `proto_cmds`); change it with
     /// [`add_command`](Self::add_command) / [`remove_command`](Self::remove_command).
     pub(crate) commands: CommandTable,
@@ -189,6 +194,7 @@ impl FtpHandler {
             #[cfg(feature = "tls")]
             tls: None,
             xferlog: None,
+            sites: Vec::new(),
             commands: CommandTable::builtin(),
         }
     }
@@ -212,6 +218,7 @@ impl FtpHandler {
             self.commands.insert(row);
         }
         self.tls = Some(tls);
+        self.refresh_site_certificates();
     }
 
     /// Add a command, or replace the built-in of the same name, in this

@@ -7,10 +7,9 @@ use std::ffi::OsString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::rc::Rc;
 
 use super::session::impersonation::Impersonation;
-use super::FtpHandler;
+use super::sites::SiteAuthorizer;
 use crate::authorizers::{Perm, Perms};
 use crate::filesystems::{
     format_list_entry_in, format_mlsx_entry_in, DirNames, Facts, FileHandle, Filesystem,
@@ -193,7 +192,7 @@ pub(crate) struct Listing {
     now: i64,
     utc: bool,
     /// For the MLSD perm fact: the authorizer and user to ask.
-    perms: Option<(Rc<FtpHandler>, String)>,
+    perms: Option<(SiteAuthorizer, String)>,
     /// The perm fact when it is the same for every entry.
     fixed_perms: std::cell::Cell<Option<Perms>>,
     /// The user the entries are stat'ed as, when the listing is produced
@@ -204,7 +203,7 @@ pub(crate) struct Listing {
 /// Who a listing's data-channel work runs as: `impersonate_user` around
 /// each piece of it.
 struct ActAs {
-    cfg: Rc<FtpHandler>,
+    auth: SiteAuthorizer,
     user: String,
     password: String,
     /// The name buffer lent to each impersonation.
@@ -219,7 +218,7 @@ impl Listing {
         reading: Box<dyn DirNames>,
         format: ListFormat,
         utc: bool,
-        perms: Option<(Rc<FtpHandler>, String)>,
+        perms: Option<(SiteAuthorizer, String)>,
     ) -> Listing {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -244,9 +243,9 @@ impl Listing {
     /// channel calls [`fill_as_user`](Self::fill_as_user), which wraps each
     /// call in the authorizer's impersonation, so entries are stat'ed with
     /// the user's rights, not the server's.
-    pub fn with_user(mut self, cfg: &Rc<FtpHandler>, user: &str, password: &str) -> Listing {
+    pub fn with_user(mut self, auth: SiteAuthorizer, user: &str, password: &str) -> Listing {
         self.act_as = Some(Box::new(ActAs {
-            cfg: Rc::clone(cfg),
+            auth,
             user: user.to_owned(),
             password: password.to_owned(),
             buffer: String::new(),
@@ -263,7 +262,8 @@ impl Listing {
             return Ok(self.fill(out, limit));
         };
         let buffer = std::mem::take(&mut who.buffer);
-        let guard = match Impersonation::begin(&who.cfg, &who.user, &who.password, buffer) {
+        let auth = who.auth.clone();
+        let guard = match Impersonation::begin(auth, &who.user, &who.password, buffer) {
             Ok(guard) => guard,
             Err((e, buffer)) => {
                 who.buffer = buffer;
@@ -332,12 +332,12 @@ impl Listing {
         let path = self.dir.join(name);
         let path = path.as_path();
         let perms = match &self.perms {
-            Some((cfg, user)) => perms_at(cfg, user, path),
+            Some((auth, user)) => perms_at(&**auth, user, path),
             None => Perms::default(),
         };
         // Without per-directory overrides every entry has the same answer.
-        if let Some((cfg, user)) = &self.perms {
-            if !cfg.authorizer.perms_vary_by_path(user) {
+        if let Some((auth, user)) = &self.perms {
+            if !auth.perms_vary_by_path(user) {
                 self.fixed_perms.set(Some(perms));
             }
         }
@@ -346,10 +346,14 @@ impl Listing {
 }
 
 /// The user's permissions at `path`, honouring per-directory overrides.
-pub(crate) fn perms_at(cfg: &FtpHandler, user: &str, path: &std::path::Path) -> Perms {
+pub(crate) fn perms_at(
+    auth: &dyn crate::authorizers::Authorizer,
+    user: &str,
+    path: &std::path::Path,
+) -> Perms {
     Perm::ALL
         .into_iter()
-        .filter(|p| cfg.authorizer.has_perm(user, *p, Some(path)))
+        .filter(|p| auth.has_perm(user, *p, Some(path)))
         .fold(Perms::default(), Perms::with)
 }
 

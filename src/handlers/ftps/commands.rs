@@ -1,10 +1,11 @@
-//! AUTH, PBSZ and PROT (RFC 2228, RFC 4217) with pyftpdlib's replies.
+//! AUTH, PBSZ and PROT (RFC 2228, RFC 4217) with pyftpdlib's replies, and
+//! CCC (RFC 4217 §6; not in pyftpdlib).
 
 use super::super::ftp::session::commands::{ArgRule, Auth, Command, PathRule};
 use super::super::ftp::session::Session;
 use crate::reply;
 
-/// The three rows `enable_tls` adds to the command table.
+/// The rows `enable_tls` adds to the command table.
 pub(crate) fn rows() -> Vec<Command> {
     vec![
         Command::builtin(
@@ -28,6 +29,14 @@ pub(crate) fn rows() -> Vec<Command> {
         .login(Auth::Never)
         .arg(ArgRule::Required)
         .feat("PROT"),
+        Command::builtin(
+            "CCC",
+            "Syntax: CCC (clear the control channel: back to clear text).",
+            ccc,
+        )
+        .login(Auth::Never)
+        .arg(ArgRule::Forbidden)
+        .feat("CCC"),
     ]
 }
 
@@ -180,6 +189,41 @@ fn prot(s: &mut Session, arg: &str, _: Option<std::path::PathBuf>) {
             "Unrecognized PROT type (use C or P).",
         ),
     }
+}
+
+/// CCC (RFC 4217 §6, RFC 2228): after login and PROT P, 200 and the TLS
+/// layer of the control connection is closed (close_notify both ways), so
+/// that a NAT firewall can read PORT/PASV; data connections stay
+/// protected. Refused with 533 on a control connection that is not TLS
+/// (RFC 2228: CCC must itself be protected), 530 before login, 534 before
+/// PROT P or when `allow_ccc` is off.
+fn ccc(s: &mut Session, _: &str, _: Option<std::path::PathBuf>) {
+    if !s.tls_control() {
+        return s.reply(
+            reply::PROTECTION_DENIED,
+            "CCC not allowed on insecure control connection.",
+        );
+    }
+    if !s.logged_in() {
+        return s.reply(reply::NOT_LOGGED_IN, "Log in with USER and PASS first.");
+    }
+    if !s.cfg().tls.as_ref().is_some_and(|t| t.allow_ccc) {
+        return s.reply(
+            reply::DENIED_BY_POLICY,
+            "CCC not allowed by the server's policy.",
+        );
+    }
+    if !s.prot_private() {
+        return s.reply(
+            reply::DENIED_BY_POLICY,
+            "CCC needs PROT P first: data connections must stay protected.",
+        );
+    }
+    s.reply(
+        reply::OK,
+        "CCC successful: control connection back to clear text.",
+    );
+    s.clear_tls();
 }
 
 #[cfg(test)]

@@ -10,23 +10,36 @@
 //!   connection can only resume that session (port-stealing defence);
 //! - ALPN other than `ftp` is refused (ALPACA, CVE-2021-3618);
 //! - the handshake has a timeout and a failed one is logged once;
-//! - implicit FTPS (TLS from the first byte, as on port 990).
+//! - implicit FTPS (TLS from the first byte, as on port 990);
+//! - client certificates (`client_cert`): optional or required, checked
+//!   against a CA of the administrator's, a login by certificate, data
+//!   connections bound to the control connection's certificate;
+//! - CCC (RFC 4217 §6), back to clear text on the control channel;
+//! - a certificate per virtual host, chosen by SNI (`sites`).
 //!
 //! The crypto provider is `ring`: small, no cmake, fit for the embedded
 //! build.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::ServerSessionMemoryCache;
+use rustls::server::danger::ClientCertVerifier;
+use rustls::server::{NoClientAuth, ServerSessionMemoryCache};
+use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 
+pub use crate::authorizers::CertUserField;
 use crate::error::Error;
 
+mod client_cert;
 pub(crate) mod commands;
+mod sites;
+
+pub use client_cert::ClientAuth;
 
 /// TLS settings of an FTP handler (pyftpdlib `TLS_FTPHandler` class
 /// attributes). Enable with
@@ -48,6 +61,18 @@ pub struct TlsFtpHandler {
     pub require_tls_session_reuse: bool,
     /// Time allowed for a TLS handshake on a control connection.
     pub handshake_timeout: Duration,
+    /// Which field of a client certificate names the user it logs in
+    /// (ftpdlib extension; default: the subject's CN).
+    pub client_cert_user_field: CertUserField,
+    /// Accept CCC (RFC 4217 §6) after login and PROT P (ftpdlib
+    /// extension; default true).
+    pub allow_ccc: bool,
+    client_auth: ClientAuth,
+    /// The client CA's verifier (`NoClientAuth` when client certificates
+    /// are off).
+    verifier: Arc<dyn ClientCertVerifier>,
+    default_key: Arc<CertifiedKey>,
+    site_keys: Arc<HashMap<String, Arc<CertifiedKey>>>,
     config: Arc<ServerConfig>,
 }
 
@@ -59,26 +84,13 @@ impl TlsFtpHandler {
         let keyfile = keyfile
             .map(Path::to_path_buf)
             .unwrap_or_else(|| certfile.clone());
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&certfile)
-            .map_err(|e| Error::Config(format!("{}: {e}", certfile.display())))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| Error::Config(format!("{}: {e}", certfile.display())))?;
-        if certs.is_empty() {
-            return Err(Error::Config(format!(
-                "{}: no certificate found",
-                certfile.display()
-            )));
-        }
-        let key = PrivateKeyDer::from_pem_file(&keyfile)
-            .map_err(|e| Error::Config(format!("{}: {e}", keyfile.display())))?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::Config(e.to_string()))?
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .map_err(|e| Error::Config(format!("certificate/key: {e}")))?;
-        config.alpn_protocols = vec![b"ftp".to_vec()];
+        let default_key = load_certified_key(&certfile, Some(&keyfile))?;
+        let verifier: Arc<dyn ClientCertVerifier> = Arc::new(NoClientAuth);
+        let site_keys = Arc::new(HashMap::new());
+        let config = build_config(
+            Arc::clone(&verifier),
+            sites::resolver(&default_key, &site_keys, None),
+        )?;
         Ok(TlsFtpHandler {
             certfile,
             keyfile,
@@ -86,8 +98,82 @@ impl TlsFtpHandler {
             tls_data_required: false,
             require_tls_session_reuse: true,
             handshake_timeout: Duration::from_secs(30),
+            client_cert_user_field: CertUserField::CommonName,
+            allow_ccc: true,
+            client_auth: ClientAuth::Off,
+            verifier,
+            default_key,
+            site_keys,
             config: Arc::new(config),
         })
+    }
+
+    /// Ask clients for a certificate that chains to one of the CA
+    /// certificates in the PEM file `ca` (ftpdlib extension; rustls'
+    /// `WebPkiClientVerifier`). [`ClientAuth::Optional`]: a client may send
+    /// one, and when its authorizer maps it to the user, USER logs in
+    /// without a password (232); [`ClientAuth::Required`]: the handshake
+    /// fails without a valid certificate and a login needs one that maps
+    /// to the user. [`ClientAuth::Off`] (with any `ca`) turns it off again.
+    pub fn set_client_ca(&mut self, ca: impl AsRef<Path>, auth: ClientAuth) -> Result<(), Error> {
+        self.verifier = client_cert::verifier(ca.as_ref(), auth)?;
+        self.client_auth = auth;
+        self.rebuild()
+    }
+
+    /// Whether (and how) clients are asked for certificates.
+    pub fn client_auth(&self) -> ClientAuth {
+        self.client_auth
+    }
+
+    /// The certificates of the virtual hosts, by name (SNI).
+    pub(crate) fn set_site_certificates(&mut self, certs: Vec<(String, Arc<CertifiedKey>)>) {
+        self.site_keys = Arc::new(certs.into_iter().collect());
+        let mut config = (*self.config).clone();
+        config.cert_resolver = sites::resolver(&self.default_key, &self.site_keys, None);
+        self.config = Arc::new(config);
+    }
+
+    fn rebuild(&mut self) -> Result<(), Error> {
+        let resolver = sites::resolver(&self.default_key, &self.site_keys, None);
+        self.config = Arc::new(build_config(Arc::clone(&self.verifier), resolver)?);
+        Ok(())
+    }
+
+    /// The configuration of a session's data connections: the session's
+    /// (same session cache and ticketer, so they resume its TLS session),
+    /// but issuing no TLS 1.3 tickets. A data connection has no use for
+    /// them, no client reads them, and unread tickets in a client's socket
+    /// buffer make its kernel reset the connection when it closes after an
+    /// upload, which discards the upload's tail on the server.
+    ///
+    /// With client certificates on, a data connection must show the
+    /// control connection's certificate (`client_cert`, DER), or none when
+    /// the control connection had none: the data connections belong to the
+    /// same client.
+    pub(crate) fn data_config(
+        &self,
+        session: &Arc<ServerConfig>,
+        client_cert: Option<&[u8]>,
+    ) -> Arc<ServerConfig> {
+        let mut config = if self.client_auth == ClientAuth::Off {
+            (**session).clone()
+        } else {
+            let verifier = client_cert::same_client(client_cert, &self.verifier);
+            match build_config(verifier, Arc::clone(&session.cert_resolver)) {
+                Ok(mut c) => {
+                    c.session_storage = Arc::clone(&session.session_storage);
+                    c.ticketer = Arc::clone(&session.ticketer);
+                    c
+                }
+                Err(e) => {
+                    log::error!(target: crate::log::LOGERROR, "data TLS configuration: {e}");
+                    (**session).clone()
+                }
+            }
+        };
+        config.send_tls13_tickets = 0;
+        Arc::new(config)
     }
 
     /// The configuration for one control connection and its data
@@ -98,20 +184,14 @@ impl TlsFtpHandler {
     /// ticketer, so they can be presented on every data connection (clients
     /// such as Python's reuse the control connection's one ticket) yet no
     /// other control connection's ticket decrypts here.
-    /// The configuration of a session's data connections: the session's
-    /// (same session cache and ticketer, so they resume its TLS session),
-    /// but issuing no TLS 1.3 tickets. A data connection has no use for
-    /// them, no client reads them, and unread tickets in a client's socket
-    /// buffer make its kernel reset the connection when it closes after an
-    /// upload, which discards the upload's tail on the server.
-    pub(crate) fn data_config(session: &Arc<ServerConfig>) -> Arc<ServerConfig> {
-        let mut config = (**session).clone();
-        config.send_tls13_tickets = 0;
-        Arc::new(config)
-    }
-
-    pub(crate) fn session_config(&self) -> Arc<ServerConfig> {
+    ///
+    /// `site`: the virtual host chosen by HOST before AUTH, whose
+    /// certificate is shown to a client that sends no SNI.
+    pub(crate) fn session_config(&self, site: Option<&str>) -> Arc<ServerConfig> {
         let mut config = (*self.config).clone();
+        if let Some(key) = site.and_then(|s| self.site_keys.get(s)) {
+            config.cert_resolver = sites::resolver(&self.default_key, &self.site_keys, Some(key));
+        }
         config.session_storage = ServerSessionMemoryCache::new(8);
         match rustls::crypto::ring::Ticketer::new() {
             Ok(ticketer) => config.ticketer = ticketer,
@@ -121,4 +201,46 @@ impl TlsFtpHandler {
         }
         Arc::new(config)
     }
+}
+
+/// TLS 1.2 and 1.3 with the ring provider, ALPN `ftp`.
+fn build_config(
+    verifier: Arc<dyn ClientCertVerifier>,
+    resolver: Arc<dyn rustls::server::ResolvesServerCert>,
+) -> Result<ServerConfig, Error> {
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Config(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_cert_resolver(resolver);
+    config.alpn_protocols = vec![b"ftp".to_vec()];
+    Ok(config)
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A PEM certificate chain and its key (`keyfile` None = in `certfile`),
+/// checked to belong together.
+pub(crate) fn load_certified_key(
+    certfile: &Path,
+    keyfile: Option<&Path>,
+) -> Result<Arc<CertifiedKey>, Error> {
+    let keyfile = keyfile.unwrap_or(certfile);
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(certfile)
+        .map_err(|e| Error::Config(format!("{}: {e}", certfile.display())))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| Error::Config(format!("{}: {e}", certfile.display())))?;
+    if certs.is_empty() {
+        return Err(Error::Config(format!(
+            "{}: no certificate found",
+            certfile.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(keyfile)
+        .map_err(|e| Error::Config(format!("{}: {e}", keyfile.display())))?;
+    let key = CertifiedKey::from_der(certs, key, &provider())
+        .map_err(|e| Error::Config(format!("certificate/key: {e}")))?;
+    Ok(Arc::new(key))
 }

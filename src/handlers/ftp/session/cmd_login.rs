@@ -14,20 +14,60 @@ pub(super) fn user(s: &mut Session, arg: &str, _: Option<PathBuf>) {
     if s.refuse_without_tls_control() {
         return;
     }
-    if s.authenticated {
+    let flushed = s.authenticated;
+    if flushed {
         logout(s);
         flush_account(s);
-        s.username = arg.to_string();
-        s.update_prefix();
+    }
+    s.username = arg.to_string();
+    s.update_prefix();
+    if certificate_login(s, arg) {
+        return;
+    }
+    if flushed {
         s.reply(
             reply::NEED_PASSWORD,
             "Previous account information was flushed, send password.",
         );
-        return;
+    } else {
+        s.reply(reply::NEED_PASSWORD, "Username ok, send password.");
     }
-    s.username = arg.to_string();
-    s.update_prefix();
-    s.reply(reply::NEED_PASSWORD, "Username ok, send password.");
+}
+
+/// With client certificates on: a certificate of the TLS control
+/// connection that the authorizer maps to `user` logs it in at once (232,
+/// RFC 2228's "authorized by security data exchange"). Without
+/// one: a password login follows in optional mode, the login is refused
+/// in required mode. True when USER was answered here.
+fn certificate_login(s: &mut Session, user: &str) -> bool {
+    #[cfg(feature = "tls")]
+    {
+        use crate::handlers::ftps::ClientAuth;
+        let mode = s
+            .cfg
+            .tls
+            .as_ref()
+            .map_or(ClientAuth::Off, |t| t.client_auth());
+        if mode == ClientAuth::Off {
+            return false;
+        }
+        let cert = s.tls_peer.certificate.as_ref().filter(|_| s.tls_control);
+        let mapped = cert.is_some_and(|c| s.authorizer().authenticate_certificate(user, c));
+        if mapped {
+            logged_in(s, user, "", Ok(()), reply::LOGGED_IN_BY_SECURITY);
+            return true;
+        }
+        if mode == ClientAuth::Required {
+            let why = match cert {
+                Some(_) => "certificate does not authenticate this user.",
+                None => "a TLS client certificate is required.",
+            };
+            auth_failed(s, user, "", why);
+            return true;
+        }
+    }
+    let _ = (s, user);
+    false
 }
 
 /// PASS: check the credentials with the authorizer; a failure is answered
@@ -44,7 +84,7 @@ pub(super) fn pass(s: &mut Session, arg: &str, _: Option<PathBuf>) {
         return s.reply(reply::BAD_SEQUENCE, "Login with USER first.");
     }
     let user = s.username.clone();
-    match s.cfg.authorizer.begin_validation(&user, arg) {
+    match s.authorizer().begin_validation(&user, arg) {
         Validation::Done(result) => checked(s, &user, arg, result),
         Validation::Slow(check) => {
             s.verifying = Some(arg.to_string());
@@ -61,19 +101,40 @@ pub(super) fn checked(
     password: &str,
     result: Result<(), AuthenticationFailed>,
 ) {
+    logged_in(s, user, password, result, reply::LOGGED_IN);
+}
+
+/// Log `user` in (the home directory, `code` with the login message,
+/// `on_login`) once its credentials passed, or refuse.
+fn logged_in(
+    s: &mut Session,
+    user: &str,
+    password: &str,
+    result: Result<(), AuthenticationFailed>,
+    code: reply::Code,
+) {
     let cfg = std::rc::Rc::clone(&s.cfg);
+    let auth = cfg.authorizer_of(s.site);
     let home = result
         .map_err(|e| e.0)
-        .and_then(|()| cfg.authorizer.get_home_dir(user).map_err(|e| e.0));
+        .and_then(|()| auth.get_home_dir(user).map_err(|e| e.0));
     match home {
         Ok(home) => {
             s.fs = Some((cfg.abstracted_fs)(home));
             s.authenticated = true;
             s.password = password.to_string();
             s.attempted_logins = 0;
-            let msg = cfg.authorizer.get_msg_login(user);
-            s.reply_long(reply::LOGGED_IN, &msg);
-            s.log(&format!("USER '{}' logged in.", super::printable(user)));
+            let msg = auth.get_msg_login(user);
+            s.reply_long(code, &msg);
+            let how = if code == reply::LOGGED_IN {
+                ""
+            } else {
+                " by certificate"
+            };
+            s.log(&format!(
+                "USER '{}' logged in{how}.",
+                super::printable(user)
+            ));
             s.hook("on_login", |h, info| h.on_login(info, user));
         }
         Err(why) => auth_failed(s, user, password, &why),
@@ -108,7 +169,7 @@ fn auth_failed(s: &mut Session, user: &str, password: &str, why: &str) {
 /// finish before the connection closes.
 pub(super) fn quit(s: &mut Session, _: &str, _: Option<PathBuf>) {
     let msg = if s.authenticated {
-        s.cfg.authorizer.get_msg_quit(&s.username)
+        s.authorizer().get_msg_quit(&s.username)
     } else {
         "Goodbye.".to_string()
     };
@@ -131,6 +192,8 @@ pub(super) fn rein(s: &mut Session, _: &str, _: Option<PathBuf>) {
     flush_account(s);
     s.username.clear();
     s.update_prefix();
+    // Back to the site of a fresh connection (the one SNI named, if any).
+    s.site = super::cmd_host::site_of_sni(s);
     s.reply(reply::LOGGED_IN, "Ready for new user.");
     s.log_cmd("REIN", "", reply::LOGGED_IN, "Ready for new user.");
 }

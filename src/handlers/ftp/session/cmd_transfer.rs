@@ -4,7 +4,6 @@
 
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
 use super::{DataState, Effect, Ended, Session};
 use crate::authorizers::Perm;
@@ -185,8 +184,7 @@ fn create_unique(
         }
     };
     if !s
-        .cfg
-        .authorizer
+        .authorizer()
         .has_perm(&s.username, Perm::Store, Some(&path))
     {
         if let Some(fs) = s.fs.as_deref() {
@@ -231,7 +229,8 @@ pub(super) fn mlsd(s: &mut Session, _: &str, path: Option<PathBuf>) {
 fn listing(s: &mut Session, transfer: TransferKind, path: Option<PathBuf>, format: ListFormat) {
     let Some(path) = path else { return };
     let utc = s.cfg.use_gmt_times;
-    let perms = Some((Rc::clone(&s.cfg), s.username.clone()));
+    let auth = crate::handlers::ftp::sites::SiteAuthorizer::new(&s.cfg, s.site);
+    let perms = Some((auth.clone(), s.username.clone()));
     let Some(fs) = s.fs_or_reply() else { return };
     let listed = entries_of(&**fs, &path);
     let (dir, names) = match listed {
@@ -241,7 +240,7 @@ fn listing(s: &mut Session, transfer: TransferKind, path: Option<PathBuf>, forma
     let producer = Listing::new(fs.box_clone(), dir, names, format, utc, perms);
     // The data channel produces it later, outside this command's
     // impersonation: it stats the entries as the user again.
-    let producer = producer.with_user(&s.cfg, &s.username, &s.password);
+    let producer = producer.with_user(auth, &s.username, &s.password);
     let job = Job::new(transfer, path, JobKind::Send(Source::Listing(producer)));
     s.start_or_queue(job, None);
 }
@@ -270,7 +269,7 @@ fn entries_of(
 pub(super) fn mlst(s: &mut Session, _: &str, path: Option<PathBuf>) {
     let Some(path) = path else { return };
     let (utc, facts) = (s.cfg.use_gmt_times, s.facts);
-    let perms = perms_at(&s.cfg, &s.username, &path);
+    let perms = perms_at(s.authorizer(), &s.username, &path);
     let Some(fs) = s.fs_or_reply() else { return };
     let virt = fs.fs2ftp(&path);
     let mut entry = Vec::new();

@@ -146,8 +146,7 @@ impl Command {
         }
     }
 
-    /// A row run by a crate-internal function (the TLS commands).
-    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    /// A row run by a crate-internal function (the TLS commands, HOST).
     pub(crate) fn builtin(name: &str, help: &str, run: Builtin) -> Command {
         let mut cmd = Command::new(name, help, |_| {});
         cmd.spec.run = Run::Builtin(run);

@@ -308,4 +308,57 @@ impl Session {
     pub fn set_prot_private(&mut self, private: bool) {
         self.prot_private = private;
     }
+
+    /// Whether a user is logged in.
+    pub fn logged_in(&self) -> bool {
+        self.authenticated
+    }
+
+    /// Answer CCC: TLS ends once the pending replies are written.
+    pub fn clear_tls(&mut self) {
+        self.effects.push(Effect::ClearTls);
+    }
+
+    /// The control connection is clear text again (after CCC); data
+    /// connections keep their protection level.
+    pub fn tls_cleared(&mut self) {
+        self.tls_control = false;
+        self.log("CCC: control connection back to clear text.");
+    }
+
+    /// The control connection's TLS handshake is complete: the server name
+    /// the client asked for (SNI) and its verified certificate (DER). An
+    /// SNI that names a virtual host chooses it, as HOST would, when
+    /// neither HOST nor USER came first.
+    pub fn tls_established(&mut self, server_name: Option<String>, certificate: Option<Vec<u8>>) {
+        #[cfg(feature = "tls")]
+        let field = self
+            .cfg
+            .tls
+            .as_ref()
+            .map(|t| t.client_cert_user_field)
+            .unwrap_or_default();
+        #[cfg(not(feature = "tls"))]
+        let field = crate::authorizers::CertUserField::default();
+        self.tls_peer = super::TlsPeer {
+            server_name,
+            certificate: certificate
+                .map(|der| crate::authorizers::ClientCertificate::from_der(&der, field)),
+        };
+        if self.site.is_none() && self.username.is_empty() && !self.authenticated {
+            self.site = super::cmd_host::site_of_sni(self);
+        }
+    }
+
+    /// The control connection's client certificate (DER), if it sent one.
+    pub fn client_certificate_der(&self) -> Option<&[u8]> {
+        self.tls_peer.certificate.as_ref().map(|c| c.der())
+    }
+
+    /// The name of the virtual host HOST (or SNI) chose.
+    pub fn site_name(&self) -> Option<&str> {
+        self.site
+            .and_then(|i| self.cfg.site(i))
+            .map(|(name, _)| name.as_str())
+    }
 }

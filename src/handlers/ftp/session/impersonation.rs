@@ -1,9 +1,7 @@
 //! Commands of a logged-in user run as that user (pyftpdlib's
 //! `impersonate_user` / `terminate_impersonation` around every command).
 
-use std::rc::Rc;
-
-use crate::handlers::ftp::FtpHandler;
+use crate::handlers::ftp::sites::SiteAuthorizer;
 
 /// A command running as the logged-in user: the server's identity comes
 /// back when it ends, on every path. A command that panics unwinds through
@@ -11,7 +9,7 @@ use crate::handlers::ftp::FtpHandler;
 /// loop thread; if even that fails, the process aborts rather than go on
 /// serving other sessions with this user's rights.
 pub(crate) struct Impersonation {
-    cfg: Rc<FtpHandler>,
+    auth: SiteAuthorizer,
     /// The user impersonated (a command may change the session's name),
     /// in a buffer the session lends for the command and gets back from
     /// [`end`](Self::end): no allocation per command.
@@ -22,18 +20,18 @@ pub(crate) struct Impersonation {
 impl Impersonation {
     /// Impersonate `user`, copied into `buffer`.
     pub(crate) fn begin(
-        cfg: &Rc<FtpHandler>,
+        auth: SiteAuthorizer,
         user: &str,
         password: &str,
         mut buffer: String,
     ) -> Result<Impersonation, (std::io::Error, String)> {
-        if let Err(e) = cfg.authorizer.impersonate_user(user, password) {
+        if let Err(e) = auth.impersonate_user(user, password) {
             return Err((e, buffer));
         }
         buffer.clear();
         buffer.push_str(user);
         Ok(Impersonation {
-            cfg: Rc::clone(cfg),
+            auth,
             user: buffer,
             ended: false,
         })
@@ -43,7 +41,7 @@ impl Impersonation {
     /// buffer comes back with the outcome.
     pub(crate) fn end(mut self) -> (std::io::Result<()>, String) {
         self.ended = true;
-        let outcome = self.cfg.authorizer.terminate_impersonation(&self.user);
+        let outcome = self.auth.terminate_impersonation(&self.user);
         (outcome, std::mem::take(&mut self.user))
     }
 }
@@ -53,7 +51,7 @@ impl Drop for Impersonation {
         if self.ended {
             return;
         }
-        if let Err(e) = self.cfg.authorizer.terminate_impersonation(&self.user) {
+        if let Err(e) = self.auth.terminate_impersonation(&self.user) {
             log::error!(target: crate::log::LOGERROR, "cannot restore the server's identity after a panic: {e}; aborting");
             std::process::abort();
         }

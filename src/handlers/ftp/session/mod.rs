@@ -25,6 +25,7 @@ use impersonation::Impersonation;
 
 pub(crate) mod cmd_data;
 mod cmd_fs;
+pub(crate) mod cmd_host;
 mod cmd_info;
 mod cmd_login;
 mod cmd_transfer;
@@ -110,6 +111,10 @@ pub(crate) enum Effect {
     /// then start a TLS handshake on the control connection (AUTH TLS).
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     StartTls,
+    /// Send the pending replies, then end TLS on the control connection
+    /// and go on in clear text (CCC).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    ClearTls,
 }
 
 /// A failed-login reply held back for `auth_failed_timeout`.
@@ -163,6 +168,19 @@ pub(crate) struct Session {
     pbsz: bool,
     /// PROT P: data connections use TLS.
     prot_private: bool,
+    /// The virtual host chosen by HOST (or SNI); `None` = the default site.
+    site: Option<usize>,
+    /// What the control connection's TLS handshake told about the client.
+    tls_peer: TlsPeer,
+}
+
+/// What a control connection's TLS handshake told about the client.
+#[derive(Debug, Default)]
+pub(crate) struct TlsPeer {
+    /// The server name it asked for (SNI), lower case.
+    pub server_name: Option<String>,
+    /// Its verified certificate, if it sent one.
+    pub certificate: Option<crate::authorizers::ClientCertificate>,
 }
 
 impl Session {
@@ -197,6 +215,8 @@ impl Session {
             tls_control: false,
             pbsz: false,
             prot_private: false,
+            site: None,
+            tls_peer: TlsPeer::default(),
         };
         s.update_prefix();
         s
@@ -244,6 +264,12 @@ impl Session {
             return true;
         }
         false
+    }
+
+    /// The authorizer of this session's site (the one place that picks
+    /// it: the default site's until HOST chose another).
+    pub fn authorizer(&self) -> &dyn crate::authorizers::Authorizer {
+        self.cfg.authorizer_of(self.site)
     }
 
     /// The 220 greeting (pyftpdlib `handle()`).
@@ -334,8 +360,7 @@ impl Session {
             let cwd_path = || self.fs.as_deref().map(|fs| fs.ftp2fs(fs.cwd()));
             let at = path.clone().or_else(cwd_path);
             if !self
-                .cfg
-                .authorizer
+                .authorizer()
                 .has_perm(&self.username, perm, at.as_deref())
             {
                 return Err((reply::ACTION_NOT_TAKEN, "Not enough privileges.".into()));
@@ -349,7 +374,8 @@ impl Session {
     fn run_as_user(&mut self, spec: &CommandSpec, arg: &str, path: Option<PathBuf>) {
         let guard = if self.authenticated {
             let buffer = std::mem::take(&mut self.impersonated);
-            match Impersonation::begin(&self.cfg, &self.username, &self.password, buffer) {
+            let auth = crate::handlers::ftp::sites::SiteAuthorizer::new(&self.cfg, self.site);
+            match Impersonation::begin(auth, &self.username, &self.password, buffer) {
                 Ok(guard) => Some(guard),
                 Err((e, buffer)) => {
                     self.impersonated = buffer;
@@ -453,8 +479,7 @@ impl Session {
         match self.check_path(fs, virt) {
             Ok(real) => {
                 if self
-                    .cfg
-                    .authorizer
+                    .authorizer()
                     .has_perm(&self.username, perm, Some(&real))
                 {
                     Some(real)

@@ -239,4 +239,5 @@ fn upload_file(job: &mut Job) -> &mut Box<dyn FileHandle> {
 
 mod commands;
 mod data;
+mod hosts;
 mod login;
