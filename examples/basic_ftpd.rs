@@ -23,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Define a new user having full r/w permissions and a read-only
     // anonymous user. "." is the current directory, stored as its real path.
-    authorizer.add_user("user", "12345", ".", "elradfmwMT")?;
+    authorizer.add_user_with_perm("user", "12345", ".", "elradfmwMT")?;
     authorizer.add_anonymous(".")?;
 
     // Instantiate the FTP handler (pyftpdlib: `handler = FTPHandler`,
@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Specify a masquerade address and the range of ports to use for
     // passive connections. Uncomment in case you're behind a NAT.
     // handler.masquerade_address = Some("151.25.42.11".parse()?);
-    // handler.passive_ports = Some(60000..=65535);
+    // handler.passive_ports = Some((60000..65535).into()); // range(60000, 65535)
 
     // Instantiate the FTP server and listen on every interface, port 2121.
     // The tutorial uses port 21, which needs root (or CAP_NET_BIND_SERVICE)

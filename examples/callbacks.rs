@@ -107,7 +107,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&processed)?;
 
     let mut authorizer = DummyAuthorizer::new();
-    authorizer.add_user("user", "12345", &home, "elradfmwMT")?;
+    authorizer.add_user_with_perm("user", "12345", &home, "elradfmwMT")?;
     authorizer.add_anonymous(&home)?;
     let mut handler = FtpHandler::new(authorizer);
     handler.hooks = Box::new(MoveUploads { processed });

@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hash = std::env::var("FTPD_USER_HASH").unwrap_or_else(|_| USER_HASH.to_string());
 
     let mut authorizer = DummyAuthorizer::new();
-    authorizer.add_user("user", &hash, ".", "elradfmwMT")?;
+    authorizer.add_user_with_perm("user", &hash, ".", "elradfmwMT")?;
     authorizer.add_anonymous(".")?;
 
     let handler = FtpHandler::new(authorizer);

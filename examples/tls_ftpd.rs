@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Instantiate a dummy authorizer for managing "virtual" users.
     let mut authorizer = DummyAuthorizer::new();
-    authorizer.add_user("user", "12345", ".", "elradfmwMT")?;
+    authorizer.add_user_with_perm("user", "12345", ".", "elradfmwMT")?;
     authorizer.add_anonymous(".")?;
 
     // pyftpdlib: `handler = TLS_FTPHandler; handler.certfile = ...`.

@@ -27,6 +27,9 @@ pub use unix::{UnixAuthorizer, UnixAuthorizerOptions};
 const DEFAULT_MSG_LOGIN: &str = "Login successful.";
 /// Default quit message (pyftpdlib `msg_quit="Goodbye."`).
 const DEFAULT_MSG_QUIT: &str = "Goodbye.";
+/// Default permissions of `add_user` and `add_anonymous` (pyftpdlib
+/// `perm="elr"`: read-only).
+const DEFAULT_PERM: &str = "elr";
 /// The user name that stands for anonymous access.
 const ANONYMOUS: &str = "anonymous";
 
@@ -379,14 +382,30 @@ impl DummyAuthorizer {
         Self::default()
     }
 
-    /// Adds a virtual user with messages "Login successful." / "Goodbye."
-    /// (pyftpdlib `add_user(username, password, homedir, perm)`).
+    /// Adds a read-only virtual user, perm `"elr"`, with messages "Login
+    /// successful." / "Goodbye." (pyftpdlib `add_user(username, password,
+    /// homedir)`, whose `perm` defaults to `"elr"`). Other permissions:
+    /// [`Self::add_user_with_perm`].
     ///
     /// `password` is clear text or a crypt(3) hash (see the type's docs).
-    /// Fails if the user exists, `homedir` is not an existing directory,
-    /// `perm` holds an unknown letter or `password` starts with `$` without
-    /// being a usable hash. The home is stored as its real path.
+    /// Fails if the user exists, `homedir` is not an existing directory or
+    /// `password` starts with `$` without being a usable hash. The home is
+    /// stored as its real path.
     pub fn add_user(
+        &mut self,
+        username: &str,
+        password: &str,
+        homedir: impl AsRef<Path>,
+    ) -> Result<(), AuthorizerError> {
+        self.add_user_with_perm(username, password, homedir, DEFAULT_PERM)
+    }
+
+    /// Adds a virtual user with the permission letters `perm` (pyftpdlib
+    /// `add_user(username, password, homedir, perm=...)`), e.g.
+    /// `"elradfmwMT"` for every right; errors as [`Self::add_user`], and an
+    /// unknown letter in `perm`.
+    #[doc(alias = "add_user")]
+    pub fn add_user_with_perm(
         &mut self,
         username: &str,
         password: &str,
@@ -442,7 +461,7 @@ impl DummyAuthorizer {
     /// Adds the "anonymous" user with perm `"elr"`; any password is accepted
     /// (pyftpdlib `add_anonymous(homedir)`).
     pub fn add_anonymous(&mut self, homedir: impl AsRef<Path>) -> Result<(), AuthorizerError> {
-        self.add_anonymous_with(homedir, "elr", DEFAULT_MSG_LOGIN, DEFAULT_MSG_QUIT)
+        self.add_anonymous_with(homedir, DEFAULT_PERM, DEFAULT_MSG_LOGIN, DEFAULT_MSG_QUIT)
     }
 
     /// Adds the "anonymous" user with custom perms and messages (pyftpdlib
@@ -711,7 +730,8 @@ mod tests {
     fn add_user_and_queries() {
         let t = TempDir::new();
         let mut a = DummyAuthorizer::new();
-        a.add_user("bob", "pw", t.0.join("."), "elrw").unwrap();
+        a.add_user_with_perm("bob", "pw", t.0.join("."), "elrw")
+            .unwrap();
         assert!(a.has_user("bob"));
         assert!(!a.has_user("Bob"));
         assert_eq!(a.get_home_dir("bob").unwrap(), t.0);
@@ -734,7 +754,7 @@ mod tests {
         // home stored as realpath (symlink and ".." resolved)
         let real = t.mkdir("real");
         std::os::unix::fs::symlink(&real, t.0.join("link")).unwrap();
-        a.add_user("sym", "pw", t.0.join("real/../link"), "elr")
+        a.add_user_with_perm("sym", "pw", t.0.join("real/../link"), "elr")
             .unwrap();
         assert_eq!(a.get_home_dir("sym").unwrap(), real);
     }
@@ -743,7 +763,7 @@ mod tests {
     fn add_user_errors() {
         let t = TempDir::new();
         let mut a = DummyAuthorizer::new();
-        a.add_user("bob", "pw", &t.0, "elr").unwrap();
+        a.add_user_with_perm("bob", "pw", &t.0, "elr").unwrap();
         fs::write(t.0.join("file.txt"), b"x").unwrap();
         for (user, dir, perm, msg) in [
             ("bob", "", "elr", "already exists"),
@@ -751,7 +771,9 @@ mod tests {
             ("x", "file.txt", "elr", "no such directory"),
             ("x", "", "elrz", "no such permission"),
         ] {
-            let e = a.add_user(user, "pw2", t.0.join(dir), perm).unwrap_err();
+            let e = a
+                .add_user_with_perm(user, "pw2", t.0.join(dir), perm)
+                .unwrap_err();
             assert!(e.0.contains(msg), "{e}");
         }
         assert!(!a.has_user("x"));
@@ -763,7 +785,7 @@ mod tests {
     fn validate_authentication_cases() {
         let t = TempDir::new();
         let mut a = DummyAuthorizer::new();
-        a.add_user("bob", "secret", &t.0, "elr").unwrap();
+        a.add_user_with_perm("bob", "secret", &t.0, "elr").unwrap();
         assert_eq!(a.validate_authentication("bob", "secret"), Ok(()));
         let failed = Err(AuthenticationFailed("Authentication failed.".into()));
         assert_eq!(a.validate_authentication("bob", "wrong"), failed);
@@ -790,9 +812,9 @@ mod tests {
         let t = TempDir::new();
         let mut a = DummyAuthorizer::new();
         let hash = hash_password("s3cret").unwrap();
-        a.add_user("bob", &hash, &t.0, "elr").unwrap();
+        a.add_user_with_perm("bob", &hash, &t.0, "elr").unwrap();
         let sha256 = "$5$saltsalt$4HgQlEGCG4QnAFeYPNl.BdEarRevRfJzyLDAbZMoCbC";
-        a.add_user("eve", sha256, &t.0, "elr").unwrap();
+        a.add_user_with_perm("eve", sha256, &t.0, "elr").unwrap();
         assert_eq!(a.validate_authentication("bob", "s3cret"), Ok(()));
         assert_eq!(a.validate_authentication("eve", "12345"), Ok(()));
         let failed = Err(AuthenticationFailed("Authentication failed.".into()));
@@ -802,7 +824,7 @@ mod tests {
         assert_eq!(a.validate_authentication("eve", sha256), failed);
         // A `$` password that libcrypt cannot use is refused up front.
         for bad in ["$ecret", "$zz$salt$hash", "$"] {
-            let e = a.add_user("x", bad, &t.0, "elr").unwrap_err();
+            let e = a.add_user_with_perm("x", bad, &t.0, "elr").unwrap_err();
             assert!(e.0.contains("crypt(3)"), "{e}");
         }
         assert!(password_matches(sha256, "12345") && !password_matches(sha256, "1234"));
@@ -834,13 +856,13 @@ mod tests {
     fn remove_user_cases() {
         let t = TempDir::new();
         let mut a = DummyAuthorizer::new();
-        a.add_user("bob", "pw", &t.0, "elr").unwrap();
+        a.add_user_with_perm("bob", "pw", &t.0, "elr").unwrap();
         a.remove_user("bob").unwrap();
         assert!(!a.has_user("bob"));
         assert!(a.validate_authentication("bob", "pw").is_err());
         assert!(a.remove_user("bob").is_err());
         // can be added again
-        a.add_user("bob", "pw2", &t.0, "elr").unwrap();
+        a.add_user_with_perm("bob", "pw2", &t.0, "elr").unwrap();
         assert!(a.validate_authentication("bob", "pw2").is_ok());
     }
 
@@ -852,7 +874,7 @@ mod tests {
         t.mkdir("home/sub");
         fs::write(home.join("f.txt"), b"x").unwrap();
         let mut a = DummyAuthorizer::new();
-        a.add_user("bob", "pw", &home, "elr").unwrap();
+        a.add_user_with_perm("bob", "pw", &home, "elr").unwrap();
         let cases: [(&str, PathBuf, &str, &str); 8] = [
             ("nobody", home.join("sub"), "elr", "no such user"),
             ("bob", home.join("nope"), "elr", "no such directory"),
@@ -878,7 +900,7 @@ mod tests {
         let sub = t.mkdir("home/sub");
         let subdir = t.mkdir("home/sub/dir");
         let mut a = DummyAuthorizer::new();
-        a.add_user("bob", "pw", &home, "elr").unwrap();
+        a.add_user_with_perm("bob", "pw", &home, "elr").unwrap();
         a.override_perm("bob", &sub, "elrw", false).unwrap();
         let has = |p, path: &Path| a.has_perm("bob", p, Some(path));
         assert!(has(Perm::Store, &sub.join("new.txt")));
@@ -901,7 +923,8 @@ mod tests {
         let sub = t.mkdir("home/sub");
         let deeper = t.mkdir("home/sub/deep/deeper");
         let mut a = DummyAuthorizer::new();
-        a.add_user("bob", "pw", &home, "elradfmwMT").unwrap();
+        a.add_user_with_perm("bob", "pw", &home, "elradfmwMT")
+            .unwrap();
         a.override_perm("bob", &sub, "el", true).unwrap();
         let has = |p, path: &Path| a.has_perm("bob", p, Some(path));
         assert!(!has(Perm::Retrieve, &deeper.join("file")));
@@ -919,7 +942,7 @@ mod tests {
         let a_dir = t.mkdir("home/a");
         let ab_dir = t.mkdir("home/ab");
         let mut auth = DummyAuthorizer::new();
-        auth.add_user("bob", "pw", &home, "elr").unwrap();
+        auth.add_user_with_perm("bob", "pw", &home, "elr").unwrap();
         auth.override_perm("bob", &a_dir, "elrw", true).unwrap();
         assert!(auth.has_perm("bob", Perm::Store, Some(&a_dir.join("f"))));
         assert!(!auth.has_perm("bob", Perm::Store, Some(&ab_dir)));
@@ -935,7 +958,7 @@ mod tests {
         let sub = t.mkdir("home/sub");
         let inner = t.mkdir("home/sub/inner");
         let mut a = DummyAuthorizer::new();
-        a.add_user("bob", "pw", &home, "elr").unwrap();
+        a.add_user_with_perm("bob", "pw", &home, "elr").unwrap();
         // first matching override wins, in insertion order
         a.override_perm("bob", &sub, "elrd", true).unwrap();
         a.override_perm("bob", &inner, "elrw", true).unwrap();

@@ -86,7 +86,7 @@ pub(crate) fn configure(
             auth.add_anonymous_with(dir, perm, "Login successful.", "Goodbye.")?;
         }
         for (_, (user, password, home, perms)) in o.site_users.iter().filter(|(s, _)| s == name) {
-            auth.add_user(user, password, home, perms)?;
+            auth.add_user_with_perm(user, password, home, perms)?;
         }
         let mut site = VirtualHost::new(auth);
         site.banner = banner.clone();

@@ -70,7 +70,7 @@ pub use error::{AuthenticationFailed, AuthorizerError, Error, FilesystemError};
 pub use filesystems::{AbstractedFs, DirNames, FileHandle, Filesystem, OpenMode, Stat};
 pub use handlers::ftp::{
     ActiveDtp, ArgRule, Command, CommandContext, DtpHandler, FtpHandler, Hooks, NoHooks,
-    PassiveDtp, PathRule, SessionInfo, VirtualHost,
+    PassiveDtp, PathRule, PortSet, PortSetError, SessionInfo, VirtualHost,
 };
 #[cfg(feature = "tls")]
 pub use handlers::ftps::{ClientAuth, TlsFtpHandler};
@@ -109,7 +109,10 @@ pub mod fuzzing {
     /// bytes. Effects on sockets are dropped.
     pub fn interpret(input: &[u8], home: &Path) -> Vec<u8> {
         let mut auth = crate::DummyAuthorizer::new();
-        if auth.add_user("user", "12345", home, "elradfmwMT").is_err() {
+        if auth
+            .add_user_with_perm("user", "12345", home, "elradfmwMT")
+            .is_err()
+        {
             return Vec::new();
         }
         let mut handler = crate::FtpHandler::new(auth);

@@ -30,7 +30,8 @@ Options:
   -w, --write                 grant write access to logged-in users (default: read-only)
   -d, --directory PATH        directory to serve (default: current directory)
   -n, --nat-address ADDRESS   NAT address announced in PASV replies
-  -r, --range FROM-TO         port range for passive connections (e.g. 8000-9000)
+  -r, --range PORTS           ports for passive connections: FROM-TO, or a list
+                              of ports and ranges (e.g. 8000-9000,9500)
   -D, --debug                 enable DEBUG logging (commands and replies)
   -q, --quiet                 no logging at all (errors included)
   -u, --username USERNAME     a named user, instead of anonymous (needs -P)
@@ -132,7 +133,7 @@ struct Options {
     write: bool,
     directory: Option<PathBuf>,
     nat_address: Option<std::net::IpAddr>,
-    range: Option<(u16, u16)>,
+    range: Option<ftpdlib::PortSet>,
     debug: bool,
     quiet: bool,
     username: Option<String>,
@@ -346,13 +347,13 @@ fn dummy_authorizer(o: &Options, perm: &str) -> Result<DummyAuthorizer, ftpdlib:
     let directory = o.directory.clone().unwrap_or(cwd);
     let mut auth = DummyAuthorizer::new();
     if let Some(user) = &o.username {
-        auth.add_user(user, o.password.as_deref().unwrap_or(""), &directory, perm)?;
+        auth.add_user_with_perm(user, o.password.as_deref().unwrap_or(""), &directory, perm)?;
     } else if !o.no_anonymous {
         let home = o.anonymous_dir.as_ref().unwrap_or(&directory);
         auth.add_anonymous_with(home, perm, "Login successful.", "Goodbye.")?;
     }
     for (name, password, home, perms) in &o.users {
-        auth.add_user(name, password, home, perms)?;
+        auth.add_user_with_perm(name, password, home, perms)?;
     }
     Ok(auth)
 }
@@ -404,7 +405,7 @@ fn configure(handler: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error
         handler.banner = b.clone();
     }
     handler.masquerade_address = o.nat_address;
-    handler.passive_ports = o.range.map(|(a, b)| a..=b);
+    handler.passive_ports = o.range.clone();
     if let Some(t) = o.timeout {
         handler.timeout = Duration::from_secs(t);
         handler.dtp_handler.timeout = Duration::from_secs(t);
@@ -858,13 +859,11 @@ fn existing_dir(text: &str) -> Result<PathBuf, String> {
     }
 }
 
-fn port_range(text: &str) -> Result<(u16, u16), String> {
-    let (a, b) = text.split_once('-').ok_or("--range: expected FROM-TO")?;
-    let (a, b): (u16, u16) = (number("--range", a)?, number("--range", b)?);
-    if a == 0 || a >= b {
-        return Err("--range: expected 1 <= FROM < TO <= 65535".into());
-    }
-    Ok((a, b))
+/// pyftpdlib's `FROM-TO` (1 <= FROM < TO <= 65535), or a comma-separated
+/// list of such ranges and single ports.
+fn port_range(text: &str) -> Result<ftpdlib::PortSet, String> {
+    text.parse()
+        .map_err(|e| format!("--range: {e} (expected FROM-TO or a list like 8000-9000,9500)"))
 }
 
 /// `NAME:PASSWORD:HOME:PERMS`; the password may contain ':' (the home and
@@ -1066,6 +1065,18 @@ mod tests {
             }
         }
         assert!(settings > 40, "{settings} settings");
+    }
+
+    #[test]
+    fn range_takes_pyftpdlibs_from_to_and_lists() {
+        let o = run(&["-r", "60000-60100"]).unwrap();
+        assert_eq!(o.range.map(|p| p.len()), Some(101));
+        let o = run(&["--range", "2000-2002,2010"]).unwrap();
+        let ports: Vec<u16> = o.range.iter().flat_map(|p| p.iter()).collect();
+        assert_eq!(ports, [2000, 2001, 2002, 2010]);
+        for bad in ["60100-60000", "5-5", "0-10", "1-70000", "x", "1,,2"] {
+            assert!(run(&["-r", bad]).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

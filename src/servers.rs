@@ -38,7 +38,7 @@ pub(crate) const TOO_MANY_FROM_IP: &str = "Too many connections from the same IP
 /// ```no_run
 /// use ftpdlib::{DummyAuthorizer, FtpHandler, FtpServer};
 /// let mut auth = DummyAuthorizer::new();
-/// auth.add_user("user", "12345", ".", "elradfmwMT").unwrap();
+/// auth.add_user_with_perm("user", "12345", ".", "elradfmwMT").unwrap();
 /// let mut server = FtpServer::bind(("127.0.0.1", 2121), FtpHandler::new(auth)).unwrap();
 /// server.max_cons = 256;
 /// server.max_cons_per_ip = 5;
@@ -486,7 +486,7 @@ impl FtpServer {
             None => log::info!(target: LOG, "masquerade (NAT) address: None"),
         }
         match &h.passive_ports {
-            Some(r) => log::info!(target: LOG, "passive ports: {}->{}", r.start(), r.end()),
+            Some(p) => log::info!(target: LOG, "passive ports: {}", passive_ports_text(p)),
             None => log::info!(target: LOG, "passive ports: None"),
         }
         log::debug!(target: LOG, "poller: mio (epoll)");
@@ -628,14 +628,22 @@ fn check_handler(handler: &FtpHandler) -> Result<(), Error> {
             handler.encoding
         )));
     }
-    if let Some(r) = &handler.passive_ports {
-        if r.is_empty() || *r.start() == 0 {
+    if let Some(p) = &handler.passive_ports {
+        if p.is_empty() || p.first() == Some(0) {
             return Err(Error::Config(
-                "passive_ports must be a non-empty range of ports 1-65535".into(),
+                "passive_ports must be a non-empty set of ports 1-65535".into(),
             ));
         }
     }
     Ok(())
+}
+
+/// pyftpdlib's `60000->65535` for one range, the list form otherwise.
+fn passive_ports_text(p: &crate::PortSet) -> String {
+    match p.ranges() {
+        [r] => format!("{}->{}", r.start(), r.end()),
+        _ => p.to_string(),
+    }
 }
 
 /// The shared-counter bucket of an IP address (FNV-1a of its bytes).

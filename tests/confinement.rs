@@ -88,7 +88,8 @@ fn jail() -> (TestServer, Jail) {
     let h = home.clone();
     let srv = TestServer::start_with(
         move |a, _| {
-            a.add_user(JAIL_USER, JAIL_PASS, &h, "elradfmwMT").unwrap();
+            a.add_user_with_perm(JAIL_USER, JAIL_PASS, &h, "elradfmwMT")
+                .unwrap();
         },
         |_| {},
     );
@@ -667,7 +668,7 @@ fn override_perm_non_recursive() {
         |a, root| {
             fs::create_dir(root.join("sub")).unwrap();
             fs::create_dir(root.join("sub/deeper")).unwrap();
-            a.add_user("elr", "pw", root, "elr").unwrap();
+            a.add_user_with_perm("elr", "pw", root, "elr").unwrap();
             a.override_perm("elr", root.join("sub"), "elrw", false)
                 .unwrap();
         },

@@ -138,7 +138,7 @@ fn customize(h: &mut FtpHandler) {
 /// user/12345 (all perms), anonymous (elr), reader/rpw (el only).
 fn server() -> TestServer {
     let srv = TestServer::start_with(
-        |a, root| a.add_user("reader", "rpw", root, "el").unwrap(),
+        |a, root| a.add_user_with_perm("reader", "rpw", root, "el").unwrap(),
         customize,
     );
     std::fs::write(srv.root().join("f"), b"hello world\n").unwrap();

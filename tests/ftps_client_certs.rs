@@ -54,8 +54,9 @@ fn server(mode: ClientAuth, tweak: impl FnOnce(&mut TlsFtpHandler) + Send + 'sta
     tweak(&mut tls);
     let srv = TestServer::start_full(
         |a, root| {
-            a.add_user("other", "otherpw", root, "elr").unwrap();
-            a.add_user("user@example.org", "mailpw", root, "elr")
+            a.add_user_with_perm("other", "otherpw", root, "elr")
+                .unwrap();
+            a.add_user_with_perm("user@example.org", "mailpw", root, "elr")
                 .unwrap();
         },
         move |h| h.enable_tls(tls),

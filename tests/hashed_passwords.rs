@@ -30,10 +30,12 @@ fn server(delay: Duration) -> TestServer {
         |auth: &mut DummyAuthorizer, root: &Path| {
             let hash = hash_password(CLEAR).expect("hash_password");
             assert!(hash.starts_with('$') && !hash.contains(CLEAR));
-            auth.add_user(NAME, &hash, root, "elradfmwMT")
+            auth.add_user_with_perm(NAME, &hash, root, "elradfmwMT")
                 .expect("add_user");
-            auth.add_user("sha512", SHA512, root, "elr").unwrap();
-            auth.add_user("sha256", SHA256, root, "elr").unwrap();
+            auth.add_user_with_perm("sha512", SHA512, root, "elr")
+                .unwrap();
+            auth.add_user_with_perm("sha256", SHA256, root, "elr")
+                .unwrap();
         },
         move |h| h.auth_failed_timeout = delay,
     )

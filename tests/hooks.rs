@@ -268,7 +268,7 @@ fn logout_on_rein_and_on_a_new_user_but_not_on_disconnect() {
     let (srv, events) = server_with(false, |_| {});
     let mut c = srv.login();
     let port = local_port(&c);
-    c.expect("REIN", 230);
+    c.expect("REIN", 220);
     assert_eq!(find(&events, port, "logout").unwrap().args, ["user"]);
     c.login(USER, PASSWD);
     // USER while logged in flushes the account: on_logout for the old user.
@@ -571,7 +571,7 @@ fn hooks_that_all_panic_leave_the_server_up() {
         assert_eq!(code_of(&c.cmd("ABOR")), 426);
         assert_eq!(code_of(&c.read_reply()), 226);
         drop(d);
-        c.expect("REIN", 230);
+        c.expect("REIN", 220);
         c.login(USER, PASSWD);
         if round == 0 {
             c.expect("QUIT", 221);

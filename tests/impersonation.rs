@@ -38,7 +38,7 @@ fn a_panicking_command_gives_the_server_its_identity_back() {
     let (addr, stop, thread) = common::serve_thread(move || {
         let mut inner = DummyAuthorizer::new();
         inner
-            .add_user(USER, PASSWD, &root, "elradfmw")
+            .add_user_with_perm(USER, PASSWD, &root, "elradfmw")
             .expect("user");
         let mut h = FtpHandler::new(Counting { inner, depth: seen });
         h.auth_failed_timeout = Duration::from_millis(1);

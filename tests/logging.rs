@@ -144,7 +144,10 @@ fn a_session_logs_pyftpdlib_lines_in_order() {
     capture();
     const PW: &str = "Alice-Pw-7c1e9";
     let srv = TestServer::start_with(
-        |a, root| a.add_user("alice", PW, root, "elradfmwMT").unwrap(),
+        |a, root| {
+            a.add_user_with_perm("alice", PW, root, "elradfmwMT")
+                .unwrap()
+        },
         |_| {},
     );
     std::fs::write(srv.root().join("a.txt"), b"hello\n").unwrap();
@@ -242,7 +245,7 @@ fn password_is_never_logged_in_clear() {
     capture();
     const PW: &str = "Pw-In-Clear-Never-5d2";
     let srv = TestServer::start_with(
-        |a, root| a.add_user("bob", PW, root, "elr").unwrap(),
+        |a, root| a.add_user_with_perm("bob", PW, root, "elr").unwrap(),
         |_| {},
     );
     let mut c = srv.client();
@@ -392,7 +395,7 @@ fn rein_log_cmd_line() {
     let srv = TestServer::start();
     let mut c = srv.login();
     let port = local_port(&c);
-    c.expect("REIN", 230);
+    c.expect("REIN", 220);
     c.expect("QUIT", 221);
     wait_closed(port);
     let got: Vec<String> = session_records(port)
@@ -402,7 +405,7 @@ fn rein_log_cmd_line() {
         .collect();
     // pyftpdlib: "%s %s" % (" ".join([cmd, arg]).strip(), code): an empty
     // argument leaves one space; REIN has already cleared the user name.
-    assert_eq!(got, [format!("{} REIN 230", prefix(port, ""))]);
+    assert_eq!(got, [format!("{} REIN 220", prefix(port, ""))]);
 }
 
 #[test]

@@ -70,7 +70,10 @@ fn wire_lines_show_every_command_and_reply_with_pass_masked() {
     capture();
     const PW: &str = "Carol-Secret-9b3f";
     let srv = TestServer::start_with(
-        |a, root| a.add_user("carol", PW, root, "elradfmwMT").unwrap(),
+        |a, root| {
+            a.add_user_with_perm("carol", PW, root, "elradfmwMT")
+                .unwrap()
+        },
         |_| {},
     );
     std::fs::write(srv.root().join("f"), b"data").unwrap();

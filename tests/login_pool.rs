@@ -104,10 +104,10 @@ fn serve(
     let (addr, stop, thread) = common::serve_thread(move || {
         let mut inner = DummyAuthorizer::new();
         inner
-            .add_user(USER, PASSWD, &root, "elradfmw")
+            .add_user_with_perm(USER, PASSWD, &root, "elradfmw")
             .expect("user");
         inner
-            .add_user("slow", "unused", &root, "elr")
+            .add_user_with_perm("slow", "unused", &root, "elr")
             .expect("slow");
         prepare(&mut inner, &root);
         let mut h = FtpHandler::new(GatedAuthorizer { inner, gate });
@@ -336,7 +336,8 @@ fn hashed_passwords_log_in_through_the_pool_and_inline() {
             Gate::default(),
             |a, root| {
                 let hash = ftpdlib::hash_password("s3cret").expect("hash");
-                a.add_user("hashed", &hash, root, "elr").expect("hashed");
+                a.add_user_with_perm("hashed", &hash, root, "elr")
+                    .expect("hashed");
             },
             move |h| h.auth_workers = workers,
         );
@@ -355,7 +356,8 @@ fn a_brute_force_client_leaves_others_downloading_and_logging_in() {
         Gate::default(),
         |a, root| {
             let hash = ftpdlib::hash_password("s3cret").expect("hash");
-            a.add_user("hashed", &hash, root, "elr").expect("hashed");
+            a.add_user_with_perm("hashed", &hash, root, "elr")
+                .expect("hashed");
             std::fs::write(root.join("big.bin"), vec![1u8; FILE]).expect("file");
         },
         |h| h.max_login_attempts = 0,

@@ -35,13 +35,15 @@ fn homes() -> Homes {
 /// with write access; the default site is the test server's user/12345.
 fn add_sites(h: &mut FtpHandler, a: &Path, b: &Path) {
     let mut auth_a = DummyAuthorizer::new();
-    auth_a.add_user("alice", "apw", a, "elr").unwrap();
+    auth_a.add_user_with_perm("alice", "apw", a, "elr").unwrap();
     auth_a.add_anonymous(a).unwrap();
     let mut site_a = VirtualHost::new(auth_a);
     site_a.banner = Some("Welcome to site A.".into());
     h.add_site("a.example", site_a);
     let mut auth_b = DummyAuthorizer::new();
-    auth_b.add_user("bob", "bpw", b, "elradfmw").unwrap();
+    auth_b
+        .add_user_with_perm("bob", "bpw", b, "elradfmw")
+        .unwrap();
     let mut site_b = VirtualHost::new(auth_b);
     site_b.banner = Some("Welcome to site B.".into());
     h.add_site("B.Example.", site_b);
@@ -131,7 +133,7 @@ fn host_replies_per_rfc7151() {
     c.expect("PASS bpw", 230);
     c.expect("HOST a.example", 503);
     // REIN goes back to a fresh connection's site: the default.
-    c.expect("REIN", 230);
+    c.expect("REIN", 220);
     c.expect("USER bob", 331);
     c.expect("PASS bpw", 530);
     c.expect("HOST b.example", 220);
@@ -216,7 +218,9 @@ fn ftps_with_sni_presents_each_sites_certificate() {
             .unwrap();
             // Sites added before and after enable_tls both get their certificate.
             let mut auth_a = DummyAuthorizer::new();
-            auth_a.add_user("alice", "apw", &a, "elr").unwrap();
+            auth_a
+                .add_user_with_perm("alice", "apw", &a, "elr")
+                .unwrap();
             let mut site_a = VirtualHost::new(auth_a);
             site_a
                 .set_certificate(dir.join("a.pem"), Some(&dir.join("a.key")))

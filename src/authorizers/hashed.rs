@@ -31,7 +31,7 @@ const TIMING_DUMMY: &str =
 /// ```
 /// let hash = ftpdlib::hash_password("12345")?;
 /// let mut auth = ftpdlib::DummyAuthorizer::new();
-/// auth.add_user("user", &hash, ".", "elr")?;
+/// auth.add_user_with_perm("user", &hash, ".", "elr")?;
 /// # Ok::<(), ftpdlib::AuthorizerError>(())
 /// ```
 ///

@@ -39,10 +39,12 @@ pub(crate) fn sendfile(
     Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
-/// Sets `SO_OOBINLINE` on a socket (pyftpdlib's control channel does
-/// `setsockopt(SOL_SOCKET, SO_OOBINLINE, 1)` so urgent data is read inline).
-pub(crate) fn set_oobinline(fd: RawFd) -> io::Result<()> {
-    let one: libc::c_int = 1;
+/// Sets or clears `SO_OOBINLINE` on a socket (pyftpdlib's control channel
+/// does `setsockopt(SOL_SOCKET, SO_OOBINLINE, 1)` so urgent data is read
+/// inline; a TLS control connection clears it, so that an urgent byte
+/// stays out of the TLS record stream).
+pub(crate) fn set_oobinline(fd: RawFd, on: bool) -> io::Result<()> {
+    let one: libc::c_int = on.into();
     let len = libc::socklen_t::try_from(std::mem::size_of::<libc::c_int>())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: `one` is a live c_int and `len` is its exact size; the kernel
@@ -203,10 +205,11 @@ mod tests {
     fn oobinline() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let s = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        set_oobinline(s.as_raw_fd()).unwrap();
+        set_oobinline(s.as_raw_fd(), true).unwrap();
+        set_oobinline(s.as_raw_fd(), false).unwrap();
         let p = tmp("oob");
         let f = std::fs::File::create(&p).unwrap();
-        assert!(set_oobinline(f.as_raw_fd()).is_err());
+        assert!(set_oobinline(f.as_raw_fd(), true).is_err());
         std::fs::remove_file(&p).unwrap();
     }
 }

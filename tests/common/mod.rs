@@ -83,7 +83,7 @@ impl TestServer {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {
             let mut a = DummyAuthorizer::new();
-            a.add_user(USER, PASSWD, &root, "elradfmwMT")
+            a.add_user_with_perm(USER, PASSWD, &root, "elradfmwMT")
                 .expect("add_user");
             a.add_anonymous(&root).expect("add_anonymous");
             auth(&mut a, &root);

@@ -76,6 +76,9 @@ impl Conn {
     #[cfg(feature = "tls")]
     pub fn start_tls(&mut self, config: std::sync::Arc<rustls::ServerConfig>) -> io::Result<()> {
         let conn = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
+        // From now on an urgent byte (a Telnet Synch) must not land inside
+        // the TLS records: the kernel keeps it out of band, unread.
+        crate::sys::set_oobinline(self.sock.as_raw_fd(), false)?;
         self.tls = Some(Box::new(conn));
         Ok(())
     }

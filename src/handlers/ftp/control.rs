@@ -7,7 +7,6 @@
 //! processed while [`MAX_PENDING_OUT`] bytes of replies wait for a client
 //! that does not read them. Buffers are released when idle.
 
-use std::borrow::Cow;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
@@ -111,7 +110,10 @@ impl ControlChannel {
         if cfg.tcp_no_delay {
             sock.set_nodelay(true)?;
         }
-        crate::sys::set_oobinline(sock.as_raw_fd())?;
+        // Urgent data (the Telnet Synch before ABOR) is read in line, as in
+        // pyftpdlib; not on a TLS connection, where an in-line urgent byte
+        // would break the record stream (`Conn::start_tls` clears it).
+        crate::sys::set_oobinline(sock.as_raw_fd(), !admission.implicit_tls)?;
         core.register(&mut sock, me.token())?;
         let local = sock.local_addr()?;
         let tls_config = if admission.implicit_tls {
@@ -511,11 +513,10 @@ impl ControlChannel {
         if line.len() > MAX_LINE {
             return self.session.line_too_long();
         }
-        let line = strip_telnet(line);
         let session = &mut self.session;
-        let run = std::panic::AssertUnwindSafe(|| session.handle_line(&line));
+        let run = std::panic::AssertUnwindSafe(|| session.handle_line(line));
         if std::panic::catch_unwind(run).is_err() {
-            self.session.command_panicked(&line);
+            self.session.command_panicked(line);
             self.closing = true;
         }
     }
@@ -757,38 +758,4 @@ fn handshake_timeout(cfg: &FtpHandler) -> std::time::Duration {
     }
     let _ = cfg;
     std::time::Duration::from_secs(30)
-}
-
-/// Remove Telnet commands (IAC IP, IAC DM/Synch...) from a line; IAC IAC
-/// stands for one 0xFF byte (RFC 854).
-fn strip_telnet(line: &[u8]) -> Cow<'_, [u8]> {
-    if !line.contains(&0xff) {
-        return Cow::Borrowed(line);
-    }
-    let mut out = Vec::with_capacity(line.len());
-    let mut i = 0;
-    while i < line.len() {
-        if line[i] == 0xff {
-            if line.get(i + 1) == Some(&0xff) {
-                out.push(0xff);
-            }
-            i += 2;
-        } else {
-            out.push(line[i]);
-            i += 1;
-        }
-    }
-    Cow::Owned(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::strip_telnet;
-
-    #[test]
-    fn telnet_interrupt_and_synch_are_removed() {
-        assert_eq!(&*strip_telnet(b"\xff\xf4\xff\xf2ABOR"), b"ABOR");
-        assert_eq!(&*strip_telnet(b"STOR a\xff\xffb"), b"STOR a\xffb");
-        assert_eq!(&*strip_telnet(b"NOOP"), b"NOOP");
-    }
 }

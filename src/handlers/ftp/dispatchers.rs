@@ -63,18 +63,15 @@ pub(crate) fn open_passive(
     Ok((link, addr))
 }
 
-/// Bind a port of `passive_ports`, starting at a random one (RFC 2577 port
-/// stealing), or a kernel-chosen port when there is no range or it is full.
+/// Bind a port of `passive_ports`, trying each from a random one on (RFC
+/// 2577 port stealing), or a kernel-chosen port when there is no set or
+/// every port of it is taken.
 fn bind_passive(cfg: &FtpHandler, ip: IpAddr) -> io::Result<std::net::TcpListener> {
     let random = std::collections::hash_map::RandomState::new()
         .build_hasher()
         .finish();
-    if let Some(range) = &cfg.passive_ports {
-        let (lo, hi) = (u32::from(*range.start()), u32::from(*range.end()));
-        let span = hi - lo + 1;
-        let start = (random % u64::from(span)) as u32;
-        for i in 0..span {
-            let port = (lo + (start + i) % span) as u16;
+    if let Some(ports) = &cfg.passive_ports {
+        for port in ports.try_order(random) {
             if let Ok(l) = std::net::TcpListener::bind(SocketAddr::new(ip, port)) {
                 return Ok(l);
             }

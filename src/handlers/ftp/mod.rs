@@ -21,13 +21,13 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::authorizers::{Authorizer, DummyAuthorizer};
 use crate::filesystems::{AbstractedFs, Filesystem};
 pub use hooks::{Hooks, NoHooks, SessionInfo};
+pub use ports::{PortSet, PortSetError};
 use session::commands::CommandTable;
 pub use session::commands::{ArgRule, Command, CommandContext, Handler, PathRule};
 pub use sites::VirtualHost;
@@ -39,6 +39,7 @@ pub(crate) mod dispatchers;
 pub(crate) mod dtp;
 pub mod hooks;
 mod login_gate;
+mod ports;
 pub(crate) mod producers;
 pub(crate) mod session;
 pub(crate) mod sites;
@@ -56,7 +57,7 @@ pub type FsFactory = Box<dyn Fn(PathBuf) -> Box<dyn Filesystem>>;
 /// auth.add_anonymous(".").unwrap();
 /// let mut handler = FtpHandler::new(auth);
 /// handler.banner = "welcome".into();
-/// handler.passive_ports = Some(60000..=60100);
+/// handler.passive_ports = Some((60000..=60100).into());
 /// ```
 #[doc(alias = "FTPHandler")]
 pub struct FtpHandler {
@@ -90,9 +91,12 @@ pub struct FtpHandler {
     /// Local address → announced address; wins over `masquerade_address`
     /// (pyftpdlib `masquerade_address_map`).
     pub masquerade_address_map: HashMap<IpAddr, IpAddr>,
-    /// Ports for PASV/EPSV listeners; `None` lets the kernel choose
-    /// (pyftpdlib `passive_ports`).
-    pub passive_ports: Option<RangeInclusive<u16>>,
+    /// Ports for PASV/EPSV listeners, any set of them (a range, a list,
+    /// see [`PortSet`]); `None` lets the kernel choose (pyftpdlib
+    /// `passive_ports`). A listener tries every port of the set from a
+    /// random one on, then falls back to a kernel-chosen port with a
+    /// warning, as pyftpdlib.
+    pub passive_ports: Option<PortSet>,
     /// Show times in UTC (true) or local time in LIST, MLSx and MDTM
     /// (pyftpdlib `use_gmt_times`).
     pub use_gmt_times: bool,
@@ -290,7 +294,8 @@ impl Default for DtpHandler {
 pub struct PassiveDtp {
     /// Time the client has to connect (pyftpdlib `timeout`, 30 s).
     pub timeout: Duration,
-    /// listen() backlog of the passive socket (pyftpdlib `backlog`).
+    /// listen() backlog of the passive socket (pyftpdlib `backlog`, which
+    /// defaults to the server's backlog, 100).
     pub backlog: i32,
 }
 
@@ -298,7 +303,7 @@ impl Default for PassiveDtp {
     fn default() -> Self {
         PassiveDtp {
             timeout: Duration::from_secs(30),
-            backlog: 5,
+            backlog: 100,
         }
     }
 }

@@ -22,16 +22,22 @@ pub fn parse_port(arg: &str) -> Option<SocketAddr> {
     Some(SocketAddr::new(IpAddr::V4(ip), port))
 }
 
-/// Why an EPRT argument was refused.
+/// Why an EPRT argument was refused, in the order pyftpdlib checks.
 #[derive(Debug, PartialEq, Eq)]
 pub enum EprtError {
-    /// Not `<d>proto<d>addr<d>port<d>`.
+    /// Not `<d>proto<d>addr<d>port<d>`, or the port is not a number that
+    /// fits 16 bits.
     Format,
     /// A protocol number other than 1 or 2.
     UnknownProtocol,
+    /// The address is not one of the protocol's family ("|2|1.2.3.4|").
+    Address(Family),
 }
 
-/// Parse EPRT's `<d>proto<d>address<d>port<d>` (RFC 2428 §2).
+/// Parse EPRT's `<d>proto<d>address<d>port<d>` (RFC 2428 §2). The checks
+/// run in pyftpdlib's order: shape and port first, then the protocol
+/// number, then the address, so that the caller can answer a protocol of
+/// the wrong family (522) before looking at its address.
 pub fn parse_eprt(arg: &str) -> Result<SocketAddr, EprtError> {
     let delim = arg.chars().next().ok_or(EprtError::Format)?;
     if !(33..=126).contains(&(delim as u32)) {
@@ -41,15 +47,13 @@ pub fn parse_eprt(arg: &str) -> Result<SocketAddr, EprtError> {
     if parts.len() != 5 || !parts[0].is_empty() || !parts[4].is_empty() {
         return Err(EprtError::Format);
     }
-    let ip: IpAddr = match parts[1] {
-        "1" => IpAddr::V4(parts[2].parse().map_err(|_| EprtError::Format)?),
-        "2" => IpAddr::V6(parts[2].parse().map_err(|_| EprtError::Format)?),
+    let port: u16 = parts[3].parse().map_err(|_| EprtError::Format)?;
+    let (family, ip) = match parts[1] {
+        "1" => (Family::Ipv4, parts[2].parse().map(IpAddr::V4)),
+        "2" => (Family::Ipv6, parts[2].parse().map(IpAddr::V6)),
         _ => return Err(EprtError::UnknownProtocol),
     };
-    let port: u16 = parts[3].parse().map_err(|_| EprtError::Format)?;
-    if port == 0 {
-        return Err(EprtError::Format);
-    }
+    let ip = ip.map_err(|_| EprtError::Address(family))?;
     Ok(SocketAddr::new(ip, port))
 }
 
@@ -215,11 +219,19 @@ pub(super) fn eprt(s: &mut Session, arg: &str, _: Option<PathBuf>) {
             let text = format!("Network protocol not supported (use {}).", family.number());
             s.reply(reply::BAD_NETWORK_PROTOCOL, &text)
         }
+        Err(EprtError::Address(asked)) if asked != family => {
+            let text = format!("Network protocol not supported (use {}).", family.number());
+            s.reply(reply::BAD_NETWORK_PROTOCOL, &text)
+        }
         Err(EprtError::UnknownProtocol) => {
             let text = format!("Unknown network protocol (use {}).", family.number());
             s.reply(reply::BAD_ARGUMENT, &text)
         }
-        Err(EprtError::Format) => s.reply(reply::BAD_ARGUMENT, "Invalid EPRT format."),
+        // A malformed address of the right family is malformed (pyftpdlib
+        // calls an IPv6 one a foreign address).
+        Err(EprtError::Format | EprtError::Address(_)) => {
+            s.reply(reply::BAD_ARGUMENT, "Invalid EPRT format.")
+        }
     }
 }
 
@@ -371,23 +383,27 @@ pub(super) fn allo(s: &mut Session, _: &str, _: Option<PathBuf>) {
 /// ABOR: 225 when nothing runs; 426 + 226 for a running transfer (the
 /// replies come with the transfer's outcome).
 pub(super) fn abor(s: &mut Session, _: &str, _: Option<PathBuf>) {
-    match s.data.state() {
-        DataState::Idle => s.reply(reply::DATA_OPEN_NO_TRANSFER, "No transfer to abort."),
-        DataState::Transferring => s.effects.push(Effect::AbortTransfer),
-        DataState::Listening | DataState::Connecting | DataState::Connected => {
-            let forgotten = s.data.forget_setup();
-            s.effects.push(Effect::CloseData);
-            if forgotten.queued {
-                // The queued transfer's 150 is answered (RFC 959 ABOR).
-                s.reply(reply::TRANSFER_ABORTED, "Transfer aborted via ABOR.");
-                return s.reply(reply::TRANSFER_COMPLETE, "ABOR command successful.");
-            }
-            s.reply(
-                reply::DATA_OPEN_NO_TRANSFER,
-                "ABOR command successful; data channel closed.",
-            );
-        }
+    let state = s.data.state();
+    if state == DataState::Transferring {
+        return s.effects.push(Effect::AbortTransfer);
     }
+    let forgotten = s.data.forget_setup();
+    if forgotten.connection {
+        s.effects.push(Effect::CloseData);
+    }
+    if forgotten.queued {
+        // The queued transfer's 150 is answered (RFC 959 ABOR); a STOU
+        // queued before any PASV/PORT too.
+        s.reply(reply::TRANSFER_ABORTED, "Transfer aborted via ABOR.");
+        return s.reply(reply::TRANSFER_COMPLETE, "ABOR command successful.");
+    }
+    if state == DataState::Idle {
+        return s.reply(reply::DATA_OPEN_NO_TRANSFER, "No transfer to abort.");
+    }
+    s.reply(
+        reply::DATA_OPEN_NO_TRANSFER,
+        "ABOR command successful; data channel closed.",
+    );
 }
 
 #[cfg(test)]
@@ -424,7 +440,22 @@ mod tests {
             parse_eprt("|3|127.0.0.1|6275|"),
             Err(EprtError::UnknownProtocol)
         );
-        assert_eq!(parse_eprt("|1|::1|6275|"), Err(EprtError::Format));
+        // pyftpdlib's order: the port before the protocol, the protocol
+        // before the address.
+        assert_eq!(parse_eprt("|3|127.0.0.1|x|"), Err(EprtError::Format));
+        assert_eq!(
+            parse_eprt("|1|::1|6275|"),
+            Err(EprtError::Address(Family::Ipv4))
+        );
+        assert_eq!(
+            parse_eprt("|2|bogus|6275|"),
+            Err(EprtError::Address(Family::Ipv6))
+        );
+        // Port 0 parses; the privileged-port check refuses it, as for PORT.
+        assert_eq!(
+            parse_eprt("|1|127.0.0.1|0|"),
+            Ok("127.0.0.1:0".parse().unwrap())
+        );
         assert_eq!(parse_eprt("|1|127.0.0.1|70000|"), Err(EprtError::Format));
         assert_eq!(parse_eprt("|1|127.0.0.1|6275"), Err(EprtError::Format));
         assert_eq!(parse_eprt(""), Err(EprtError::Format));

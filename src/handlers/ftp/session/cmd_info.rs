@@ -70,8 +70,8 @@ pub(super) fn parse_opts(arg: &str) -> Result<Opts, OptsError> {
     }
 }
 
-/// OPTS UTF8 / OPTS MLST. Allowed before login: clients send
-/// `OPTS UTF8 ON` right after the greeting.
+/// OPTS UTF8 / OPTS MLST. Needs a login, as in pyftpdlib: an
+/// `OPTS UTF8 ON` sent right after the greeting gets a 530.
 pub(super) fn opts(s: &mut Session, arg: &str, _: Option<PathBuf>) {
     match parse_opts(arg) {
         Ok(Opts::Utf8) => s.reply(reply::OK, "Always in UTF8 mode."),

@@ -194,8 +194,9 @@ pub(super) fn rein(s: &mut Session, _: &str, _: Option<PathBuf>) {
     s.update_prefix();
     // Back to the site of a fresh connection (the one SNI named, if any).
     s.site = super::cmd_host::site_of_sni(s);
-    s.reply(reply::LOGGED_IN, "Ready for new user.");
-    s.log_cmd("REIN", "", reply::LOGGED_IN, "Ready for new user.");
+    // RFC 959 §4.2 lists 120/220 for REIN (pyftpdlib answers 230).
+    s.reply(reply::READY, "Ready for new user.");
+    s.log_cmd("REIN", "", reply::READY, "Ready for new user.");
 }
 
 fn logout(s: &mut Session) {

@@ -13,9 +13,11 @@ use crate::handlers::ftp::producers::{
 };
 use crate::reply::{self, MultiLine};
 
-/// RETR: send a file, from the REST offset if one is pending.
+/// RETR: send a file, from the REST offset if one is pending. The file
+/// and the offset are checked before the data connection (pyftpdlib's
+/// order): a client learns of a missing file with its 550, not a 425.
 pub(super) fn retr(s: &mut Session, _: &str, path: Option<PathBuf>) {
-    if !s.data_channel_ready() {
+    if s.transfer_busy() {
         return;
     }
     let Some(path) = path else { return };
@@ -32,6 +34,9 @@ pub(super) fn retr(s: &mut Session, _: &str, path: Option<PathBuf>) {
         Err(e) => return s.reply(reply::ACTION_NOT_TAKEN, &reply::strerror(&e)),
     };
     if rest > 0 && !seek_within(s, &mut *file, rest) {
+        return;
+    }
+    if s.no_data_connection() {
         return;
     }
     let sendfile_offset = match file.raw_fd() {
@@ -71,7 +76,7 @@ fn seek_within(s: &mut Session, file: &mut dyn FileHandle, rest: u64) -> bool {
 /// STOR: receive a file; with a pending REST, write from that offset and
 /// cut the file where the upload ends.
 pub(super) fn stor(s: &mut Session, _: &str, path: Option<PathBuf>) {
-    if !s.data_channel_ready() {
+    if s.transfer_busy() {
         return;
     }
     let Some(path) = path else { return };
@@ -93,7 +98,7 @@ pub(super) fn appe(s: &mut Session, _: &str, path: Option<PathBuf>) {
             "Can't APPE while REST request is pending.",
         );
     }
-    if !s.data_channel_ready() {
+    if s.transfer_busy() {
         return;
     }
     receive(s, TransferKind::Appe, path, OpenMode::Append, 0);
@@ -105,12 +110,26 @@ fn receive(s: &mut Session, transfer: TransferKind, path: PathBuf, mode: OpenMod
     if fs.isdir(&path) {
         return s.reply(reply::ACTION_NOT_TAKEN, "Is a directory.");
     }
+    if s.data.state() == DataState::Idle && mode != OpenMode::Resume {
+        // No data connection: the 425 comes after what can be checked
+        // without creating or truncating the file (REST + STOR's update
+        // mode creates nothing, so it is opened and checked below).
+        if let Err(e) = parent_is_dir(s, &path) {
+            return s.reply(reply::ACTION_NOT_TAKEN, &reply::strerror(&e));
+        }
+        s.no_data_connection();
+        return;
+    }
+    let Some(fs) = s.fs_or_reply() else { return };
     let opened = fs.open(&path, mode);
     let mut file = match opened {
         Ok(f) => f,
         Err(e) => return s.reply(reply::ACTION_NOT_TAKEN, &reply::strerror(&e)),
     };
     if rest > 0 && !seek_within(s, &mut *file, rest) {
+        return;
+    }
+    if s.no_data_connection() {
         return;
     }
     let kind = JobKind::Receive {
@@ -121,8 +140,24 @@ fn receive(s: &mut Session, transfer: TransferKind, path: PathBuf, mode: OpenMod
     s.start_or_queue(Job::new(transfer, path, kind), None);
 }
 
+/// The directory an upload would create its file in exists.
+fn parent_is_dir(s: &Session, path: &Path) -> std::io::Result<()> {
+    let (Some(fs), Some(parent)) = (s.fs.as_deref(), path.parent()) else {
+        return Ok(());
+    };
+    if fs.isdir(parent) {
+        Ok(())
+    } else if fs.lexists(parent) {
+        Err(std::io::Error::from_raw_os_error(libc::ENOTDIR))
+    } else {
+        Err(std::io::Error::from_raw_os_error(libc::ENOENT))
+    }
+}
+
 /// STOU [name]: receive into a new file with a unique name (RFC 1123
-/// "FILE: name" reply).
+/// "FILE: name" reply). Sent before any PASV/PORT it is accepted as in
+/// pyftpdlib: the file is created, `150 FILE: name` answered, and the
+/// upload runs on the data connection of the next PASV/EPSV/PORT/EPRT.
 pub(super) fn stou(s: &mut Session, arg: &str, _: Option<PathBuf>) {
     if s.restart_position != 0 {
         return s.reply(
@@ -130,7 +165,7 @@ pub(super) fn stou(s: &mut Session, arg: &str, _: Option<PathBuf>) {
             "Can't STOU while REST request is pending.",
         );
     }
-    if !s.data_channel_ready() {
+    if s.transfer_busy() {
         return;
     }
     let Some((virt_dir, prefix)) = unique_name_parts(s, arg) else {
@@ -198,7 +233,7 @@ fn create_unique(
 
 /// LIST [path]: `ls -l` lines on the data channel.
 pub(super) fn list(s: &mut Session, _: &str, path: Option<PathBuf>) {
-    if !s.data_channel_ready() {
+    if s.transfer_busy() {
         return;
     }
     listing(s, TransferKind::List, path, ListFormat::List);
@@ -206,7 +241,7 @@ pub(super) fn list(s: &mut Session, _: &str, path: Option<PathBuf>) {
 
 /// NLST [path]: bare names on the data channel.
 pub(super) fn nlst(s: &mut Session, _: &str, path: Option<PathBuf>) {
-    if !s.data_channel_ready() {
+    if s.transfer_busy() {
         return;
     }
     listing(s, TransferKind::Nlst, path, ListFormat::Nlst);
@@ -214,7 +249,7 @@ pub(super) fn nlst(s: &mut Session, _: &str, path: Option<PathBuf>) {
 
 /// MLSD [path]: RFC 3659 facts of a directory's entries.
 pub(super) fn mlsd(s: &mut Session, _: &str, path: Option<PathBuf>) {
-    if !s.data_channel_ready() {
+    if s.transfer_busy() {
         return;
     }
     let Some(path) = path else { return };
@@ -237,6 +272,10 @@ fn listing(s: &mut Session, transfer: TransferKind, path: Option<PathBuf>, forma
         Ok(pair) => pair,
         Err(e) => return s.reply(reply::ACTION_NOT_TAKEN, &reply::strerror(&e)),
     };
+    if s.no_data_connection() {
+        return;
+    }
+    let Some(fs) = s.fs.as_deref() else { return };
     let producer = Listing::new(fs.box_clone(), dir, names, format, utc, perms);
     // The data channel produces it later, outside this command's
     // impersonation: it stats the entries as the user again.

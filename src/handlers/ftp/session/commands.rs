@@ -360,7 +360,7 @@ static BUILTINS: &[BuiltinRow] = &[
     row("MODE",       None,                  Auth::Always,       ArgRule::Required,  PathRule::None,       data::mode,      "Syntax: MODE <SP> mode (noop; set data transfer mode)."),
     row("NLST",       Some(Perm::List),      Auth::Always,       ArgRule::Optional,  PathRule::ArgOrCwd,   xfer::nlst,      "Syntax: NLST [<SP> path] (list path in a compact form)."),
     row("NOOP",       None,                  Auth::Never,        ArgRule::Forbidden, PathRule::None,       info::noop,      "Syntax: NOOP (just do nothing)."),
-    row("OPTS",       None,                  Auth::Never,        ArgRule::Required,  PathRule::None,       info::opts,      "Syntax: OPTS <SP> cmd [<SP> option] (set option for command)."),
+    row("OPTS",       None,                  Auth::Always,       ArgRule::Required,  PathRule::None,       info::opts,      "Syntax: OPTS <SP> cmd [<SP> option] (set option for command)."),
     row("PASS",       None,                  Auth::Never,        ArgRule::Optional,  PathRule::None,       login::pass,     "Syntax: PASS [<SP> password] (set user password)."),
     row("PASV",       None,                  Auth::Always,       ArgRule::Forbidden, PathRule::None,       data::pasv,      "Syntax: PASV (open passive data connection)."),
     row("PORT",       None,                  Auth::Always,       ArgRule::Required,  PathRule::None,       data::port,      "Syntax: PORT <sp> h,h,h,h,p,p (open active data connection)."),
@@ -443,7 +443,7 @@ mod tests {
             .filter(|b| b.auth == Auth::Never)
             .map(|b| b.name)
             .collect();
-        let before_login = "FEAT HELP NOOP OPTS PASS QUIT SITE SITE HELP SYST USER";
+        let before_login = "FEAT HELP NOOP PASS QUIT SITE SITE HELP SYST USER";
         assert_eq!(open.join(" "), before_login);
     }
 

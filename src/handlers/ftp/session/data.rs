@@ -66,7 +66,8 @@ impl DataLink {
         self.state == DataState::Transferring
     }
 
-    /// A transfer is running or waits for the connection (its 150 sent).
+    /// A transfer is running or waits for the connection (its 150 sent):
+    /// a command still owes its final reply.
     pub fn has_transfer(&self) -> bool {
         self.is_transferring() || self.queued.is_some()
     }
@@ -135,8 +136,14 @@ impl DataLink {
     }
 
     /// Run `job` now if the connection is up, or queue it until it is.
-    pub fn start_or_queue(&mut self, job: Job) -> Start {
+    /// With `before_setup` (STOU, as pyftpdlib), a job is also queued when
+    /// no PASV/PORT was issued yet: the next one's connection runs it.
+    pub fn start_or_queue(&mut self, job: Job, before_setup: bool) -> Start {
         match self.state {
+            DataState::Idle if before_setup && self.queued.is_none() => {
+                self.queued = Some(job);
+                Start::Queued
+            }
             DataState::Connected => {
                 self.state = DataState::Transferring;
                 Start::Now(job)

@@ -26,7 +26,7 @@ impl Session {
                 "File status okay. About to open data connection.".to_string(),
             ),
         };
-        match self.data.start_or_queue(job) {
+        match self.data.start_or_queue(job, stou_name.is_some()) {
             Start::Now(job) => {
                 self.reply(reply::DATA_ALREADY_OPEN, &open_text);
                 self.effects.push(Effect::StartJob(job));
@@ -40,24 +40,27 @@ impl Session {
         }
     }
 
-    /// Whether a transfer command may go ahead: a data connection exists or
-    /// is being set up, and no transfer runs. Replies 425 otherwise, before
-    /// the command touches any file.
-    pub fn data_channel_ready(&mut self) -> bool {
-        match self.data.state() {
-            DataState::Idle => {
-                self.reply(
-                    reply::CANT_OPEN_DATA,
-                    "No data connection: use PASV, EPSV, PORT or EPRT first.",
-                );
-                false
-            }
-            _ if self.data.has_transfer() => {
-                self.reply(reply::CANT_OPEN_DATA, "A transfer is already in progress.");
-                false
-            }
-            _ => true,
+    /// A transfer runs or waits for its connection: 425, before the
+    /// command touches any file.
+    pub fn transfer_busy(&mut self) -> bool {
+        if !self.data.has_transfer() {
+            return false;
         }
+        self.reply(reply::CANT_OPEN_DATA, "A transfer is already in progress.");
+        true
+    }
+
+    /// No PASV/EPSV/PORT/EPRT was issued: 425. Transfer commands ask
+    /// after checking their file (pyftpdlib's order).
+    pub fn no_data_connection(&mut self) -> bool {
+        if self.data.state() != DataState::Idle {
+            return false;
+        }
+        self.reply(
+            reply::CANT_OPEN_DATA,
+            "No data connection: use PASV, EPSV, PORT or EPRT first.",
+        );
+        true
     }
 
     /// The passive listener is up at `addr`.
@@ -104,12 +107,31 @@ impl Session {
         }
     }
 
-    /// A reply about the data connection that the data side produced.
+    /// A reply about the data connection that the data side produced. It
+    /// is sent once for each command that awaits it: a PORT/EPRT whose
+    /// connect was in progress (its 200 was due), and a transfer command
+    /// (150 or 125 sent) whose data connection is gone. With neither it is
+    /// only logged: a reply no command asked for (pyftpdlib's `421 Passive
+    /// data channel timed out.` on an idle session) would be read as the
+    /// reply to the client's next command, and every later reply would be
+    /// one behind.
     pub fn on_data_reply(&mut self, code: Code, text: &str, left: DataSide) {
+        let setup_owed = self.data.state() == DataState::Connecting;
+        let transfer_owed = left == DataSide::Gone && self.data.has_transfer();
         if left == DataSide::Gone {
             self.data.lost();
+            self.stats = None;
         }
-        self.reply(code, text);
+        if setup_owed {
+            self.reply(code, text);
+        }
+        if transfer_owed {
+            self.reply(code, text);
+        }
+        if !setup_owed && !transfer_owed && left == DataSide::Gone {
+            // (A refused foreign peer, `Alive`, was logged at WARN already.)
+            self.log(&format!("{text} (no command awaits a reply)"));
+        }
     }
 
     /// The data connection failed before a transfer ran on it. A transfer

@@ -33,6 +33,7 @@ pub(crate) mod commands;
 mod data;
 mod door;
 pub(crate) mod impersonation;
+mod telnet;
 mod transfer_log;
 
 #[cfg(test)]
@@ -280,11 +281,19 @@ impl Session {
 
     /// Interpret one command line (without its line terminator).
     pub fn handle_line(&mut self, raw: &[u8]) {
+        // Telnet commands first (IAC IP, IAC DM before an urgent ABOR).
+        let stripped = telnet::strip(raw);
         // The wire encoding is UTF-8 (RFC 2640). An undecodable line is
         // refused rather than "replaced": a path with U+FFFD would name a
         // file the client never asked for (pyftpdlib with
-        // unicode_errors="strict" answers the same).
-        let Ok(line) = std::str::from_utf8(raw) else {
+        // unicode_errors="strict" answers the same). The exception is
+        // what is left of a Telnet Synch before ABOR, STAT or QUIT.
+        let decoded = std::str::from_utf8(&stripped).or_else(|e| {
+            telnet::urgent_command(&stripped)
+                .map(std::str::from_utf8)
+                .unwrap_or(Err(e))
+        });
+        let Ok(line) = decoded else {
             log::debug!(target: LOGLINE, "{} <- (undecodable line)", self.prefix);
             return self.reply(reply::BAD_ARGUMENT, "Can't decode command.");
         };

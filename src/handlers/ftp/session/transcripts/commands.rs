@@ -198,6 +198,7 @@ fn feat_lists_the_extensions_sorted_one_per_line_per_rfc2389() {
 #[test]
 fn opts_of_a_command_without_options_is_501_per_rfc2389() {
     let mut t = T::new();
+    t.login();
     t.says("OPTS FOO on", "501 Unsupported command \"FOO\".");
     t.says("OPTS a b c", "501 Invalid number of arguments.");
     t.says("OPTS MLST size", "501 Invalid argument.");

@@ -63,7 +63,7 @@ impl T {
         let mut auth = DummyAuthorizer::new();
         let users = [(USER, PASSWORD, "elradfmwMT"), (VIEWER, "pw", "el")];
         for (name, password, perms) in users {
-            auth.add_user(name, password, home.path(), perms)
+            auth.add_user_with_perm(name, password, home.path(), perms)
                 .expect("a valid user");
         }
         auth.add_anonymous(home.path())
@@ -241,3 +241,4 @@ mod commands;
 mod data;
 mod hosts;
 mod login;
+mod wire;
