@@ -145,7 +145,7 @@ fn landlock_child_server() {
     let base = PathBuf::from(base);
     let home = base.join("home");
     let mut auth = DummyAuthorizer::new();
-    auth.add_user(USER, PASSWD, &home, "elradfmwMT")
+    auth.add_user_with_perm(USER, PASSWD, &home, "elradfmwMT")
         .expect("user");
     let mut handler = FtpHandler::new(auth);
     handler.auth_failed_timeout = std::time::Duration::ZERO;
