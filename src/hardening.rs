@@ -152,7 +152,7 @@ impl Access {
 
     /// The rights the permission letters `perms` need: `e`/`l` list
     /// directories, `r` reads files, `a` appends (and creates), `w` writes,
-    /// creates and truncates, `d` removes, `f` renames (remove + create +
+    /// creates, truncates and replaces, `d` removes, `f` renames (remove + create +
     /// move across directories), `m` makes directories; `M` and `T` need
     /// none (Landlock does not restrict chmod or utimes).
     pub fn from_perms(perms: Perms) -> Access {
@@ -169,7 +169,9 @@ impl Access {
             a |= WRITE_FILE | MAKE_REG;
         }
         if has(Perm::Store) {
-            a |= WRITE_FILE | MAKE_REG | TRUNCATE;
+            // REMOVE_FILE too: an upload written to a temporary name and
+            // renamed over its target removes the name it replaces.
+            a |= WRITE_FILE | MAKE_REG | TRUNCATE | REMOVE_FILE;
         }
         if has(Perm::Delete) {
             a |= REMOVE_FILE | REMOVE_DIR;
@@ -539,7 +541,7 @@ mod tests {
         let w = Perms::parse("w").unwrap();
         assert_eq!(
             format!("{:?}", Access::from_perms(w)),
-            "write_file,make_reg,truncate"
+            "write_file,remove_file,make_reg,truncate"
         );
         assert_eq!(format!("{:?}", Access::default()), "none");
         assert_eq!("required".parse(), Ok(LandlockMode::Required));
