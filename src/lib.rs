@@ -30,6 +30,9 @@
 //!                                          Authorizer (DummyAuthorizer,
 //!                                          UnixAuthorizer), Filesystem
 //!                                          (AbstractedFs, UnixFilesystem)
+//!    HeaderReader .... a PROXY header, read before the greeting or a
+//!                      data connection (proxy_protocol, proxy_data)
+//!    PoolListener .... a passive port shared by client addresses (passive_pool)
 //! ```
 //!
 //! The loop ([`ioloop`]) is generic: it polls, keeps dispatchers in a slab,
@@ -58,6 +61,7 @@ pub mod hardening;
 pub mod ioloop;
 pub mod log;
 mod prefork;
+pub mod proxy_protocol;
 pub mod reply;
 pub mod servers;
 mod sys;

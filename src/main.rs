@@ -84,6 +84,21 @@ Options:
       --workers N             pre-forked worker processes, each a single-threaded
                               event loop on the shared port (default: 1)
       --xferlog PATH          append a wu-ftpd/vsftpd-style xferlog line per transfer
+
+Behind a load balancer (see docs/cluster.md):
+      --proxy-protocol off|optional|required
+                              read a PROXY protocol v1/v2 header (HAProxy send-proxy)
+                              before the greeting on connections from --trusted-proxies;
+                              its source is the client's address (default: off)
+      --trusted-proxies CIDR[,CIDR...]
+                              the proxies whose headers are believed (needed by
+                              --proxy-protocol); required mode closes other peers
+      --proxy-data            data connections from trusted proxies carry a PROXY
+                              header too, whose source must be the session's client
+      --proxy-header-timeout SECONDS
+                              time allowed for a PROXY header (default: 10)
+      --passive-pool          share each port of --range between sessions of different
+                              client addresses (a narrow range serves many clients)
       --syslog [FACILITY]     log to the local syslog daemon instead of stderr, with
                               FACILITY (default: daemon; also ftp, local0-local7...)
       --syslog-socket PATH    the syslog daemon's socket (default: /dev/log)
@@ -179,6 +194,11 @@ struct Options {
     run_as: Option<ftpdlib::RunAs>,
     landlock: ftpdlib::LandlockMode,
     landlock_allow: Vec<(PathBuf, bool)>,
+    proxy_protocol: ftpdlib::proxy_protocol::ProxyProtocol,
+    trusted_proxies: Vec<ftpdlib::proxy_protocol::Cidr>,
+    proxy_data: bool,
+    proxy_header_timeout: Option<u64>,
+    passive_pool: bool,
 }
 
 enum Parsed {
@@ -399,6 +419,7 @@ fn configure_tls(_: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error> 
 /// The handler settings common to every kind of user.
 fn configure(handler: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error> {
     configure_tls(handler, o)?;
+    configure_proxy(handler, o)?;
     let perm = if o.write { "elradfmwMT" } else { "elr" };
     cli_tls_hosts::configure(handler, &o.tls_hosts, perm, o.no_anonymous)?;
     if let Some(b) = &o.banner {
@@ -426,6 +447,32 @@ fn configure(handler: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error
     if let Some(path) = &o.xferlog {
         handler.set_xferlog(path)?;
     }
+    Ok(())
+}
+
+/// The PROXY protocol and pooled passive port options.
+fn configure_proxy(handler: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error> {
+    use ftpdlib::proxy_protocol::ProxyProtocol;
+    let err = |m: &str| Err(ftpdlib::Error::Config(m.into()));
+    if o.proxy_protocol != ProxyProtocol::Off && o.trusted_proxies.is_empty() {
+        return err("--proxy-protocol needs --trusted-proxies");
+    }
+    if o.proxy_data && o.proxy_protocol == ProxyProtocol::Off {
+        return err("--proxy-data needs --proxy-protocol");
+    }
+    if o.inetd && o.proxy_protocol != ProxyProtocol::Off {
+        return err("--proxy-protocol is not read in --inetd mode (the super-server accepts)");
+    }
+    if o.passive_pool && o.range.is_none() {
+        return err("--passive-pool needs --range");
+    }
+    handler.proxy_protocol = o.proxy_protocol;
+    handler.trusted_proxies = o.trusted_proxies.clone();
+    handler.proxy_data = o.proxy_data;
+    if let Some(t) = o.proxy_header_timeout {
+        handler.proxy_header_timeout = Duration::from_secs(t);
+    }
+    handler.passive_pool = o.passive_pool;
     Ok(())
 }
 
@@ -555,7 +602,8 @@ fn any_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
         || tls_option(o, a)?
         || cli_tls_hosts::option(&mut o.tls_hosts, a)?
         || unix_option(o, a)?
-        || hardening_option(o, a)?)
+        || hardening_option(o, a)?
+        || proxy_option(o, a)?)
 }
 
 /// Keys a configuration file may not hold: they are not settings.
@@ -775,6 +823,22 @@ fn hardening(o: &Options) -> Result<ftpdlib::Hardening, ftpdlib::Error> {
 }
 
 /// System users (`--unix-users` and the options that go with it).
+fn proxy_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
+    match a.name {
+        "--proxy-protocol" => o.proxy_protocol = a.value()?.parse()?,
+        "--trusted-proxies" => {
+            let list = ftpdlib::proxy_protocol::parse_cidr_list(&a.value()?)
+                .map_err(|e| format!("--trusted-proxies: {e}"))?;
+            o.trusted_proxies.extend(list);
+        }
+        "--proxy-data" => o.proxy_data = a.flag()?,
+        "--proxy-header-timeout" => o.proxy_header_timeout = Some(a.number()?),
+        "--passive-pool" => o.passive_pool = a.flag()?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
 fn unix_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
     match a.name {
         "--unix-users" => o.unix_users = a.flag()?,
@@ -1205,5 +1269,41 @@ mod tests {
         );
         let unix_fs = run(&["--unix-users", "--unix-filesystem"]).unwrap();
         assert_eq!(hardening(&unix_fs).unwrap().landlock, LandlockMode::Off);
+    }
+
+    #[test]
+    fn proxy_options_set_the_handler_and_need_each_other() {
+        use ftpdlib::proxy_protocol::ProxyProtocol;
+        let o = run(&[
+            "--proxy-protocol",
+            "required",
+            "--trusted-proxies",
+            "10.0.0.0/8,127.0.0.1",
+            "--proxy-data",
+            "--proxy-header-timeout=3",
+            "--passive-pool",
+            "-r",
+            "60000-60001",
+        ])
+        .unwrap();
+        let mut h = FtpHandler::default();
+        configure(&mut h, &o).unwrap();
+        assert_eq!(h.proxy_protocol, ProxyProtocol::Required);
+        assert!(h.is_trusted_proxy("10.1.2.3".parse().unwrap()));
+        assert!(h.is_trusted_proxy("127.0.0.1".parse().unwrap()));
+        assert!(!h.is_trusted_proxy("127.0.0.2".parse().unwrap()));
+        assert!(h.proxy_data && h.passive_pool);
+        assert_eq!(h.proxy_header_timeout, Duration::from_secs(3));
+        assert!(run(&["--proxy-protocol", "sometimes"]).is_err());
+        assert!(run(&["--trusted-proxies", "10.0.0.0/40"]).is_err());
+        for needs_more in [
+            &["--proxy-protocol", "optional"][..],
+            &["--proxy-data"],
+            &["--passive-pool"],
+        ] {
+            let o = run(needs_more).unwrap();
+            let mut h = FtpHandler::default();
+            assert!(configure(&mut h, &o).is_err(), "{needs_more:?}");
+        }
     }
 }

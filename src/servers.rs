@@ -489,6 +489,17 @@ impl FtpServer {
             Some(p) => log::info!(target: LOG, "passive ports: {}", passive_ports_text(p)),
             None => log::info!(target: LOG, "passive ports: None"),
         }
+        if h.proxy_protocol != crate::proxy_protocol::ProxyProtocol::Off {
+            let trusted: Vec<String> = h.trusted_proxies.iter().map(|c| c.to_string()).collect();
+            log::info!(
+                target: LOG,
+                "PROXY protocol: {:?}, trusted proxies: {}, on data connections: {}, pooled passive ports: {}",
+                h.proxy_protocol,
+                trusted.join(","),
+                h.proxy_data,
+                h.passive_pool
+            );
+        }
         log::debug!(target: LOG, "poller: mio (epoll)");
         log::debug!(target: LOG, "use sendfile(): {}", h.use_sendfile);
         let limit = |n: usize| {
@@ -716,21 +727,68 @@ impl Acceptor {
     }
 
     fn accepted(&mut self, stream: mio::net::TcpStream, peer: SocketAddr, core: &mut Core) {
-        let ip = peer.ip().to_canonical();
+        use crate::handlers::ftp::proxied::{self, Purpose};
+        use crate::proxy_protocol::ProxyProtocol;
+        let mode = self.handler.proxy_protocol;
+        if mode != ProxyProtocol::Off {
+            // The limits count the client behind the header: the count is
+            // taken once the header is read (HeaderRead).
+            if self.handler.is_trusted_proxy(peer.ip().to_canonical()) {
+                // Headers still being read count against max_cons too, so
+                // a flood of silent connections is bounded.
+                if self.max_cons != 0 && core.shared.proxy_headers >= self.max_cons {
+                    log::warn!(
+                        target: LOG,
+                        "{peer}: {} connections wait for their PROXY header; connection closed.",
+                        core.shared.proxy_headers
+                    );
+                    return;
+                }
+                let purpose = Purpose::Control {
+                    acceptor: self.me,
+                    implicit_tls: self.implicit_tls,
+                    optional: mode == ProxyProtocol::Optional,
+                };
+                proxied::start(core, stream, peer, &self.handler, purpose);
+                return;
+            }
+            if mode == ProxyProtocol::Required {
+                log::warn!(
+                    target: LOG,
+                    "{peer}: not a trusted proxy and a PROXY header is required; connection closed."
+                );
+                return;
+            }
+        }
+        let implicit = self.implicit_tls;
+        self.open_session(stream, peer, None, implicit, core);
+    }
+
+    /// Count a connection from `client` and open its session (greeted, or
+    /// refused with 421 when a limit is reached).
+    fn open_session(
+        &mut self,
+        stream: mio::net::TcpStream,
+        client: SocketAddr,
+        via: Option<crate::handlers::ftp::proxied::Via>,
+        implicit_tls: bool,
+        core: &mut Core,
+    ) {
+        let ip = client.ip().to_canonical();
         let refusal = self.admit(ip);
         let handler = Rc::clone(&self.handler);
         let acceptor = self.me;
-        let implicit = self.implicit_tls;
         let opened = core.insert_with(|me, core| {
             let admission = Admission {
                 refusal,
-                implicit_tls: implicit,
+                implicit_tls,
+                via,
             };
-            ControlChannel::open(stream, peer, me, acceptor, handler, admission, core)
+            ControlChannel::open(stream, client, me, acceptor, handler, admission, core)
                 .map(|c| Dispatcher::Control(Box::new(c)))
         });
         if let Err(e) = opened {
-            log::error!(target: LOGERROR, "cannot serve {peer}: {e}");
+            log::error!(target: LOGERROR, "cannot serve {client}: {e}");
             if refusal.is_none() {
                 self.release(ip);
             }
@@ -784,9 +842,16 @@ impl Acceptor {
     }
 
     /// A control connection of this server closed.
-    pub fn on_notice(&mut self, notice: Notice) -> Status {
-        if let Notice::ControlClosed(ip) = notice {
-            self.release(ip);
+    pub fn on_notice(&mut self, notice: Notice, core: &mut Core) -> Status {
+        match notice {
+            Notice::ControlClosed(ip) => self.release(ip),
+            Notice::HeaderRead {
+                stream,
+                client,
+                via,
+                implicit_tls,
+            } => self.open_session(stream, client, via, implicit_tls, core),
+            _ => {}
         }
         Status::Keep
     }

@@ -17,6 +17,7 @@ use super::conn::{Conn, TlsConfig};
 use super::dispatch::{Core, Dispatcher, Done, Notice, Timer};
 use super::dispatchers;
 use super::login_gate::Limits;
+use super::proxied::{DataPeer, Via};
 use super::session::{DataSide, Effect, Ended, Opened, Passive, Session, TransferStats};
 use super::FtpHandler;
 use crate::authorizers::SlowCheck;
@@ -42,6 +43,8 @@ pub(crate) struct Admission {
     pub refusal: Option<&'static str>,
     /// TLS starts at connect (implicit FTPS).
     pub implicit_tls: bool,
+    /// The proxy that relayed it, when a PROXY header named the client.
+    pub via: Option<Via>,
 }
 
 /// Why input is not being interpreted right now.
@@ -64,6 +67,8 @@ pub(crate) struct ControlChannel {
     me: Link,
     acceptor: Link,
     peer_ip: IpAddr,
+    /// The proxy that relayed it (PROXY protocol).
+    via: Option<Via>,
     session: Session,
     inbuf: Vec<u8>,
     readable: bool,
@@ -127,6 +132,7 @@ impl ControlChannel {
             me,
             acceptor,
             peer_ip: peer.ip().to_canonical(),
+            via: admission.via,
             session: Session::new(Rc::clone(&cfg), peer, local),
             inbuf: Vec::new(),
             readable: false,
@@ -146,6 +152,12 @@ impl ControlChannel {
             data_tls_config: None,
             handshake_timer: None,
         };
+        if let Some(via) = admission.via {
+            c.session.set_announced(via.destination.map(|d| d.ip()));
+            if admission.refusal.is_none() {
+                c.session.log(&format!("relayed by proxy {}", via.proxy));
+            }
+        }
         if c.conn.is_tls() {
             c.session.tls_started();
             let timeout = handshake_timeout(&cfg);
@@ -200,7 +212,7 @@ impl ControlChannel {
                 self.wait = Wait::No;
                 self.session.on_auth_delay_over();
             }
-            Timer::DataSetup | Timer::DataStall | Timer::ThrottleWake => {}
+            Timer::DataSetup | Timer::DataStall | Timer::ThrottleWake | Timer::ProxyHeader => {}
         }
         self.run_effects(core);
         self.pump(core)
@@ -252,7 +264,10 @@ impl ControlChannel {
                 self.session.on_transfer_done(outcome, Ended::ByDataSide);
                 self.touch();
             }
-            Notice::Start(_) | Notice::ControlClosed(_) => {}
+            Notice::Start(_)
+            | Notice::ControlClosed(_)
+            | Notice::HeaderRead { .. }
+            | Notice::DataArrived { .. } => {}
         }
         self.run_effects(core);
         self.pump(core)
@@ -620,15 +635,18 @@ impl ControlChannel {
         let local = self.session.local_addr().ip();
         let tls = self.data_tls();
         let cfg = Rc::clone(self.session.cfg());
-        match dispatchers::open_passive(core, self.me, &cfg, local, self.peer_ip, tls) {
+        let peer = DataPeer {
+            client: self.peer_ip,
+            proxy: self.via.map(|v| v.proxy.ip().to_canonical()),
+        };
+        match dispatchers::open_passive(core, self.me, &cfg, local, peer, tls) {
             Ok((link, addr)) => {
                 self.data = Some(link);
                 self.session.on_passive_open(addr, asked_by);
             }
             Err(e) => {
                 let text = format!("Can't open passive connection: {}", reply::strerror(&e));
-                self.session
-                    .on_data_reply(reply::CANT_OPEN_DATA, &text, DataSide::Gone);
+                self.session.on_passive_failed(&text);
             }
         }
     }

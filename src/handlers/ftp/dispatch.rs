@@ -19,13 +19,16 @@
 //!   once through [`Core::remove`](crate::ioloop::Core::remove), the loop's
 //!   one synchronous path, and read its outcome.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+
+use mio::net::TcpStream;
 
 use super::control::ControlChannel;
-use super::dispatchers::{ActiveConnector, PassiveListener};
+use super::dispatchers::{ActiveConnector, PassiveListener, PoolListener};
 use super::dtp::{Bandwidth, DataChannel};
 use super::login_gate::LoginGate;
 use super::producers::{Job, Outcome};
+use super::proxied::{HeaderReader, Via};
 use super::session::DataSide;
 use crate::error::AuthenticationFailed;
 use crate::ioloop::{self, Dispatch, Link, Ready, Status};
@@ -47,6 +50,11 @@ pub(crate) enum Dispatcher {
     Active(Box<ActiveConnector>),
     /// An open data connection (pyftpdlib `DTPHandler`).
     Data(Box<DataChannel>),
+    /// A connection whose PROXY header is being read (ftpdlib extension).
+    Header(Box<HeaderReader>),
+    /// A passive port shared by sessions of different client addresses
+    /// (`FtpHandler::passive_pool`, ftpdlib extension).
+    Pool(Box<PoolListener>),
 }
 
 /// A message from one FTP dispatcher to another, delivered by the loop.
@@ -71,6 +79,24 @@ pub(crate) enum Notice {
     Start(Job),
     /// To an acceptor: one of its control connections closed.
     ControlClosed(IpAddr),
+    /// To an acceptor: the PROXY header of a connection is read; the
+    /// stream is at the first byte after it.
+    HeaderRead {
+        stream: TcpStream,
+        /// The client (the header's source, or the socket's peer).
+        client: SocketAddr,
+        /// The proxy, when the header named a client.
+        via: Option<Via>,
+        implicit_tls: bool,
+    },
+    /// To a passive listener (or a pooled port's waiting session): a data
+    /// connection from `from` whose client address is `client` (its PROXY
+    /// header's source, or `from`).
+    DataArrived {
+        stream: TcpStream,
+        from: SocketAddr,
+        client: IpAddr,
+    },
 }
 
 /// What a task of the worker pool hands back to the dispatcher that asked.
@@ -86,6 +112,10 @@ pub(crate) struct Shared {
     pub bandwidth: Bandwidth,
     /// Slow login checks in flight.
     pub logins: LoginGate,
+    /// Shared passive ports and the sessions waiting on them.
+    pub pool: super::dispatchers::PassivePool,
+    /// Connections whose PROXY header is being read.
+    pub proxy_headers: usize,
 }
 
 /// The protocol timers an FTP dispatcher can arm.
@@ -104,6 +134,8 @@ pub(crate) enum Timer {
     /// A TLS handshake took too long.
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     Handshake,
+    /// A PROXY header took too long (or, in optional mode, its grace ran out).
+    ProxyHeader,
 }
 
 impl Dispatch for Dispatcher {
@@ -119,21 +151,26 @@ impl Dispatch for Dispatcher {
             Dispatcher::Passive(p) => p.on_ready(core),
             Dispatcher::Active(a) => a.on_ready(ready, core),
             Dispatcher::Data(d) => d.on_ready(ready, core),
+            Dispatcher::Header(h) => h.on_ready(ready, core),
+            Dispatcher::Pool(p) => p.on_ready(core),
         }
     }
 
     fn on_notice(&mut self, notice: Notice, core: &mut Core) -> Status {
         match self {
-            Dispatcher::Acceptor(a) => a.on_notice(notice),
+            Dispatcher::Acceptor(a) => a.on_notice(notice, core),
             Dispatcher::Control(c) => c.on_notice(notice, core),
             Dispatcher::Data(d) => d.on_notice(notice, core),
-            Dispatcher::Passive(_) | Dispatcher::Active(_) => Status::Keep,
+            Dispatcher::Passive(p) => p.on_notice(notice, core),
+            Dispatcher::Pool(p) => p.on_notice(notice, core),
+            Dispatcher::Active(_) | Dispatcher::Header(_) => Status::Keep,
         }
     }
 
     fn on_timer(&mut self, timer: Timer, core: &mut Core) -> Status {
         match self {
-            Dispatcher::Acceptor(_) => Status::Keep,
+            Dispatcher::Acceptor(_) | Dispatcher::Pool(_) => Status::Keep,
+            Dispatcher::Header(h) => h.on_timer(timer, core),
             Dispatcher::Control(c) => c.on_timer(timer, core),
             Dispatcher::Passive(p) => p.on_timer(timer, core),
             Dispatcher::Active(a) => a.on_timer(timer, core),
@@ -163,6 +200,8 @@ impl Dispatch for Dispatcher {
             Dispatcher::Passive(mut p) => p.close(core),
             Dispatcher::Active(mut a) => a.close(core),
             Dispatcher::Data(mut d) => d.close(core),
+            Dispatcher::Header(mut h) => h.close(core),
+            Dispatcher::Pool(mut p) => p.close(core),
         }
     }
 }

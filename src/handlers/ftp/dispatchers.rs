@@ -14,6 +14,9 @@ use mio::Interest;
 use super::conn::{Conn, TlsConfig};
 use super::dispatch::{Core, Dispatcher, Notice, Timer};
 use super::dtp::DataChannel;
+use super::pool::open_pooled;
+pub(crate) use super::pool::{PassivePool, PoolListener};
+use super::proxied::{self, DataPeer};
 use super::session::DataSide;
 use super::FtpHandler;
 use crate::ioloop::{CallLater, Link, Ready, Status};
@@ -21,11 +24,18 @@ use crate::log::LOG;
 use crate::reply;
 
 /// A PASV/EPSV listener waiting for the client (pyftpdlib `PassiveDTP`).
+/// With `passive_pool` it owns no socket: it waits on a shared
+/// [`PoolListener`] port for a connection from its client's address.
 pub(crate) struct PassiveListener {
-    listener: TcpListener,
+    /// `None` when waiting on a pooled port.
+    listener: Option<TcpListener>,
+    /// This listener in the loop.
+    me: Link,
     /// The control channel it works for.
     owner: Link,
-    remote_ip: IpAddr,
+    peer: DataPeer,
+    /// The pooled port and the address it waits under.
+    pooled: Option<(SocketAddr, IpAddr)>,
     cfg: Rc<FtpHandler>,
     timer: Option<CallLater>,
     tls: TlsConfig,
@@ -38,9 +48,12 @@ pub(crate) fn open_passive(
     owner: Link,
     cfg: &Rc<FtpHandler>,
     local_ip: IpAddr,
-    remote_ip: IpAddr,
+    peer: DataPeer,
     tls: TlsConfig,
 ) -> io::Result<(Link, SocketAddr)> {
+    if cfg.passive_pool && cfg.passive_ports.is_some() {
+        return open_pooled(core, owner, cfg, local_ip, peer, tls);
+    }
     let std_listener = bind_passive(cfg, local_ip)?;
     crate::sys::listen(&std_listener, cfg.passive_dtp.backlog)?;
     std_listener.set_nonblocking(true)?;
@@ -49,27 +62,58 @@ pub(crate) fn open_passive(
     let link = core.insert_with(|me, core| {
         core.registry()
             .register(&mut listener, me.token(), Interest::READABLE)?;
-        let timeout = cfg.passive_dtp.timeout;
-        let timer = (!timeout.is_zero()).then(|| core.timer(timeout, me, Timer::DataSetup));
-        Ok(Dispatcher::Passive(Box::new(PassiveListener {
-            listener,
+        Ok(waiting(
+            me,
             owner,
-            remote_ip,
-            cfg: Rc::clone(cfg),
-            timer,
+            cfg,
+            peer,
+            Some(listener),
+            None,
             tls,
-        })))
+            core,
+        ))
     })?;
     Ok((link, addr))
+}
+
+/// The passive dispatcher of a session, its setup timer armed.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn waiting(
+    me: Link,
+    owner: Link,
+    cfg: &Rc<FtpHandler>,
+    peer: DataPeer,
+    listener: Option<TcpListener>,
+    pooled: Option<(SocketAddr, IpAddr)>,
+    tls: TlsConfig,
+    core: &mut Core,
+) -> Dispatcher {
+    let timeout = cfg.passive_dtp.timeout;
+    let timer = (!timeout.is_zero()).then(|| core.timer(timeout, me, Timer::DataSetup));
+    Dispatcher::Passive(Box::new(PassiveListener {
+        listener,
+        me,
+        owner,
+        peer,
+        pooled,
+        cfg: Rc::clone(cfg),
+        timer,
+        tls,
+    }))
+}
+
+/// A random number (the std hasher's random keys), to start port searches.
+pub(super) fn random_u64() -> u64 {
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }
 
 /// Bind a port of `passive_ports`, trying each from a random one on (RFC
 /// 2577 port stealing), or a kernel-chosen port when there is no set or
 /// every port of it is taken.
 fn bind_passive(cfg: &FtpHandler, ip: IpAddr) -> io::Result<std::net::TcpListener> {
-    let random = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
+    let random = random_u64();
     if let Some(ports) = &cfg.passive_ports {
         for port in ports.try_order(random) {
             if let Ok(l) = std::net::TcpListener::bind(SocketAddr::new(ip, port)) {
@@ -99,27 +143,20 @@ impl PassiveListener {
     /// refused and the listener keeps waiting.
     pub fn on_ready(&mut self, core: &mut Core) -> Status {
         loop {
-            match self.listener.accept() {
-                Ok((stream, peer)) => {
-                    let ip = peer.ip().to_canonical();
-                    if !self.cfg.permit_foreign_addresses && ip != self.remote_ip {
-                        let text = format!(
-                            "Rejected data connection from foreign address {}:{}.",
-                            ip,
-                            peer.port()
-                        );
-                        log::warn!(target: LOG, "{text}");
-                        core.notify(
-                            self.owner,
-                            Notice::DataReply {
-                                code: reply::CANT_OPEN_DATA,
-                                text,
-                                left: DataSide::Alive,
-                            },
-                        );
+            let Some(listener) = &self.listener else {
+                return Status::Keep;
+            };
+            match listener.accept() {
+                Ok((stream, from)) => {
+                    let ip = from.ip().to_canonical();
+                    if self.cfg.proxy_data && self.cfg.is_trusted_proxy(ip) {
+                        let purpose = proxied::Purpose::Data { to: self.me };
+                        proxied::start(core, stream, from, &self.cfg, purpose);
                         continue;
                     }
-                    return connected(stream, self.owner, &self.cfg, self.tls.take(), core);
+                    if self.arrived(stream, from, ip, core) == Status::Remove {
+                        return Status::Remove;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Status::Keep,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -139,6 +176,52 @@ impl PassiveListener {
         }
     }
 
+    /// A data connection whose PROXY header was read, or one a pooled port
+    /// matched to this session.
+    pub fn on_notice(&mut self, notice: Notice, core: &mut Core) -> Status {
+        match notice {
+            Notice::DataArrived {
+                stream,
+                from,
+                client,
+            } => self.arrived(stream, from, client, core),
+            _ => Status::Keep,
+        }
+    }
+
+    /// Check the client address of a data connection (after its PROXY
+    /// header, if any) and take it, or refuse it and wait on.
+    fn arrived(
+        &mut self,
+        stream: TcpStream,
+        from: SocketAddr,
+        client: IpAddr,
+        core: &mut Core,
+    ) -> Status {
+        if !self.cfg.permit_foreign_addresses && !self.peer.accepts(client, &self.cfg) {
+            let text = if client == from.ip().to_canonical() {
+                format!(
+                    "Rejected data connection from foreign address {}:{}.",
+                    client,
+                    from.port()
+                )
+            } else {
+                format!("Rejected data connection from foreign address {client} (via {from}).")
+            };
+            log::warn!(target: LOG, "{text}");
+            core.notify(
+                self.owner,
+                Notice::DataReply {
+                    code: reply::CANT_OPEN_DATA,
+                    text,
+                    left: DataSide::Alive,
+                },
+            );
+            return Status::Keep;
+        }
+        connected(stream, self.owner, &self.cfg, self.tls.take(), core)
+    }
+
     /// The client did not connect in time.
     pub fn on_timer(&mut self, timer: Timer, core: &mut Core) -> Status {
         if timer != Timer::DataSetup {
@@ -155,12 +238,17 @@ impl PassiveListener {
         Status::Remove
     }
 
-    /// Deregister and cancel the timer.
+    /// Deregister (or leave the pooled port) and cancel the timer.
     pub fn close(&mut self, core: &mut Core) {
         if let Some(t) = self.timer.take() {
             t.cancel();
         }
-        let _ = core.registry().deregister(&mut self.listener);
+        if let Some(listener) = &mut self.listener {
+            let _ = core.registry().deregister(listener);
+        }
+        if let Some((port, key)) = self.pooled.take() {
+            core.shared.pool.leave(port, key, self.me);
+        }
     }
 }
 
@@ -262,7 +350,7 @@ impl ActiveConnector {
 }
 
 /// Turn an established connection into a data channel and tell the owner.
-fn connected(
+pub(super) fn connected(
     mut sock: TcpStream,
     owner: Link,
     cfg: &Rc<FtpHandler>,

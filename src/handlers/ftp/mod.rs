@@ -39,8 +39,10 @@ pub(crate) mod dispatchers;
 pub(crate) mod dtp;
 pub mod hooks;
 mod login_gate;
+pub(crate) mod pool;
 mod ports;
 pub(crate) mod producers;
+pub(crate) mod proxied;
 pub(crate) mod session;
 pub(crate) mod sites;
 
@@ -143,6 +145,33 @@ pub struct FtpHandler {
     /// [`enable_tls`](Self::enable_tls).
     #[cfg(feature = "tls")]
     pub tls: Option<crate::handlers::ftps::TlsFtpHandler>,
+    /// Read a PROXY protocol header (v1 or v2) before the greeting on
+    /// control connections from [`trusted_proxies`](Self::trusted_proxies):
+    /// its source address is then the session's address everywhere (limits,
+    /// log prefix, hooks, xferlog, data-connection checks). Off by default.
+    /// ftpdlib extension; see `docs/cluster.md`.
+    pub proxy_protocol: crate::proxy_protocol::ProxyProtocol,
+    /// The proxies whose PROXY headers are believed. Headers from other
+    /// peers are never read: in required mode their connections are closed,
+    /// in optional mode their bytes are FTP input. ftpdlib extension.
+    pub trusted_proxies: Vec<crate::proxy_protocol::Cidr>,
+    /// Data connections from trusted proxies carry a PROXY header too, and
+    /// its source must be the session's client (HAProxy `send-proxy` on the
+    /// passive port servers). Without it, a proxied session's data
+    /// connections are accepted from any trusted proxy. ftpdlib extension.
+    pub proxy_data: bool,
+    /// Time a trusted peer has to send its whole PROXY header (10 s);
+    /// zero disables the limit. ftpdlib extension.
+    pub proxy_header_timeout: Duration,
+    /// Share each port of [`passive_ports`](Self::passive_ports) between
+    /// sessions: a passive connection goes to the session that asked for it
+    /// by the client's address, so a narrow range serves more clients than
+    /// it has ports (each address may wait on each port once; 425 when all
+    /// of the range waits for that address). Needs `passive_ports`; a data
+    /// connection from an address other than the session's (FXP with
+    /// `permit_foreign_addresses`) finds no session to join.
+    /// ftpdlib extension (libunftp's pooled mode).
+    pub passive_pool: bool,
     /// Virtual hosts reached by `HOST` (ftpdlib extension); add them with
     /// [`add_site`](Self::add_site).
     pub(crate) sites: Vec<(String, VirtualHost)>,
@@ -198,9 +227,19 @@ impl FtpHandler {
             #[cfg(feature = "tls")]
             tls: None,
             xferlog: None,
+            proxy_protocol: crate::proxy_protocol::ProxyProtocol::Off,
+            trusted_proxies: Vec::new(),
+            proxy_data: false,
+            proxy_header_timeout: Duration::from_secs(10),
+            passive_pool: false,
             sites: Vec::new(),
             commands: CommandTable::builtin(),
         }
+    }
+
+    /// Whether `ip` is one of [`trusted_proxies`](Self::trusted_proxies).
+    pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        crate::proxy_protocol::is_trusted(&self.trusted_proxies, ip)
     }
 
     /// Open (append, create) the xferlog file.

@@ -89,6 +89,7 @@ impl Session {
             .get(&local)
             .copied()
             .or(self.cfg.masquerade_address)
+            .or(self.announced)
             .unwrap_or(local);
         match chosen.to_canonical() {
             std::net::IpAddr::V4(v4) => v4,
@@ -132,6 +133,13 @@ impl Session {
             // (A refused foreign peer, `Alive`, was logged at WARN already.)
             self.log(&format!("{text} (no command awaits a reply)"));
         }
+    }
+
+    /// PASV/EPSV could not open its listener (no port, or every pooled port
+    /// already waits for this address): the command itself awaits this 425.
+    pub fn on_passive_failed(&mut self, text: &str) {
+        self.data.lost();
+        self.reply(reply::CANT_OPEN_DATA, text);
     }
 
     /// The data connection failed before a transfer ran on it. A transfer

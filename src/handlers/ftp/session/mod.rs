@@ -140,6 +140,9 @@ pub(crate) struct Session {
     cfg: Rc<FtpHandler>,
     remote: SocketAddr,
     local: SocketAddr,
+    /// The address PASV announces when no masquerade address is set: the
+    /// PROXY header's destination (the balancer's address).
+    announced: Option<std::net::IpAddr>,
     username: String,
     password: String,
     authenticated: bool,
@@ -193,6 +196,7 @@ impl Session {
             cfg,
             remote,
             local,
+            announced: None,
             username: String::new(),
             password: String::new(),
             authenticated: false,
@@ -221,6 +225,12 @@ impl Session {
         };
         s.update_prefix();
         s
+    }
+
+    /// The address PASV announces after the masquerade settings (a PROXY
+    /// header's destination).
+    pub fn set_announced(&mut self, ip: Option<std::net::IpAddr>) {
+        self.announced = ip.map(|ip| ip.to_canonical());
     }
 
     /// Recompute the log prefix (after USER changes the name).
