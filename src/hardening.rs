@@ -386,7 +386,7 @@ fn drop_privileges(run_as: &RunAs, switches_ids: bool, level: log::Level) -> Res
             "switching to another account needs a server started as root (this one runs as uid {me})"
         )));
     }
-    if sys::privilege::thread_count() > 1 && switches_ids {
+    if sys::thread_count() > 1 && switches_ids {
         return Err(fail(
             "capabilities are per thread: drop privileges before any other thread starts".into(),
         ));
@@ -439,7 +439,7 @@ fn landlock_ruleset(h: &Hardening, confinement: Option<&Confinement>) -> Result<
         )
         .map(|()| None);
     };
-    if sys::privilege::thread_count() > 1 {
+    if sys::thread_count() > 1 {
         log::warn!(target: LOG, "Landlock confines the thread that serves and the threads it starts; this process has other threads already, which stay unconfined");
     }
     let mut rules = merged_rules(h, confinement);

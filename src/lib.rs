@@ -33,6 +33,7 @@
 //!    HeaderReader .... a PROXY header, read before the greeting or a
 //!                      data connection (proxy_protocol, proxy_data)
 //!    PoolListener .... a passive port shared by client addresses (passive_pool)
+//!    MetricsEndpoint . bind_metrics: GET /metrics, GET /health (HTTP)
 //! ```
 //!
 //! The loop ([`ioloop`]) is generic: it polls, keeps dispatchers in a slab,
@@ -51,6 +52,13 @@
 //! Below the path checks, [`FtpServer::hardening`] (module [`hardening`];
 //! no pyftpdlib counterpart) drops privileges, sets `no_new_privs` and
 //! confines the process with Landlock once the sockets are bound.
+//!
+//! To use more cores, [`FtpServer::worker_processes`] forks that many
+//! copies of the loop after binding, each with its own `SO_REUSEPORT`
+//! listener ([`WorkerListeners`]); the parent only supervises. The loop's
+//! counters (sessions, logins, commands, replies, transfers, bytes) are
+//! served in the Prometheus text format by [`FtpServer::bind_metrics`],
+//! from the same loop.
 #![deny(missing_docs)]
 
 pub mod authorizers;
@@ -89,6 +97,7 @@ pub use ioloop::{CallEvery, CallLater, StopHandle};
 #[allow(private_interfaces)]
 pub type IoLoop = ioloop::IoLoop<handlers::ftp::dispatch::Dispatcher>;
 pub use hardening::{Access, Confinement, Hardening, LandlockMode, LandlockRule, RunAs};
+pub use prefork::WorkerListeners;
 pub use servers::{BindAddress, FtpServer, ListenerRole};
 pub use {
     authorizers::{hash_password, UnixAuthorizer, UnixAuthorizerOptions},

@@ -83,6 +83,11 @@ Options:
                               the TLS certificate of SITE, chosen by SNI
       --workers N             pre-forked worker processes, each a single-threaded
                               event loop on the shared port (default: 1)
+      --worker-listeners MODE how workers listen: reuseport (one SO_REUSEPORT
+                              socket each, default), shared (one socket) or
+                              exclusive (one socket, EPOLLEXCLUSIVE)
+      --metrics ADDRESS:PORT  serve Prometheus metrics (/metrics) and a health
+                              check (/health) over HTTP; worker i on PORT+i
       --xferlog PATH          append a wu-ftpd/vsftpd-style xferlog line per transfer
 
 Behind a load balancer (see docs/cluster.md):
@@ -168,6 +173,8 @@ struct Options {
     max_login_attempts: u32,
     auth_workers: Option<usize>,
     workers: usize,
+    worker_listeners: ftpdlib::WorkerListeners,
+    metrics: Option<std::net::SocketAddr>,
     tls: bool,
     certfile: Option<PathBuf>,
     keyfile: Option<PathBuf>,
@@ -314,6 +321,7 @@ fn serve(o: &Options, inetd: Option<std::net::TcpStream>) -> Result<(), ftpdlib:
     server.max_cons = o.max_cons;
     server.max_cons_per_ip = o.max_cons_per_ip;
     server.worker_processes = o.workers.max(1);
+    cluster_settings(&mut server, o)?;
     server.read_limit = o.total_read_limit;
     server.write_limit = o.total_write_limit;
     server.hardening = hardening(o)?;
@@ -552,6 +560,9 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
     if o.inetd && o.workers > 1 {
         return Err("--inetd serves one connection in one process: no --workers".into());
     }
+    if o.inetd && o.metrics.is_some() {
+        return Err("--inetd serves one connection per process: no --metrics".into());
+    }
     Ok(Parsed::Run(Box::new(o)))
 }
 
@@ -603,7 +614,8 @@ fn any_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
         || cli_tls_hosts::option(&mut o.tls_hosts, a)?
         || unix_option(o, a)?
         || hardening_option(o, a)?
-        || proxy_option(o, a)?)
+        || proxy_option(o, a)?
+        || cluster_option(o, a)?)
 }
 
 /// Keys a configuration file may not hold: they are not settings.
@@ -711,6 +723,43 @@ fn server_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
         _ => return Ok(false),
     }
     Ok(true)
+}
+
+/// `--worker-listeners`, `--metrics`: running several workers and
+/// watching them.
+fn cluster_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
+    match a.name {
+        "--worker-listeners" => {
+            o.worker_listeners = match a.value()?.as_str() {
+                "reuseport" => ftpdlib::WorkerListeners::ReusePort,
+                "shared" => ftpdlib::WorkerListeners::Shared,
+                "exclusive" => ftpdlib::WorkerListeners::SharedExclusive,
+                other => {
+                    return Err(format!(
+                        "--worker-listeners: {other:?} is not reuseport, shared or exclusive"
+                    ))
+                }
+            }
+        }
+        "--metrics" => {
+            let v = a.value()?;
+            let addr = v
+                .parse()
+                .map_err(|_| format!("--metrics: {v:?} is not ADDRESS:PORT"))?;
+            o.metrics = Some(addr);
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// Apply `--worker-listeners` and `--metrics` to the server.
+fn cluster_settings(server: &mut FtpServer, o: &Options) -> Result<(), ftpdlib::Error> {
+    server.worker_listeners = o.worker_listeners;
+    if let Some(addr) = o.metrics {
+        server.bind_metrics(addr)?;
+    }
+    Ok(())
 }
 
 /// `-D`, `-q`, `--xferlog`.
@@ -1269,6 +1318,38 @@ mod tests {
         );
         let unix_fs = run(&["--unix-users", "--unix-filesystem"]).unwrap();
         assert_eq!(hardening(&unix_fs).unwrap().landlock, LandlockMode::Off);
+    }
+
+    #[test]
+    fn metrics_and_worker_listeners_from_flags_and_file() {
+        let o = run(&[
+            "--metrics",
+            "127.0.0.1:9121",
+            "--worker-listeners",
+            "shared",
+        ])
+        .unwrap();
+        assert_eq!(o.metrics, Some("127.0.0.1:9121".parse().unwrap()));
+        assert_eq!(o.worker_listeners, ftpdlib::WorkerListeners::Shared);
+        let (_dir, path) = config_file("metrics = [::1]:9121\nworker-listeners = exclusive\n");
+        let o = run(&["--config", path.to_str().unwrap()]).unwrap();
+        assert_eq!(o.metrics, Some("[::1]:9121".parse().unwrap()));
+        assert_eq!(
+            o.worker_listeners,
+            ftpdlib::WorkerListeners::SharedExclusive
+        );
+        assert_eq!(
+            run(&[]).unwrap().worker_listeners,
+            ftpdlib::WorkerListeners::ReusePort
+        );
+        for bad in [
+            &["--metrics", "9121"][..],
+            &["--metrics", "localhost"],
+            &["--worker-listeners", "fork"],
+            &["--inetd", "--metrics", "127.0.0.1:1"],
+        ] {
+            assert!(run(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

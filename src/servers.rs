@@ -21,10 +21,14 @@ use mio::Interest;
 use crate::error::Error;
 use crate::handlers::ftp::control::{Admission, ControlChannel};
 use crate::handlers::ftp::dispatch::{Core, Dispatcher, Notice};
+use crate::handlers::ftp::metrics::ErrorKind;
 use crate::handlers::ftp::FtpHandler;
 use crate::ioloop::{Link, Status, StopHandle};
 use crate::log::{LOG, LOGERROR};
+use crate::prefork::WorkerListeners;
 use crate::IoLoop;
+
+mod cluster;
 
 /// Reply to a client over `max_cons` (pyftpdlib `handle_max_cons`).
 pub(crate) const TOO_MANY_CONNECTIONS: &str =
@@ -60,10 +64,16 @@ pub struct FtpServer {
     /// Server-wide download limit in bytes per second, 0 = unlimited.
     pub write_limit: u64,
     /// Serve with this many pre-forked worker processes, each a
-    /// single-threaded event loop on the shared listening socket (pyftpdlib
-    /// `serve_forever(worker_processes=N)`); 1 = no fork. Limits stay
-    /// server-wide. See the `prefork` module.
+    /// single-threaded event loop on the listening address (pyftpdlib
+    /// `serve_forever(worker_processes=N)`); 1 = no fork. Connection
+    /// limits stay server-wide; bandwidth limits and metrics are per
+    /// worker. The parent supervises: it forwards SIGINT/SIGTERM, restarts
+    /// a worker that crashed, and exits when every worker is gone.
     pub worker_processes: usize,
+    /// How the workers of `worker_processes` receive connections: one
+    /// `SO_REUSEPORT` socket each (the default) or one shared socket
+    /// (ftpdlib extension; see [`WorkerListeners`]).
+    pub worker_listeners: WorkerListeners,
     /// Handle SIGINT and SIGTERM in [`serve_forever`](Self::serve_forever):
     /// log "received interrupt signal" and shut down cleanly (pyftpdlib's
     /// `handle_exit`, true).
@@ -88,6 +98,13 @@ pub struct FtpServer {
     counters: Option<Rc<crate::sys::SharedCounters>>,
     /// Inetd mode: serve the one connection, then return.
     one_session: bool,
+    /// The listen() backlog, for the workers' own sockets.
+    backlog: i32,
+    /// The listeners came from socket activation (workers share them).
+    adopted: bool,
+    /// The metrics endpoint, if on: its dispatcher and the address asked
+    /// for (workers bind its port + their number).
+    metrics: Option<(Link, SocketAddr)>,
 }
 
 /// What a listening socket serves.
@@ -190,7 +207,9 @@ impl FtpServer {
             match std::net::TcpListener::bind(addr) {
                 Ok(l) => {
                     crate::sys::listen(&l, backlog)?;
-                    return FtpServer::from_listener(l, handler);
+                    let mut server = FtpServer::from_listener(l, handler)?;
+                    server.backlog = backlog;
+                    return Ok(server);
                 }
                 Err(e) => last = Some(e),
             }
@@ -227,6 +246,7 @@ impl FtpServer {
             ));
         }
         let mut server = FtpServer::without_listener(handler)?;
+        server.adopted = true;
         for p in passed {
             let role = ListenerRole::from_name(&p.name, default);
             server.add_listener(p.listener, role)?;
@@ -306,6 +326,7 @@ impl FtpServer {
             max_cons: 512,
             max_cons_per_ip: 0,
             worker_processes: 1,
+            worker_listeners: WorkerListeners::default(),
             read_limit: 0,
             write_limit: 0,
             handle_exit: true,
@@ -318,6 +339,9 @@ impl FtpServer {
             handler: Rc::new(handler),
             counters: None,
             one_session: false,
+            backlog: 128,
+            adopted: false,
+            metrics: None,
         })
     }
 
@@ -406,6 +430,9 @@ impl FtpServer {
             self.address_list(),
             std::process::id()
         );
+        if let Some(addr) = self.metrics_address() {
+            log::info!(target: LOG, "metrics on http://{addr}/metrics, health on http://{addr}/health");
+        }
         let result = self.run_until_stopped();
         if self.ioloop.unwatch_signals() {
             log::info!(target: LOG, "received interrupt signal");
@@ -444,6 +471,13 @@ impl FtpServer {
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<Option<Duration>, Error> {
         self.apply_limits()?;
         Ok(self.ioloop.poll_once(timeout)?)
+    }
+
+    /// [`harden`](Self::harden) in a freshly forked worker, whose
+    /// supervisor gave the root warning.
+    pub(crate) fn harden_worker(&mut self) -> Result<(), Error> {
+        self.in_worker = true;
+        self.harden()
     }
 
     /// Apply [`hardening`](Self::hardening) now: drop privileges, set
@@ -547,38 +581,6 @@ impl FtpServer {
     pub(crate) fn share_counters(&mut self, counters: Rc<crate::sys::SharedCounters>) {
         self.each_acceptor(|a| a.shared = Some(Rc::clone(&counters)));
         self.counters = Some(counters);
-    }
-
-    /// In a forked worker: move the listener into a fresh event loop (the
-    /// inherited epoll instance is the parent's) and serve until stopped.
-    pub(crate) fn serve_as_worker(&mut self) -> Result<(), Error> {
-        let mut ioloop = IoLoop::new()?;
-        for link in &mut self.links {
-            let Some(Dispatcher::Acceptor(mut acceptor)) = self.ioloop.core_mut().remove(*link)
-            else {
-                return Err(Error::Config("no listener to serve".into()));
-            };
-            *link = ioloop.core_mut().insert_with(|me, core| {
-                if let Some(listener) = acceptor.listener.take() {
-                    // A fresh mio source: the old one stays tied to the
-                    // parent's registry (mio's debug builds refuse to move
-                    // it, which made --workers fail in debug builds).
-                    let listener = std::net::TcpListener::from(listener);
-                    let mut listener = TcpListener::from_std(listener);
-                    core.registry()
-                        .register(&mut listener, me.token(), Interest::READABLE)?;
-                    acceptor.listener = Some(listener);
-                }
-                acceptor.me = me;
-                Ok(Dispatcher::Acceptor(acceptor))
-            })?;
-        }
-        // Dropping the old loop closes this process's copy of the parent's
-        // epoll descriptor and nothing else.
-        self.ioloop = ioloop;
-        self.worker_processes = 1;
-        self.in_worker = true;
-        self.serve_forever()
     }
 
     fn apply_limits(&mut self) -> Result<(), Error> {
@@ -709,17 +711,25 @@ impl Acceptor {
 
     /// Accept every pending connection.
     pub fn on_ready(&mut self, core: &mut Core) -> Status {
+        let mut accepted = 0;
         loop {
             let Some(listener) = &self.listener else {
                 return Status::Keep;
             };
             match listener.accept() {
-                Ok((stream, peer)) => self.accepted(stream, peer, core),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Status::Keep,
+                Ok((stream, peer)) => {
+                    accepted += 1;
+                    self.accepted(stream, peer, core);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    core.shared.metrics.listener_woken(accepted);
+                    return Status::Keep;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // EMFILE and friends: try again at the next connection.
                     log::error!(target: LOGERROR, "accept() failed: {e}");
+                    core.shared.metrics.error(ErrorKind::Accept);
                     return Status::Keep;
                 }
             }

@@ -422,4 +422,22 @@ fn with_workers_every_worker_drops_after_its_fork() {
         let text = fs::read_to_string(format!("/proc/{replacement}/status")).unwrap_or_default();
         text.lines().any(|l| l == want)
     });
+
+    // The drop happens before the parent-death signal is set (a change of
+    // credentials would clear it): killing the supervisor ends the workers.
+    let workers = children_of(master);
+    let master = i32::try_from(master).expect("pid");
+    // SAFETY: kill(2) on the server process this test started.
+    unsafe { libc::kill(master, libc::SIGKILL) };
+    common::eventually("the workers exit with their supervisor", || {
+        workers.iter().all(|pid| {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Gone, or a zombie waiting for init.
+            stat.is_empty()
+                || stat
+                    .rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
+    });
 }

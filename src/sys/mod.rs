@@ -16,7 +16,8 @@
 //! - [`dir`]: directory handles and `fstatat` for listings;
 //! - [`fd`]: sockets passed in by systemd socket activation and inetd;
 //! - [`privilege`]: the privilege drop, `no_new_privs`, capabilities;
-//! - [`landlock`]: Landlock rulesets (kernel-enforced file confinement).
+//! - [`landlock`]: Landlock rulesets (kernel-enforced file confinement);
+//! - [`reuseport`]: per-worker `SO_REUSEPORT` listeners, the thread count.
 //!
 //! Everything is re-exported here, so callers keep using `crate::sys::NAME`.
 
@@ -32,6 +33,7 @@ pub(crate) mod landlock;
 mod net;
 pub(crate) mod privilege;
 mod process;
+mod reuseport;
 mod time;
 mod users;
 
@@ -41,6 +43,9 @@ pub(crate) use self::fd::{activated, listen_fds, take_stdin_socket};
 pub(crate) use self::net::{is_append, listen, sendfile, set_oobinline, Pipe};
 pub(crate) use self::process::{
     fork, lower_thread_priority, wait_any, Child, SharedCounters, SignalFd,
+};
+pub(crate) use self::reuseport::{
+    die_with_parent, register_exclusive, reuseport_twin, thread_count,
 };
 pub(crate) use self::time::{broken_down, set_mtime};
 pub(crate) use self::users::{

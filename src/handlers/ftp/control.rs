@@ -212,7 +212,11 @@ impl ControlChannel {
                 self.wait = Wait::No;
                 self.session.on_auth_delay_over();
             }
-            Timer::DataSetup | Timer::DataStall | Timer::ThrottleWake | Timer::ProxyHeader => {}
+            Timer::DataSetup
+            | Timer::DataStall
+            | Timer::ThrottleWake
+            | Timer::ProxyHeader
+            | Timer::MetricsDeadline => {}
         }
         self.run_effects(core);
         self.pump(core)
@@ -709,6 +713,11 @@ impl ControlChannel {
         };
         core.close(d);
         outcome
+    }
+
+    /// Move what the session counted into the loop's metrics.
+    pub fn tally_into(&mut self, core: &mut Core) {
+        core.shared.metrics.absorb(self.session.tally());
     }
 
     /// Deregister, end any transfer (logging it), tell the acceptor.

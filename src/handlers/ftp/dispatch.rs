@@ -27,6 +27,8 @@ use super::control::ControlChannel;
 use super::dispatchers::{ActiveConnector, PassiveListener, PoolListener};
 use super::dtp::{Bandwidth, DataChannel};
 use super::login_gate::LoginGate;
+use super::metrics::Metrics;
+use super::metrics_http::MetricsEndpoint;
 use super::producers::{Job, Outcome};
 use super::proxied::{HeaderReader, Via};
 use super::session::DataSide;
@@ -50,6 +52,9 @@ pub(crate) enum Dispatcher {
     Active(Box<ActiveConnector>),
     /// An open data connection (pyftpdlib `DTPHandler`).
     Data(Box<DataChannel>),
+    /// The metrics and health endpoint's listener or one of its
+    /// exchanges (ftpdlib extension).
+    Metrics(Box<MetricsEndpoint>),
     /// A connection whose PROXY header is being read (ftpdlib extension).
     Header(Box<HeaderReader>),
     /// A passive port shared by sessions of different client addresses
@@ -112,6 +117,10 @@ pub(crate) struct Shared {
     pub bandwidth: Bandwidth,
     /// Slow login checks in flight.
     pub logins: LoginGate,
+    /// Operations counters (`--metrics`).
+    pub metrics: Metrics,
+    /// Metrics exchanges open.
+    pub metrics_clients: usize,
     /// Shared passive ports and the sessions waiting on them.
     pub pool: super::dispatchers::PassivePool,
     /// Connections whose PROXY header is being read.
@@ -134,6 +143,8 @@ pub(crate) enum Timer {
     /// A TLS handshake took too long.
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     Handshake,
+    /// A metrics exchange took too long.
+    MetricsDeadline,
     /// A PROXY header took too long (or, in optional mode, its grace ran out).
     ProxyHeader,
 }
@@ -147,10 +158,11 @@ impl Dispatch for Dispatcher {
     fn on_ready(&mut self, ready: Ready, core: &mut Core) -> Status {
         match self {
             Dispatcher::Acceptor(a) => a.on_ready(core),
-            Dispatcher::Control(c) => c.on_ready(ready, core),
+            Dispatcher::Control(c) => c.on_ready(ready, core).tallied(c, core),
             Dispatcher::Passive(p) => p.on_ready(core),
             Dispatcher::Active(a) => a.on_ready(ready, core),
             Dispatcher::Data(d) => d.on_ready(ready, core),
+            Dispatcher::Metrics(m) => m.on_ready(ready, core),
             Dispatcher::Header(h) => h.on_ready(ready, core),
             Dispatcher::Pool(p) => p.on_ready(core),
         }
@@ -159,11 +171,11 @@ impl Dispatch for Dispatcher {
     fn on_notice(&mut self, notice: Notice, core: &mut Core) -> Status {
         match self {
             Dispatcher::Acceptor(a) => a.on_notice(notice, core),
-            Dispatcher::Control(c) => c.on_notice(notice, core),
+            Dispatcher::Control(c) => c.on_notice(notice, core).tallied(c, core),
             Dispatcher::Data(d) => d.on_notice(notice, core),
             Dispatcher::Passive(p) => p.on_notice(notice, core),
             Dispatcher::Pool(p) => p.on_notice(notice, core),
-            Dispatcher::Active(_) | Dispatcher::Header(_) => Status::Keep,
+            Dispatcher::Active(_) | Dispatcher::Header(_) | Dispatcher::Metrics(_) => Status::Keep,
         }
     }
 
@@ -171,16 +183,17 @@ impl Dispatch for Dispatcher {
         match self {
             Dispatcher::Acceptor(_) | Dispatcher::Pool(_) => Status::Keep,
             Dispatcher::Header(h) => h.on_timer(timer, core),
-            Dispatcher::Control(c) => c.on_timer(timer, core),
+            Dispatcher::Control(c) => c.on_timer(timer, core).tallied(c, core),
             Dispatcher::Passive(p) => p.on_timer(timer, core),
             Dispatcher::Active(a) => a.on_timer(timer, core),
             Dispatcher::Data(d) => d.on_timer(timer, core),
+            Dispatcher::Metrics(m) => m.on_timer(timer),
         }
     }
 
     fn on_resume(&mut self, core: &mut Core) -> Status {
         match self {
-            Dispatcher::Control(c) => c.on_resume(core),
+            Dispatcher::Control(c) => c.on_resume(core).tallied(c, core),
             Dispatcher::Data(d) => d.on_resume(core),
             _ => Status::Keep,
         }
@@ -188,7 +201,7 @@ impl Dispatch for Dispatcher {
 
     fn on_done(&mut self, done: Done, core: &mut Core) -> Status {
         match self {
-            Dispatcher::Control(c) => c.on_done(done, core),
+            Dispatcher::Control(c) => c.on_done(done, core).tallied(c, core),
             _ => Status::Keep,
         }
     }
@@ -196,12 +209,29 @@ impl Dispatch for Dispatcher {
     fn close(self, core: &mut Core) {
         match self {
             Dispatcher::Acceptor(mut a) => a.close(core),
-            Dispatcher::Control(mut c) => c.close(core),
+            Dispatcher::Control(mut c) => {
+                c.close(core);
+                c.tally_into(core);
+            }
             Dispatcher::Passive(mut p) => p.close(core),
             Dispatcher::Active(mut a) => a.close(core),
             Dispatcher::Data(mut d) => d.close(core),
+            Dispatcher::Metrics(mut m) => m.close(core),
             Dispatcher::Header(mut h) => h.close(core),
             Dispatcher::Pool(mut p) => p.close(core),
         }
+    }
+}
+
+/// A control channel's call ends by moving its session's counts into the
+/// loop's [`Metrics`] (the one place they are collected).
+trait Tallied {
+    fn tallied(self, c: &mut ControlChannel, core: &mut Core) -> Self;
+}
+
+impl Tallied for Status {
+    fn tallied(self, c: &mut ControlChannel, core: &mut Core) -> Status {
+        c.tally_into(core);
+        self
     }
 }

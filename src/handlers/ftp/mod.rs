@@ -39,6 +39,8 @@ pub(crate) mod dispatchers;
 pub(crate) mod dtp;
 pub mod hooks;
 mod login_gate;
+pub(crate) mod metrics;
+pub(crate) mod metrics_http;
 pub(crate) mod pool;
 mod ports;
 pub(crate) mod producers;

@@ -124,6 +124,7 @@ fn logged_in(
             s.authenticated = true;
             s.password = password.to_string();
             s.attempted_logins = 0;
+            s.tally.login(true);
             let msg = auth.get_msg_login(user);
             s.reply_long(code, &msg);
             let how = if code == reply::LOGGED_IN {
@@ -143,6 +144,7 @@ fn logged_in(
 
 fn auth_failed(s: &mut Session, user: &str, password: &str, why: &str) {
     s.attempted_logins += 1;
+    s.tally.login(false);
     let mut text = capitalized(why);
     let disconnect =
         s.cfg.max_login_attempts != 0 && s.attempted_logins >= s.cfg.max_login_attempts;

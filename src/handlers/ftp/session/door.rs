@@ -162,6 +162,7 @@ impl Session {
     pub fn on_transfer_done(&mut self, outcome: Outcome, by: Ended) {
         self.data.transfer_ended();
         self.stats = None;
+        self.tally.transfer(&outcome);
         cmd_transfer::finish(self, outcome, by);
     }
 
@@ -196,6 +197,7 @@ const KEEP_CAPACITY: usize = 1024;
 impl Session {
     /// The connection was let in: log it, call `on_connect`, greet.
     pub fn open(&mut self) {
+        self.tally.opened();
         self.log("FTP session opened (connect)");
         self.hook("on_connect", |h, info| h.on_connect(info));
         self.greet();
@@ -204,11 +206,13 @@ impl Session {
     /// A connection limit refused the connection: 421 and nothing else.
     pub fn refuse(&mut self, text: &str) {
         log::warn!(target: LOG, "{} {}", self.prefix, text);
+        self.tally.refused();
         self.reply(reply::NOT_AVAILABLE, text);
     }
 
     /// The connection is gone: log it, call `on_disconnect`.
     pub fn closed(&mut self) {
+        self.tally.closed();
         self.log("FTP session closed (disconnect).");
         self.hook("on_disconnect", |h, info| h.on_disconnect(info));
     }
@@ -235,6 +239,8 @@ impl Session {
             String::from_utf8_lossy(line.get(..line.len().min(64)).unwrap_or(&[]))
         );
         self.effects.clear();
+        self.tally
+            .error(crate::handlers::ftp::metrics::ErrorKind::CommandPanic);
         self.reply(
             reply::NOT_AVAILABLE,
             "Internal error; closing control connection.",

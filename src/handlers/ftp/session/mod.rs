@@ -172,6 +172,8 @@ pub(crate) struct Session {
     pbsz: bool,
     /// PROT P: data connections use TLS.
     prot_private: bool,
+    /// Counts for the metrics endpoint, emptied by the control channel.
+    tally: crate::handlers::ftp::metrics::Tally,
     /// The virtual host chosen by HOST (or SNI); `None` = the default site.
     site: Option<usize>,
     /// What the control connection's TLS handshake told about the client.
@@ -220,6 +222,7 @@ impl Session {
             tls_control: false,
             pbsz: false,
             prot_private: false,
+            tally: Default::default(),
             site: None,
             tls_peer: TlsPeer::default(),
         };
@@ -304,6 +307,7 @@ impl Session {
                 .unwrap_or(Err(e))
         });
         let Ok(line) = decoded else {
+            self.tally.command("");
             log::debug!(target: LOGLINE, "{} <- (undecodable line)", self.prefix);
             return self.reply(reply::BAD_ARGUMENT, "Can't decode command.");
         };
@@ -325,6 +329,7 @@ impl Session {
             arg = rest;
         }
         self.log_received(cmd, line);
+        self.tally.command(cmd);
         let cfg = Rc::clone(&self.cfg);
         let spec = match cfg.commands.lookup(cmd) {
             Some(spec) => spec,
@@ -517,18 +522,21 @@ impl Session {
     /// Append a reply and log it on the command-line stream.
     pub fn reply(&mut self, code: Code, text: &str) {
         reply::push(&mut self.out, code, text);
+        self.tally.reply(code);
         self.log_sent(code, text);
     }
 
     /// Append a banner-style reply (split when over 75 characters).
     pub fn reply_long(&mut self, code: Code, text: &str) {
         reply::push_long(&mut self.out, code, text);
+        self.tally.reply(code);
         self.log_sent(code, text);
     }
 
     /// Append pre-formatted reply lines (multi-line replies built by hand).
     pub fn reply_raw(&mut self, code: Code, lines: &str) {
         self.out.extend_from_slice(lines.as_bytes());
+        self.tally.reply(code);
         // Log the final line's text, as pyftpdlib logs a multi-line reply.
         let last = lines.trim_end().rsplit("\r\n").next().unwrap_or("");
         self.log_sent(code, last.get(4..).unwrap_or(last));
@@ -582,6 +590,11 @@ impl Session {
             self.reply(reply::NOT_LOGGED_IN, "Log in with USER and PASS first.");
         }
         self.fs.as_mut()
+    }
+
+    /// What the session counted for the metrics since last asked.
+    pub fn tally(&mut self) -> &mut crate::handlers::ftp::metrics::Tally {
+        &mut self.tally
     }
 
     /// What hooks see of this session.
