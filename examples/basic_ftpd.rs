@@ -14,9 +14,8 @@
 use ftpdlib::{DummyAuthorizer, FtpHandler, FtpServer};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // pyftpdlib logs at INFO with its `[I 2026-11-23 19:27:30]` prefix as
-    // soon as the server starts; ftpdlib installs that logger explicitly.
-    ftpdlib::log::config_logging(log::LevelFilter::Info, ftpdlib::log::PREFIX);
+    // Port 2121, or the first argument (`-- 2122`).
+    let port: u16 = std::env::args().nth(1).map_or(Ok(2121), |p| p.parse())?;
 
     // Instantiate a dummy authorizer for managing "virtual" users.
     let mut authorizer = DummyAuthorizer::new();
@@ -42,13 +41,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Instantiate the FTP server and listen on every interface, port 2121.
     // The tutorial uses port 21, which needs root (or CAP_NET_BIND_SERVICE)
     // on Linux; 2121 lets the example run as an ordinary user.
-    let mut server = FtpServer::bind(("", 2121), handler)?;
+    let mut server = FtpServer::bind(("", port), handler)?;
 
     // Set a limit for connections (always a good idea against DoS).
     server.max_cons = 256;
     server.max_cons_per_ip = 5;
 
-    // Start the FTP server; Ctrl-C stops it cleanly.
+    // Start the FTP server; Ctrl-C stops it cleanly. As in pyftpdlib, a
+    // program that set up no logging gets INFO lines on stderr
+    // (`[I 2026-11-23 19:27:30] >>> starting FTP server on ...`).
     server.serve_forever()?;
     Ok(())
 }

@@ -39,8 +39,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     authorizer.add_anonymous(".")?;
 
     let handler = FtpHandler::new(authorizer);
-    // Port 2121 rather than the tutorial's 21, which needs root.
-    let mut server = FtpServer::bind(("", 2121), handler)?;
+    // Port 2121 rather than the tutorial's 21, which needs root (or the
+    // first argument: `-- 2122`).
+    let port: u16 = std::env::args().nth(1).map_or(Ok(2121), |p| p.parse())?;
+    let mut server = FtpServer::bind(("", port), handler)?;
     server.serve_forever()?;
     Ok(())
 }

@@ -1,18 +1,21 @@
 //! logging_management: the pyftpdlib tutorial's §3.2 script in Rust.
 //!
-//! ftpdlib logs through the `log` facade on three targets, pyftpdlib's three
-//! streams:
+//! The tutorial replaces two of pyftpdlib's three log functions so that
+//! user-facing messages go to `ftpd.log` and the commands and replies of
+//! the control connection to `ftpd.lines.log`:
 //!
-//! | target | pyftpdlib | goes to |
-//! |---|---|---|
-//! | `ftpdlib` ([`LOG`]) | `log()` | `ftpd.log` |
-//! | `ftpdlib::errors` ([`LOGERROR`]) | `logerror()` | `ftpd.log` |
-//! | `ftpdlib::lines` ([`LOGLINE`]) | `logline()` | `ftpd.lines.log` |
+//! ```python
+//! ftpserver.log = standard_logger
+//! ftpserver.logline = line_logger
+//! ```
 //!
-//! Instead of replacing module functions as the tutorial does, a small
-//! `log::Log` implementation routes each record by `record.target()`. The
-//! command/reply lines are DEBUG records: `ftpd.lines.log` gets every
-//! command (`<- LINE`, PASS masked) and reply (`-> CODE text`).
+//! ftpdlib's three streams are the `log` targets `ftpdlib` (`LOG`),
+//! `ftpdlib::lines` (`LOGLINE`) and `ftpdlib::errors` (`LOGERROR`);
+//! [`set_log`] and [`set_logline`] hand them to a function, one line each.
+//! `ftpd.lines.log` gets every command (`<- LINE`, PASS masked) and reply
+//! (`-> CODE text`); errors stay on stderr. (For pyftpdlib's own format
+//! in a file, `ftpdlib::log::log_to_file(LOG, "ftpd.log", LevelFilter::Info)`
+//! is the one-line form.)
 //!
 //! Run it from the directory to share (anonymous, read-only), then look at
 //! the two files:
@@ -26,62 +29,13 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::sync::Mutex;
 
-use ftpdlib::log::{format_line, LOG, LOGERROR, LOGLINE, PREFIX};
+use ftpdlib::log::{now_local, set_log, set_logline};
 use ftpdlib::{DummyAuthorizer, FtpHandler, FtpServer};
-use log::{Level, LevelFilter, Log, Metadata, Record};
 
-/// Routes ftpdlib's streams to two files, with pyftpdlib's line format
-/// (`[I 2026-11-25 16:50:56] 127.0.0.1:47066-[] message`).
-struct FileLogger {
-    /// `ftpd.log`: user-facing messages and errors, INFO and above.
-    standard: Mutex<File>,
-    /// `ftpd.lines.log`: commands and replies, DEBUG and above.
-    lines: Mutex<File>,
-}
-
-impl FileLogger {
-    fn file_for(&self, target: &str) -> Option<&Mutex<File>> {
-        match target {
-            LOGLINE => Some(&self.lines),
-            LOG | LOGERROR => Some(&self.standard),
-            _ => None,
-        }
-    }
-}
-
-impl Log for FileLogger {
-    fn enabled(&self, metadata: &Metadata) -> bool {
-        match metadata.target() {
-            LOGLINE => metadata.level() <= Level::Debug,
-            LOG | LOGERROR => metadata.level() <= Level::Info,
-            // Other crates' records are not wanted here.
-            _ => false,
-        }
-    }
-
-    fn log(&self, record: &Record) {
-        if !self.enabled(record.metadata()) {
-            return;
-        }
-        let Some(file) = self.file_for(record.target()) else {
-            return;
-        };
-        let line = format_line(PREFIX, record.level(), &record.args().to_string());
-        if let Ok(mut f) = file.lock() {
-            // A full disk must not take the server down: drop the line.
-            let _ = f.write_all(line.as_bytes());
-        }
-    }
-
-    fn flush(&self) {
-        for file in [&self.standard, &self.lines] {
-            if let Ok(mut f) = file.lock() {
-                let _ = f.flush();
-            }
-        }
-    }
+/// now = lambda: time.strftime("[%Y-%b-%d %H:%M:%S]")
+fn now() -> String {
+    format!("[{}]", now_local())
 }
 
 fn append(path: &str) -> std::io::Result<File> {
@@ -89,18 +43,15 @@ fn append(path: &str) -> std::io::Result<File> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let port: u16 = match std::env::args().nth(1) {
-        Some(p) => p.parse()?,
-        None => 2121,
-    };
+    let port: u16 = std::env::args().nth(1).map_or(Ok(2121), |p| p.parse())?;
 
     // f1 = open('ftpd.log', 'a'); f2 = open('ftpd.lines.log', 'a')
-    let logger = FileLogger {
-        standard: Mutex::new(append("ftpd.log")?),
-        lines: Mutex::new(append("ftpd.lines.log")?),
-    };
-    log::set_boxed_logger(Box::new(logger))?;
-    log::set_max_level(LevelFilter::Debug);
+    let f1 = append("ftpd.log")?;
+    let f2 = append("ftpd.lines.log")?;
+    // ftpserver.log = standard_logger; ftpserver.logline = line_logger
+    // (A full disk must not take the server down: a failed write is dropped.)
+    set_log(move |msg| drop(writeln!(&f1, "{} {msg}", now())))?;
+    set_logline(move |msg| drop(writeln!(&f2, "{} {msg}", now())))?;
 
     // authorizer.add_anonymous(os.getcwd())
     let mut authorizer = DummyAuthorizer::new();
@@ -109,8 +60,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The tutorial binds port 21, which needs root; 2121 does not.
     let mut server = FtpServer::bind(("", port), handler)?;
-    println!("serving the current directory on port {port}; logs in ftpd.log and ftpd.lines.log");
     server.serve_forever()?;
-    log::logger().flush();
     Ok(())
 }

@@ -1,45 +1,56 @@
 //! unix_ftpd: the pyftpdlib tutorial's `unix_ftpd.py` (§3.4, "Unix FTP
-//! Server") in Rust, in its pyftpdlib 2.x form: `UnixAuthorizer` plus
-//! `UnixFilesystem`.
+//! Server") in Rust.
 //!
-//! The machine's own accounts log in with their system passwords (the
-//! shadow database); each starts in the home directory of the passwd
-//! database and every command runs with that user's uid, gid and groups,
-//! so the files a user uploads are the user's and the kernel decides what
-//! each may read or write. `UnixFilesystem` shows real paths with no
-//! confinement; drop that line to keep each user inside their home.
+//! The tutorial's `UnixAuthorizer` subclasses `DummyAuthorizer`: its
+//! `add_user` adds an existing system account (home from the passwd
+//! database unless given), its `add_anonymous(homedir, realuser="nobody")`
+//! serves "anonymous" as a system account, its `validate_authentication`
+//! checks the shadow password and its `impersonate_user` /
+//! `terminate_impersonation` switch the effective ids around every file
+//! operation. ftpdlib's [`UnixAuthorizer`] does all of that itself, with
+//! the same `add_user` and `add_anonymous`; every command of a session runs
+//! with the user's uid, gid and groups. Only the added users (and
+//! anonymous) may log in, as in the tutorial.
 //!
-//! It must run as root (to read the shadow database and to switch users):
+//! It must run as root (to read the shadow database and to switch users).
+//! The accounts to add are the arguments after the port (default: `user`,
+//! as in the tutorial, which must exist):
 //!
 //! ```text
 //! cargo build --release --example unix_ftpd
-//! sudo ./target/release/examples/unix_ftpd
+//! sudo ./target/release/examples/unix_ftpd 2121 alice bob
 //! curl -u alice ftp://127.0.0.1:2121/
 //! ```
 //!
-//! The command line does the same with `ftpdlib --unix-users
-//! --rejected-users root --unix-filesystem -w`.
+//! The tutorial's users see the whole machine through their real paths;
+//! pyftpdlib 2.x spells that `UnixFilesystem`, used here. Drop that line
+//! to keep each user inside their home. The command line does much the
+//! same with `ftpdlib --unix-users --unix-filesystem -w`.
 
-use ftpdlib::{FtpHandler, FtpServer, UnixAuthorizer, UnixAuthorizerOptions, UnixFilesystem};
+use ftpdlib::{FtpHandler, FtpServer, UnixAuthorizer, UnixFilesystem};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    ftpdlib::log::config_logging(log::LevelFilter::Info, ftpdlib::log::PREFIX);
+    let mut args = std::env::args().skip(1);
+    let port: u16 = args.next().map_or(Ok(2121), |p| p.parse())?;
+    let mut users: Vec<String> = args.collect();
+    if users.is_empty() {
+        users.push("user".to_string());
+    }
 
-    // pyftpdlib: UnixAuthorizer(rejected_users=["root"],
-    //                           require_valid_shell=True)
-    let authorizer = UnixAuthorizer::with_options(UnixAuthorizerOptions {
-        rejected_users: vec!["root".to_string()],
-        require_valid_shell: true,
-        // anonymous_user: Some("ftp".to_string()),  // serve "anonymous" as `ftp`
-        ..UnixAuthorizerOptions::default()
-    })?;
+    let mut authorizer = UnixAuthorizer::new()?;
+    // add a user (note: user must already exist)
+    for user in &users {
+        authorizer.add_user(user, None, "elradfmw")?;
+    }
+    // anonymous sessions run as "nobody", in the current directory
+    authorizer.add_anonymous(Some(std::path::Path::new(".")), "nobody")?;
 
     let mut handler = FtpHandler::new(authorizer);
-    // pyftpdlib: handler.abstracted_fs = UnixFilesystem
-    handler.abstracted_fs = Box::new(|home| Box::new(UnixFilesystem::new(home)));
+    // pyftpdlib 2.x: handler.abstracted_fs = UnixFilesystem
+    handler.abstracted_fs = Box::new(|home, _| Box::new(UnixFilesystem::new(home)));
 
     // Port 2121 rather than the tutorial's 21.
-    let mut server = FtpServer::bind(("", 2121), handler)?;
+    let mut server = FtpServer::bind(("", port), handler)?;
     server.serve_forever()?;
     Ok(())
 }

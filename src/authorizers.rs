@@ -364,6 +364,11 @@ pub(crate) fn password_matches(stored: &str, given: &str) -> bool {
     }
 }
 
+/// Whether `pwd` has the shape of an MD5/SHA-1/SHA-2 hex digest.
+fn looks_like_hex_digest(pwd: &str) -> bool {
+    matches!(pwd.len(), 32 | 40 | 56 | 64 | 96 | 128) && pwd.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Refuses a stored password that looks like a crypt(3) hash (`$` first)
 /// but that libcrypt cannot use: it would match nothing, silently.
 fn check_password_hash(password: &str) -> Result<(), AuthorizerError> {
@@ -530,6 +535,71 @@ impl DummyAuthorizer {
     }
 }
 
+/// One row of [`DummyAuthorizer::user_table`] (pyftpdlib's
+/// `user_table[username]` dict: `pwd`, `home`, `perm`, `operms`,
+/// `msg_login`, `msg_quit`), a copy of what the authorizer holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// The user name (the dict's key).
+    pub username: String,
+    /// The password exactly as given to `add_user`: clear text, a crypt(3)
+    /// hash, or whatever a subclass's `validate_authentication` compares
+    /// (pyftpdlib `pwd`).
+    pub pwd: String,
+    /// The home directory, a real path (pyftpdlib `home`).
+    pub home: PathBuf,
+    /// The global permissions (pyftpdlib `perm`).
+    pub perm: Perms,
+    /// Per-directory overrides as `(directory, perms, recursive)`, in the
+    /// order they are checked (pyftpdlib `operms`).
+    pub operms: Vec<(PathBuf, Perms, bool)>,
+    /// The login message (pyftpdlib `msg_login`).
+    pub msg_login: String,
+    /// The quit message (pyftpdlib `msg_quit`).
+    pub msg_quit: String,
+}
+
+impl UserRecord {
+    fn of(username: &str, u: &User) -> UserRecord {
+        UserRecord {
+            username: username.to_owned(),
+            pwd: u.pwd.clone(),
+            home: u.home.clone(),
+            perm: u.perms,
+            operms: u
+                .operms
+                .iter()
+                .map(|o| (o.dir.clone(), o.perms, o.recursive))
+                .collect(),
+            msg_login: u.msg_login.clone(),
+            msg_quit: u.msg_quit.clone(),
+        }
+    }
+}
+
+impl DummyAuthorizer {
+    /// The record of `username`, if any (pyftpdlib
+    /// `self.user_table[username]`), as a subclass's override reads it:
+    /// `base.user(name).map(|u| u.pwd)`.
+    #[doc(alias = "user_table")]
+    pub fn user(&self, username: &str) -> Option<UserRecord> {
+        self.users
+            .get(username)
+            .map(|u| UserRecord::of(username, u))
+    }
+
+    /// Every user's record, sorted by user name (pyftpdlib `user_table`).
+    pub fn user_table(&self) -> Vec<UserRecord> {
+        let mut all: Vec<UserRecord> = self
+            .users
+            .iter()
+            .map(|(name, u)| UserRecord::of(name, u))
+            .collect();
+        all.sort_by(|a, b| a.username.cmp(&b.username));
+        all
+    }
+}
+
 fn no_such_user(username: &str) -> AuthorizerError {
     AuthorizerError(format!("no such user {username:?}"))
 }
@@ -549,6 +619,17 @@ impl Authorizer for DummyAuthorizer {
             return Err(AuthenticationFailed(msg.to_owned()));
         };
         if username != ANONYMOUS && !password_matches(&user.pwd, password) {
+            if looks_like_hex_digest(&user.pwd) {
+                // The tutorial's md5 route stores hex digests; without the
+                // override that hashes the given password they never match.
+                log::warn!(
+                    target: crate::log::LOG,
+                    "the stored password of user \"{}\" looks like a hex digest and is compared \
+                     as clear text: override validate_authentication (see examples/md5_ftpd.rs) \
+                     or store a crypt(3) hash",
+                    username.escape_debug()
+                );
+            }
             return Err(AuthenticationFailed("Authentication failed.".to_owned()));
         }
         Ok(())

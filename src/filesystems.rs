@@ -127,6 +127,53 @@ impl FileHandle for fs::File {
     }
 }
 
+/// A file in memory (pyftpdlib: the `io.BytesIO` a subclass passes to
+/// `push_dtp_data`), for a [`Filesystem`] that serves generated content or
+/// a custom command's data transfer. ftpdlib extension.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryFile(io::Cursor<Vec<u8>>);
+
+impl MemoryFile {
+    /// A file holding `data`, positioned at its start.
+    pub fn new(data: Vec<u8>) -> MemoryFile {
+        MemoryFile(io::Cursor::new(data))
+    }
+
+    /// The bytes written or given so far.
+    pub fn into_inner(self) -> Vec<u8> {
+        self.0.into_inner()
+    }
+}
+
+impl io::Read for MemoryFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl io::Write for MemoryFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl io::Seek for MemoryFile {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.0.seek(pos)
+    }
+}
+
+impl FileHandle for MemoryFile {
+    fn set_len(&mut self, len: u64) -> io::Result<()> {
+        let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        self.0.get_mut().resize(len, 0);
+        Ok(())
+    }
+}
+
 /// A user's view of a store (pyftpdlib `AbstractedFS`). Real paths are
 /// [`Path`]s, virtual (FTP) paths are `&str` with `/` separators. Errors may
 /// carry a [`FilesystemError`] (`io::Error::other`) to choose the 550 text.
@@ -212,6 +259,35 @@ pub trait Filesystem {
     fn get_user_by_uid(&self, uid: u32) -> String;
     /// Group name of `gid`, or the number as text (`get_group_by_gid`).
     fn get_group_by_gid(&self, gid: u32) -> String;
+    /// Appends the `LIST` line of entry `entry` of directory `dir` to `out`
+    /// (one entry of pyftpdlib's `format_list(basedir, listing)`); `now`
+    /// decides between `HH:MM` and the year, `utc` is `use_gmt_times`.
+    /// Override it to change the listing format. Default:
+    /// [`format_list_entry_in`].
+    fn format_list(
+        &self,
+        dir: &Path,
+        entry: &OsStr,
+        now: i64,
+        utc: bool,
+        out: &mut Vec<u8>,
+    ) -> io::Result<()> {
+        format_list_entry_in(self, dir, entry, now, utc, out)
+    }
+    /// Appends the `MLSD` line of entry `entry` of directory `dir` to `out`
+    /// (one entry of pyftpdlib's `format_mlsx(basedir, listing, perms,
+    /// facts)`). Default: [`format_mlsx_entry_in`].
+    fn format_mlsx(
+        &self,
+        dir: &Path,
+        entry: &OsStr,
+        perms: crate::authorizers::Perms,
+        facts: Facts,
+        utc: bool,
+        out: &mut Vec<u8>,
+    ) -> io::Result<()> {
+        format_mlsx_entry_in(self, dir, entry, perms, facts, utc, out)
+    }
 }
 
 /// The names of one directory, read a batch at a time

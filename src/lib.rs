@@ -72,14 +72,15 @@ mod prefork;
 pub mod proxy_protocol;
 pub mod reply;
 pub mod servers;
+pub mod subclass;
 mod sys;
 
 pub use authorizers::{
     Authorizer, CertUserField, ClientCertificate, DummyAuthorizer, Perm, Perms, SlowCheck,
-    Validation,
+    UserRecord, Validation,
 };
 pub use error::{AuthenticationFailed, AuthorizerError, Error, FilesystemError};
-pub use filesystems::{AbstractedFs, DirNames, FileHandle, Filesystem, OpenMode, Stat};
+pub use filesystems::{AbstractedFs, DirNames, FileHandle, Filesystem, MemoryFile, OpenMode, Stat};
 pub use handlers::ftp::{
     ActiveDtp, ArgRule, Command, CommandContext, DtpHandler, FtpHandler, Hooks, NoHooks,
     PassiveDtp, PathRule, PortSet, PortSetError, SessionInfo, VirtualHost,
@@ -99,6 +100,7 @@ pub type IoLoop = ioloop::IoLoop<handlers::ftp::dispatch::Dispatcher>;
 pub use hardening::{Access, Confinement, Hardening, LandlockMode, LandlockRule, RunAs};
 pub use prefork::WorkerListeners;
 pub use servers::{BindAddress, FtpServer, ListenerRole};
+pub use subclass::{AuthorizerOverrides, FilesystemOverrides, Subclass};
 pub use {
     authorizers::{hash_password, UnixAuthorizer, UnixAuthorizerOptions},
     filesystems::UnixFilesystem,

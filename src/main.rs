@@ -364,7 +364,7 @@ fn unix_handler(o: &Options, perm: &str) -> Result<FtpHandler, ftpdlib::Error> {
     })?;
     let mut handler = FtpHandler::new(auth);
     if o.unix_filesystem {
-        handler.abstracted_fs = Box::new(|home| Box::new(UnixFilesystem::new(home)));
+        handler.abstracted_fs = Box::new(|home, _| Box::new(UnixFilesystem::new(home)));
     }
     Ok(handler)
 }

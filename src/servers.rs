@@ -392,9 +392,16 @@ impl FtpServer {
 
     /// Serve until stopped by a [`StopHandle`] or, with `handle_exit`, by
     /// SIGINT/SIGTERM; then close every connection (pyftpdlib
-    /// `serve_forever`).
+    /// `serve_forever`). If the program installed no logger, pyftpdlib's
+    /// default is installed first: INFO lines on stderr
+    /// ([`log::install_default`](crate::log::install_default)).
     pub fn serve_forever(&mut self) -> Result<(), Error> {
         self.apply_limits()?;
+        // pyftpdlib's default logging when the program set up none; not in
+        // inetd mode, where stderr may be the client's socket.
+        if !self.one_session {
+            crate::log::install_default();
+        }
         if self.worker_processes > 1 {
             // Each worker hardens itself after the fork (it may have its
             // own sockets to set up first); the supervisor only forks,

@@ -172,7 +172,7 @@ impl Server {
             let mut handler = FtpHandler::new(auth);
             handler.auth_failed_timeout = Duration::from_millis(1);
             if whole_machine {
-                handler.abstracted_fs = Box::new(|home| Box::new(UnixFilesystem::new(home)));
+                handler.abstracted_fs = Box::new(|home, _| Box::new(UnixFilesystem::new(home)));
             }
             let mut server = FtpServer::bind(("127.0.0.1", 0), handler).expect("bind");
             server.handle_exit = false;

@@ -248,6 +248,83 @@ impl UnixAuthorizer {
         Ok(())
     }
 
+    /// Lets the existing system account `username` log in, with home
+    /// `homedir` (default: the account's home) and permissions `perm`
+    /// (the tutorial's `UnixAuthorizer.add_user(username, homedir=None,
+    /// perm=...)`). As in the tutorial, once a user is added only the added
+    /// users (and anonymous) may log in: each joins `allowed_users`.
+    ///
+    /// Errors: no such account; "anonymous" (see
+    /// [`add_anonymous`](Self::add_anonymous)); the user was added before;
+    /// `rejected_users` is set; with `require_valid_shell`, an account
+    /// without a valid shell; a missing home; a bad permission letter.
+    pub fn add_user(
+        &mut self,
+        username: &str,
+        homedir: Option<&Path>,
+        perm: &str,
+    ) -> Result<(), AuthorizerError> {
+        if username == ANONYMOUS {
+            return Err(AuthorizerError(
+                "use add_anonymous for \"anonymous\"".into(),
+            ));
+        }
+        if !self.rejected_users.is_empty() {
+            return Err(AuthorizerError(
+                "add_user makes a list of allowed users: it cannot be combined with rejected_users"
+                    .into(),
+            ));
+        }
+        if self.allowed_users.iter().any(|u| u == username) {
+            return Err(AuthorizerError(format!("user {username:?} already exists")));
+        }
+        let account = lookup(username)?.ok_or_else(|| no_such_user(username))?;
+        if self.require_valid_shell && !has_valid_shell(username) {
+            return Err(AuthorizerError(invalid_shell(username)));
+        }
+        let home = existing_dir(homedir.unwrap_or(&account.home))?;
+        let perms = check_permissions(username, perm)?;
+        self.allowed_users.push(username.to_owned());
+        self.overrides.insert(
+            username.to_owned(),
+            UserOverride {
+                password: None,
+                home: Some(home),
+                perms: Some(perms),
+                msg_login: None,
+                msg_quit: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Serves "anonymous" (any password, perms `"elr"`) as the existing
+    /// system account `realuser`, with home `homedir` (default:
+    /// `realuser`'s home) (the tutorial's `UnixAuthorizer.add_anonymous(
+    /// homedir=None, realuser="nobody")`; the same as
+    /// [`UnixAuthorizerOptions::anonymous_user`] plus a home). Commands of
+    /// anonymous sessions run with `realuser`'s ids.
+    pub fn add_anonymous(
+        &mut self,
+        homedir: Option<&Path>,
+        realuser: &str,
+    ) -> Result<(), AuthorizerError> {
+        let account = lookup(realuser)?.ok_or_else(|| no_such_user(realuser))?;
+        let home = existing_dir(homedir.unwrap_or(&account.home))?;
+        self.anonymous_user = Some(realuser.to_owned());
+        self.overrides.insert(
+            ANONYMOUS.to_owned(),
+            UserOverride {
+                password: None,
+                home: Some(home),
+                perms: Some(Perms::READ),
+                msg_login: None,
+                msg_quit: None,
+            },
+        );
+        Ok(())
+    }
+
     /// The system account behind `username`: `anonymous_user` for
     /// "anonymous" (pyftpdlib's `replace_anonymous`), else the name itself.
     fn system_name<'a>(&'a self, username: &'a str) -> &'a str {
@@ -509,6 +586,14 @@ impl UnixAuthorizer {
 /// The passwd entry of `name`, as an [`AuthorizerError`] on lookup failure.
 fn lookup(name: &str) -> Result<Option<sys::Account>, AuthorizerError> {
     sys::account(name).map_err(|e| AuthorizerError(format!("passwd lookup of {name:?}: {e}")))
+}
+
+/// `dir` as a real path, if it is an existing directory.
+fn existing_dir(dir: &Path) -> Result<PathBuf, AuthorizerError> {
+    match fs::canonicalize(dir) {
+        Ok(h) if h.is_dir() => Ok(h),
+        _ => Err(AuthorizerError(format!("no such directory: {dir:?}"))),
+    }
 }
 
 fn no_such_user(username: &str) -> AuthorizerError {

@@ -149,8 +149,8 @@ pub fn format_list_entry(
 
 /// [`format_list_entry`] for entry `entry` of directory `dir`, stat'ed
 /// with [`Filesystem::lstat_in`] (a listing's hot path).
-pub fn format_list_entry_in(
-    fs: &dyn Filesystem,
+pub fn format_list_entry_in<F: Filesystem + ?Sized>(
+    fs: &F,
     dir: &Path,
     entry: &std::ffi::OsStr,
     now: i64,
@@ -163,8 +163,8 @@ pub fn format_list_entry_in(
     Ok(())
 }
 
-fn list_line(
-    fs: &dyn Filesystem,
+fn list_line<F: Filesystem + ?Sized>(
+    fs: &F,
     st: &Stat,
     link_target: impl FnOnce() -> Option<std::path::PathBuf>,
     name: &[u8],
@@ -243,8 +243,8 @@ pub fn format_mlsx_entry(
 
 /// [`format_mlsx_entry`] for entry `entry` of directory `dir`, stat'ed
 /// with [`Filesystem::stat_in`] (a listing's hot path).
-pub fn format_mlsx_entry_in(
-    fs: &dyn Filesystem,
+pub fn format_mlsx_entry_in<F: Filesystem + ?Sized>(
+    fs: &F,
     dir: &Path,
     entry: &std::ffi::OsStr,
     perms: Perms,

@@ -19,7 +19,7 @@ use super::{norm_virtual, AbstractedFs, FileHandle, Filesystem, OpenMode, Stat};
 /// ```no_run
 /// use ftpdlib::{FtpHandler, UnixAuthorizer, UnixFilesystem};
 /// let mut handler = FtpHandler::new(UnixAuthorizer::new()?);
-/// handler.abstracted_fs = Box::new(|home| Box::new(UnixFilesystem::new(home)));
+/// handler.abstracted_fs = Box::new(|home, _| Box::new(UnixFilesystem::new(home)));
 /// # Ok::<(), ftpdlib::AuthorizerError>(())
 /// ```
 ///

@@ -1,6 +1,6 @@
 //! Log streams and formats (pyftpdlib `log.py`).
 //!
-//! ftpdlib logs through the [`log`] facade on three targets, so any `log`
+//! ftpdlib logs through the [`log`](https://docs.rs/log) facade on three targets, so any `log`
 //! implementation can route them apart, as pyftpdlib's tutorial routes its
 //! `log`, `logline` and `logerror` streams to different files:
 //!
@@ -12,14 +12,27 @@
 //!
 //! [`config_logging`] installs a small stderr logger with pyftpdlib's line
 //! format, `[I 2026-11-23 19:27:30] 127.0.0.1:47066-[user] message`;
+//! [`FtpServer::serve_forever`](crate::FtpServer::serve_forever) installs
+//! it at INFO when the program installed no logger, as pyftpdlib does.
+//! Each stream can go its own way in one line: [`set_log`],
+//! [`set_logline`] and [`set_logerror`] hand the messages to a function
+//! (the tutorial's `ftpserver.log = standard_logger`), [`log_to_file`]
+//! appends them to a file.
 //! [`syslog::config_syslog`] sends the same records to the local syslog
 //! daemon instead (`ftpdlib --syslog`).
 
-use std::io::Write;
-
+mod route;
 pub mod syslog;
 
-use log::{Level, LevelFilter, Log, Metadata, Record};
+pub use route::{
+    install_default, log_to_file, set_log, set_logerror, set_logline, set_stream_level, LoggerInUse,
+};
+
+/// What a porter needs from the [`log`](https://docs.rs/log) facade, so
+/// that `ftpdlib::log::info!(...)` and `ftpdlib::log::LevelFilter` work
+/// without adding the `log` crate.
+pub use log::{debug, error, info, log, log_enabled, trace, warn};
+pub use log::{set_max_level, Level, LevelFilter, Log, Metadata, Record};
 
 /// Target of user-facing session messages (pyftpdlib `log`).
 pub const LOG: &str = "ftpdlib";
@@ -70,17 +83,13 @@ pub fn push_escaped(out: &mut String, text: &str) {
     }
 }
 
-/// Install a stderr logger with pyftpdlib's format at `level` (pyftpdlib
-/// `config_logging(level, prefix)`). `prefix` may use `%(levelname)1.1s`,
-/// `%(asctime)s` and `%(process)s`. Does nothing if a logger is already set.
+/// Log every stream to stderr with pyftpdlib's format at `level`
+/// (pyftpdlib `config_logging(level, prefix)`). `prefix` may use
+/// `%(levelname)1.1s`, `%(asctime)s` and `%(process)s`. Calling it again
+/// reconfigures ftpdlib's logger (and undoes [`set_log`] and friends);
+/// does nothing if the program installed another `log` implementation.
 pub fn config_logging(level: LevelFilter, prefix: &str) {
-    let logger = Box::new(StderrLogger {
-        level,
-        prefix: prefix.to_string(),
-    });
-    if log::set_boxed_logger(logger).is_ok() {
-        log::set_max_level(level);
-    }
+    let _ = route::configure(level, prefix);
 }
 
 /// Format one line as pyftpdlib's formatter does; continuation lines of a
@@ -116,30 +125,6 @@ pub fn now_local() -> String {
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
         tm.year, tm.month, tm.day, tm.hour, tm.min, tm.sec
     )
-}
-
-struct StderrLogger {
-    level: LevelFilter,
-    prefix: String,
-}
-
-impl Log for StderrLogger {
-    fn enabled(&self, metadata: &Metadata) -> bool {
-        metadata.level() <= self.level
-    }
-
-    fn log(&self, record: &Record) {
-        if !self.enabled(record.metadata()) {
-            return;
-        }
-        let line = format_line(&self.prefix, record.level(), &record.args().to_string());
-        // Logging must never take the server down: a failed write is dropped.
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
-    }
-
-    fn flush(&self) {
-        let _ = std::io::stderr().flush();
-    }
 }
 
 #[cfg(test)]

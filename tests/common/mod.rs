@@ -93,6 +93,7 @@ impl TestServer {
             let mut server = FtpServer::bind(("127.0.0.1", 0), h).expect("bind");
             server.handle_exit = false;
             server_cfg(&mut server);
+            quiet_default_logging();
             tx.send((server.address(), server.stop_handle()))
                 .expect("send addr");
             server.serve_forever().expect("serve_forever");
@@ -410,6 +411,24 @@ macro_rules! delegate_authorizer_to_inner {
     };
 }
 
+/// `serve_forever` installs pyftpdlib's default logging (INFO on stderr)
+/// when no logger is set: in a test binary without its own logger, install
+/// it first with every stream off, so in-process servers stay quiet as
+/// before. A binary that installs a logger (`capture`) does so before it
+/// starts a server, and keeps it.
+pub fn quiet_default_logging() {
+    if ftpdlib::log::install_default() {
+        for target in [
+            ftpdlib::log::LOG,
+            ftpdlib::log::LOGLINE,
+            ftpdlib::log::LOGERROR,
+            "",
+        ] {
+            let _ = ftpdlib::log::set_stream_level(target, ftpdlib::log::LevelFilter::Off);
+        }
+    }
+}
+
 /// Whether something listens on 127.0.0.1:`port`, polled from
 /// /proc/net/tcp for at most `PATIENCE` (a connect loop could connect a
 /// socket to itself, and a connection to a super-server starts a session).
@@ -459,6 +478,7 @@ pub fn serve_thread(
     let thread = std::thread::spawn(move || {
         let mut server = FtpServer::bind(("127.0.0.1", 0), build()).expect("bind");
         server.handle_exit = false;
+        quiet_default_logging();
         tx.send((server.address(), server.stop_handle()))
             .expect("send addr");
         server.serve_forever().expect("serve_forever");

@@ -7,6 +7,7 @@
 //! hooks run inside the event loop, like pyftpdlib's: they must not block.
 //! A hook that panics is logged on the error stream and the server goes on.
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -24,11 +25,53 @@ pub struct SessionInfo<'a> {
     pub username: &'a str,
     /// Whether the user is logged in (pyftpdlib `authenticated`).
     pub authenticated: bool,
+    /// Where [`reply`](Self::reply) and [`close`](Self::close) go; `None`
+    /// where the session can no longer answer.
+    pub(crate) actions: Option<&'a RefCell<Vec<HookAction>>>,
+}
+
+/// What a hook asked the session to do.
+#[derive(Debug)]
+pub(crate) enum HookAction {
+    Reply(u16, String),
+    Close,
+}
+
+impl SessionInfo<'_> {
+    /// Send a reply from a hook (pyftpdlib `self.respond("...")` inside an
+    /// `on_*` method); it goes out after the replies of the event that
+    /// called the hook. Ignored where the session can no longer answer
+    /// (`on_disconnect`, the file-system factory).
+    #[doc(alias = "respond")]
+    pub fn reply(&self, code: u16, text: &str) {
+        if let Some(a) = self.actions {
+            a.borrow_mut()
+                .push(HookAction::Reply(code, text.to_owned()));
+        }
+    }
+
+    /// Close the control connection once the replies are sent (pyftpdlib
+    /// `self.close_when_done()` inside an `on_*` method).
+    #[doc(alias = "close_when_done")]
+    pub fn close(&self) {
+        if let Some(a) = self.actions {
+            a.borrow_mut().push(HookAction::Close);
+        }
+    }
 }
 
 /// pyftpdlib's event callbacks. `file` arguments are absolute real paths.
 #[doc(alias = "on_file_received")]
 pub trait Hooks {
+    /// Every command line, before the command table is consulted
+    /// (pyftpdlib `pre_process_command(line, cmd, arg)`): `ctx.command()`
+    /// is the upper-cased name (`SITE X` for SITE commands), `ctx.arg()`
+    /// the argument. Return false to refuse the command; the hook then
+    /// sends the reply itself (`ctx.respond("550 ...")`), or nothing.
+    /// Default: true, run it.
+    fn pre_process_command(&self, _ctx: &mut super::CommandContext<'_>) -> bool {
+        true
+    }
     /// A client connected; called before the 220 greeting.
     fn on_connect(&self, _session: &SessionInfo<'_>) {}
     /// The control connection closed.

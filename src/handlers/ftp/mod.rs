@@ -48,9 +48,19 @@ pub(crate) mod proxied;
 pub(crate) mod session;
 pub(crate) mod sites;
 
-/// Builds a user's file system at login from the home directory
-/// (pyftpdlib's `abstracted_fs` class attribute, called as `(root, handler)`).
-pub type FsFactory = Box<dyn Fn(PathBuf) -> Box<dyn Filesystem>>;
+/// Builds a user's file system at login from the home directory and the
+/// session logging in (its user name, addresses) (pyftpdlib's
+/// `abstracted_fs` class attribute, called as `(root, cmd_channel)`).
+///
+/// ```
+/// use ftpdlib::{AbstractedFs, FtpHandler};
+/// let mut handler = FtpHandler::default();
+/// handler.abstracted_fs = Box::new(|home, session| {
+///     log::info!("{} gets {}", session.username, home.display());
+///     Box::new(AbstractedFs::new(home))
+/// });
+/// ```
+pub type FsFactory = Box<dyn Fn(PathBuf, &SessionInfo<'_>) -> Box<dyn Filesystem>>;
 
 /// The control-channel settings shared by every session (pyftpdlib
 /// `FTPHandler` class attributes).
@@ -187,7 +197,7 @@ impl FtpHandler {
     pub fn new(authorizer: impl Authorizer + 'static) -> FtpHandler {
         FtpHandler {
             authorizer: Box::new(authorizer),
-            abstracted_fs: Box::new(|root| Box::new(AbstractedFs::new(root))),
+            abstracted_fs: Box::new(|root, _| Box::new(AbstractedFs::new(root))),
             dtp_handler: DtpHandler::default(),
             passive_dtp: PassiveDtp::default(),
             active_dtp: ActiveDtp::default(),

@@ -11,9 +11,7 @@ use std::path::PathBuf;
 use super::session::impersonation::Impersonation;
 use super::sites::SiteAuthorizer;
 use crate::authorizers::{Perm, Perms};
-use crate::filesystems::{
-    format_list_entry_in, format_mlsx_entry_in, DirNames, Facts, FileHandle, Filesystem,
-};
+use crate::filesystems::{DirNames, Facts, FileHandle, Filesystem};
 
 /// The command a transfer serves: what the xferlog, the hooks and the
 /// transfer log line are told.
@@ -33,6 +31,8 @@ pub(crate) enum TransferKind {
     Nlst,
     /// MLSD: RFC 3659 facts.
     Mlsd,
+    /// Bytes a custom command sends (`CommandContext::push_dtp_data`).
+    Pushed,
 }
 
 /// Which way a transfer's bytes go, as the xferlog's direction field.
@@ -55,6 +55,7 @@ impl TransferKind {
             TransferKind::List => "LIST",
             TransferKind::Nlst => "NLST",
             TransferKind::Mlsd => "MLSD",
+            TransferKind::Pushed => "DATA",
         }
     }
 
@@ -63,7 +64,7 @@ impl TransferKind {
     pub fn moves_a_file(self) -> bool {
         !matches!(
             self,
-            TransferKind::List | TransferKind::Nlst | TransferKind::Mlsd
+            TransferKind::List | TransferKind::Nlst | TransferKind::Mlsd | TransferKind::Pushed
         )
     }
 
@@ -71,9 +72,11 @@ impl TransferKind {
     pub fn direction(self) -> Direction {
         match self {
             TransferKind::Stor | TransferKind::Appe | TransferKind::Stou => Direction::Upload,
-            TransferKind::Retr | TransferKind::List | TransferKind::Nlst | TransferKind::Mlsd => {
-                Direction::Download
-            }
+            TransferKind::Retr
+            | TransferKind::List
+            | TransferKind::Nlst
+            | TransferKind::Mlsd
+            | TransferKind::Pushed => Direction::Download,
         }
     }
 }
@@ -313,12 +316,13 @@ impl Listing {
                     out.extend_from_slice(b"\r\n");
                     Ok(())
                 }
-                ListFormat::List => {
-                    format_list_entry_in(&*self.fs, &self.dir, name, self.now, self.utc, out)
-                }
+                ListFormat::List => self
+                    .fs
+                    .format_list(&self.dir, name, self.now, self.utc, out),
                 ListFormat::Mlsd(facts) => {
                     let perms = self.perms_in(name);
-                    format_mlsx_entry_in(&*self.fs, &self.dir, name, perms, facts, self.utc, out)
+                    self.fs
+                        .format_mlsx(&self.dir, name, perms, facts, self.utc, out)
                 }
             };
         }

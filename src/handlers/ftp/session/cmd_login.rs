@@ -120,7 +120,8 @@ fn logged_in(
         .and_then(|()| auth.get_home_dir(user).map_err(|e| e.0));
     match home {
         Ok(home) => {
-            s.fs = Some((cfg.abstracted_fs)(home));
+            let fs = (cfg.abstracted_fs)(home, &s.info());
+            s.fs = Some(fs);
             s.authenticated = true;
             s.password = password.to_string();
             s.attempted_logins = 0;

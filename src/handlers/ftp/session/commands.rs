@@ -189,14 +189,113 @@ impl Command {
     }
 }
 
-/// What a library user's command sees of the session.
+/// What a library user's command sees of the session (pyftpdlib's `self`
+/// inside an `ftp_<CMD>` method of an `FTPHandler` subclass).
+///
+/// A replacement for a built-in can check first and then run the built-in
+/// ([`run_builtin`](Self::run_builtin), pyftpdlib `super().ftp_STOR(file)`):
+///
+/// ```
+/// use ftpdlib::{reply, Command, FtpHandler, Perm, PathRule};
+/// let mut handler = FtpHandler::default();
+/// handler.add_command(
+///     Command::new("STOR", "Syntax: STOR <SP> file-name (store a file).", |ctx| {
+///         if ctx.arg().ends_with(".exe") {
+///             ctx.respond("550 No executables here.");
+///         } else {
+///             ctx.run_builtin();
+///         }
+///     })
+///     .perm(Perm::Store)
+///     .path(PathRule::Arg),
+/// );
+/// ```
 pub struct CommandContext<'a> {
     pub(crate) session: &'a mut Session,
+    pub(crate) name: &'a str,
     pub(crate) arg: &'a str,
     pub(crate) path: Option<PathBuf>,
 }
 
 impl CommandContext<'_> {
+    /// The command name, upper case (`"SITE X"` for a SITE command).
+    pub fn command(&self) -> &str {
+        self.name
+    }
+
+    /// Run the built-in command of the same name on the same argument and
+    /// checked path (pyftpdlib: calling the parent's `ftp_<CMD>`); false,
+    /// with nothing sent, when no built-in has this name.
+    pub fn run_builtin(&mut self) -> bool {
+        let name = self.name;
+        self.run_builtin_named(name)
+    }
+
+    /// Run built-in command `name` (upper case) on this command's argument
+    /// and checked path; false when there is no such built-in. The
+    /// built-in's own checks (login, permission) are not repeated: this
+    /// command's row did them.
+    pub fn run_builtin_named(&mut self, name: &str) -> bool {
+        match builtin(name) {
+            Some(run) => {
+                run(self.session, self.arg, self.path.clone());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Send one reply line, code included (pyftpdlib `respond("250 Ok.")`);
+    /// a line that does not start with a 3-digit code is sent as it is.
+    /// Logged on the command-line stream like every reply.
+    pub fn respond(&mut self, line: &str) {
+        match parse_reply_line(line) {
+            Some((code, text)) => self.session.reply(code, text),
+            None => self.push(&format!("{line}\r\n")),
+        }
+    }
+
+    /// Send raw text on the control connection, CRLFs included (pyftpdlib
+    /// `push`), e.g. the lines of a multi-line reply.
+    pub fn push(&mut self, data: &str) {
+        self.session.out.extend_from_slice(data.as_bytes());
+    }
+
+    /// Send `data` over the data connection as a transfer of its own
+    /// (pyftpdlib `push_dtp_data`): 125 or 150 now, 226 when it is sent;
+    /// 425 when there is no data connection (PASV/PORT first).
+    pub fn push_dtp_data(&mut self, data: Vec<u8>) {
+        let job = crate::handlers::ftp::producers::Job::new(
+            crate::handlers::ftp::producers::TransferKind::Pushed,
+            PathBuf::new(),
+            crate::handlers::ftp::producers::JobKind::Send(
+                crate::handlers::ftp::producers::Source::File {
+                    file: Box::new(crate::filesystems::MemoryFile::new(data)),
+                    ascii: false,
+                    sendfile_offset: None,
+                },
+            ),
+        );
+        self.session.start_or_queue(job, None);
+    }
+
+    /// Close the control connection once the replies are sent (pyftpdlib
+    /// `close_when_done`).
+    #[doc(alias = "close_when_done")]
+    pub fn close(&mut self) {
+        self.session.effects.push(super::Effect::Close);
+    }
+
+    /// Log on the command-line stream at DEBUG (pyftpdlib `logline`).
+    pub fn logline(&self, msg: &str) {
+        log::debug!(target: crate::log::LOGLINE, "{} {}", self.session.prefix, msg);
+    }
+
+    /// Log on the error stream (pyftpdlib `logerror`).
+    pub fn logerror(&self, msg: &str) {
+        log::error!(target: crate::log::LOGERROR, "{} {}", self.session.prefix, msg);
+    }
+
     /// The argument after the command name (after `SITE X` for SITE commands).
     pub fn arg(&self) -> &str {
         self.arg
@@ -237,6 +336,25 @@ impl CommandContext<'_> {
     pub fn log(&self, msg: &str) {
         self.session.log(msg);
     }
+}
+
+/// `"226 Transfer complete."` as `(226, "Transfer complete.")`.
+fn parse_reply_line(line: &str) -> Option<(u16, &str)> {
+    let code = line.get(..3)?;
+    if !code.bytes().all(|b| b.is_ascii_digit())
+        || !matches!(line.as_bytes().get(3), None | Some(b' '))
+    {
+        return None;
+    }
+    Some((code.parse().ok()?, line.get(4..).unwrap_or("")))
+}
+
+/// The function of built-in command `name`.
+fn builtin(name: &str) -> Option<Builtin> {
+    BUILTINS
+        .binary_search_by(|b| b.name.cmp(name))
+        .ok()
+        .map(|i| BUILTINS[i].run)
 }
 
 /// The commands of one handler, sorted by name (pyftpdlib `proto_cmds`).

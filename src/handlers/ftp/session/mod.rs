@@ -39,7 +39,7 @@ mod transfer_log;
 #[cfg(test)]
 mod transcripts;
 use crate::filesystems::{Facts, Filesystem};
-use crate::handlers::ftp::hooks::{Hooks, SessionInfo};
+use crate::handlers::ftp::hooks::{HookAction, Hooks, SessionInfo};
 use crate::handlers::ftp::producers::Job;
 use crate::handlers::ftp::FtpHandler;
 use crate::log::{LOG, LOGLINE};
@@ -330,6 +330,9 @@ impl Session {
         }
         self.log_received(cmd, line);
         self.tally.command(cmd);
+        if !self.pre_process(cmd, arg) {
+            return;
+        }
         let cfg = Rc::clone(&self.cfg);
         let spec = match cfg.commands.lookup(cmd) {
             Some(spec) => spec,
@@ -417,6 +420,7 @@ impl Session {
             Run::Builtin(run) => run(self, arg, path),
             Run::Custom(run) => run(&mut CommandContext {
                 session: self,
+                name: &spec.name,
                 arg,
                 path,
             }),
@@ -604,13 +608,40 @@ impl Session {
             local: self.local,
             username: &self.username,
             authenticated: self.authenticated,
+            actions: None,
         }
     }
 
-    /// Call a hook of the handler, containing its panics.
-    pub fn hook(&self, name: &str, f: impl FnOnce(&dyn Hooks, &SessionInfo<'_>)) {
-        let info = self.info();
+    /// Call a hook of the handler, containing its panics, then carry out
+    /// the replies and the close it asked for.
+    pub fn hook(&mut self, name: &str, f: impl FnOnce(&dyn Hooks, &SessionInfo<'_>)) {
+        let actions = std::cell::RefCell::new(Vec::new());
+        let mut info = self.info();
+        info.actions = Some(&actions);
         crate::handlers::ftp::hooks::call(name, &self.prefix, || f(&*self.cfg.hooks, &info));
+        for action in actions.into_inner() {
+            match action {
+                HookAction::Reply(code, text) => self.reply(code, &text),
+                HookAction::Close => self.effects.push(Effect::Close),
+            }
+        }
+    }
+
+    /// pyftpdlib's `pre_process_command` hook; true when the command may run.
+    fn pre_process(&mut self, cmd: &str, arg: &str) -> bool {
+        let cfg = Rc::clone(&self.cfg);
+        let mut go_on = true;
+        let prefix = self.prefix.clone();
+        let mut ctx = CommandContext {
+            session: self,
+            name: cmd,
+            arg,
+            path: None,
+        };
+        crate::handlers::ftp::hooks::call("pre_process_command", &prefix, || {
+            go_on = cfg.hooks.pre_process_command(&mut ctx);
+        });
+        go_on
     }
 }
 

@@ -19,7 +19,7 @@ use crate::log::{LOG, LOGERROR};
 
 /// Log the transfer (pyftpdlib `log_transfer`), append the xferlog line,
 /// fire `on_file_sent` / `on_file_received` or their incomplete variants.
-pub(super) fn record(s: &Session, transfer: TransferKind, outcome: &Outcome) {
+pub(super) fn record(s: &mut Session, transfer: TransferKind, outcome: &Outcome) {
     let completed = outcome.completed();
     log::info!(
         target: LOG,
