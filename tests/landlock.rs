@@ -149,7 +149,7 @@ fn landlock_child_server() {
         .expect("user");
     let mut handler = FtpHandler::new(auth);
     handler.auth_failed_timeout = std::time::Duration::ZERO;
-    handler.abstracted_fs = Box::new(|home| Box::new(NaiveFs(AbstractedFs::new(home))));
+    handler.abstracted_fs = Box::new(|home, _user| Box::new(NaiveFs(AbstractedFs::new(home))));
     let mut server = FtpServer::bind(("127.0.0.1", 0), handler).expect("bind");
     server.hardening.no_new_privs = true;
     server.hardening.landlock = if mode == "on" {
