@@ -274,6 +274,16 @@ pub trait Authorizer {
         Ok(())
     }
 
+    /// The directories this authorizer's users reach, the files it reads
+    /// while serving and whether it switches ids: what
+    /// [`FtpServer::hardening`](crate::FtpServer::hardening) needs for
+    /// Landlock and the privilege drop (ftpdlib extension). Default:
+    /// `None`, unknown, so Landlock is not applied (`Required` fails) and
+    /// a privilege drop keeps no capability.
+    fn confinement(&self) -> Option<crate::hardening::Confinement> {
+        None
+    }
+
     /// Whether the verified TLS client certificate `cert` logs `username`
     /// in without a password (ftpdlib extension, after RFC 4217 and
     /// RFC 2228's 232 reply; pyftpdlib has no client certificates). Asked
@@ -864,6 +874,23 @@ impl Authorizer for DummyAuthorizer {
             .get(username)
             .map_or(DEFAULT_MSG_QUIT, |u| u.msg_quit.as_str())
             .to_owned()
+    }
+
+    /// Every user's home with its perms, and each override directory with
+    /// its own (Landlock rules cover whole trees, so a non-recursive
+    /// override counts for the tree beneath it too).
+    fn confinement(&self) -> Option<crate::hardening::Confinement> {
+        let mut roots = Vec::new();
+        for user in self.read().values() {
+            roots.push((user.home.clone(), user.perms));
+            for o in &user.operms {
+                roots.push((o.dir.clone(), o.perms));
+            }
+        }
+        Some(crate::hardening::Confinement {
+            roots,
+            ..Default::default()
+        })
     }
 }
 

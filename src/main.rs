@@ -136,6 +136,18 @@ Embedded boxes (see docs/embedded.md):
       --total-write-limit BYTES
                               download limit of the whole server in bytes/s (per worker)
 
+Hardening (see SECURITY.md):
+      --run-as USER[:GROUP]   once the port is bound and the logs are open, switch
+                              to this account for good (with --unix-users the
+                              process keeps CAP_SETUID/CAP_SETGID to act as each user)
+      --landlock MODE         auto (default): confine file access to the served
+                              directories with Landlock when the kernel has it;
+                              required: refuse to start without it; off
+      --landlock-allow PATH[:ro|:rw]
+                              one more directory or file Landlock allows (repeatable;
+                              default :rw), e.g. the root of users added later
+  PR_SET_NO_NEW_PRIVS is always set.
+
 System users (run as root):
       --unix-users            serve the machine's accounts (shadow passwords), each
                               in its own home, as that user; perms of -w or read-only
@@ -199,6 +211,9 @@ struct Options {
     inetd: bool,
     syslog: Option<String>,
     syslog_socket: Option<PathBuf>,
+    run_as: Option<ftpdlib::RunAs>,
+    landlock: ftpdlib::LandlockMode,
+    landlock_allow: Vec<(PathBuf, bool)>,
     proxy_protocol: ftpdlib::proxy_protocol::ProxyProtocol,
     trusted_proxies: Vec<ftpdlib::proxy_protocol::Cidr>,
     proxy_data: bool,
@@ -333,6 +348,7 @@ fn serve(o: &Options, inetd: Option<std::net::TcpStream>) -> Result<(), ftpdlib:
     cluster_settings(&mut server, o)?;
     server.read_limit = o.total_read_limit;
     server.write_limit = o.total_write_limit;
+    server.hardening = hardening(o)?;
     server.serve_forever()
 }
 
@@ -584,6 +600,7 @@ impl Options {
             port: 2121,
             max_cons: 512,
             max_login_attempts: 3,
+            landlock: ftpdlib::LandlockMode::Auto,
             ..Options::default()
         }
     }
@@ -623,6 +640,7 @@ fn any_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
         || tls_option(o, a)?
         || cli_tls_hosts::option(&mut o.tls_hosts, a)?
         || unix_option(o, a)?
+        || hardening_option(o, a)?
         || proxy_option(o, a)?
         || cluster_option(o, a)?
         || cli_users::secret_option(o, a)?)
@@ -827,6 +845,58 @@ fn tls_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
         _ => return Ok(false),
     }
     Ok(true)
+}
+
+/// `--run-as`, `--landlock`, `--landlock-allow` (SECURITY.md).
+fn hardening_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
+    match a.name {
+        "--run-as" => o.run_as = Some(ftpdlib::RunAs::parse(&a.value()?)?),
+        "--landlock" => {
+            o.landlock = a.value()?.parse().map_err(|e| format!("--landlock: {e}"))?;
+        }
+        "--landlock-allow" => {
+            let v = a.value()?;
+            let (path, write) = match (v.strip_suffix(":ro"), v.strip_suffix(":rw")) {
+                (Some(p), _) => (p, false),
+                (_, Some(p)) => (p, true),
+                _ => (v.as_str(), true),
+            };
+            o.landlock_allow.push((PathBuf::from(path), write));
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// The server's hardening from the command line: `no_new_privs` always,
+/// Landlock `auto` unless told otherwise (not with `--unix-filesystem`,
+/// whose users see the whole file system).
+fn hardening(o: &Options) -> Result<ftpdlib::Hardening, ftpdlib::Error> {
+    use ftpdlib::{Access, LandlockMode, LandlockRule};
+    let mut landlock = o.landlock;
+    if o.unix_filesystem && landlock != LandlockMode::Off {
+        if landlock == LandlockMode::Required {
+            return Err(ftpdlib::Error::Config(
+                "--landlock required does not combine with --unix-filesystem (its users see the whole file system)".into(),
+            ));
+        }
+        log::info!(target: ftpdlib::log::LOG, "Landlock not applied: --unix-filesystem shows users the whole file system");
+        landlock = LandlockMode::Off;
+    }
+    let rules = o.landlock_allow.iter().map(|(path, write)| {
+        let access = if *write {
+            Access::READ_WRITE
+        } else {
+            Access::READ
+        };
+        LandlockRule::new(path, access)
+    });
+    Ok(ftpdlib::Hardening {
+        run_as: o.run_as.clone(),
+        no_new_privs: true,
+        landlock,
+        landlock_rules: rules.collect(),
+    })
 }
 
 /// System users (`--unix-users` and the options that go with it).
@@ -1227,6 +1297,55 @@ mod tests {
             parse(&args(&["--hash-password"])),
             Ok(Parsed::HashPassword)
         ));
+    }
+
+    #[test]
+    fn hardening_options_parse_and_default_to_landlock_auto() {
+        use ftpdlib::LandlockMode;
+        let o = run(&[]).unwrap();
+        assert_eq!((o.landlock, o.run_as.is_none()), (LandlockMode::Auto, true));
+        let o = run(&[
+            "--run-as",
+            "ftp:nogroup",
+            "--landlock=required",
+            "--landlock-allow",
+            "/srv/pub:ro",
+            "--landlock-allow",
+            "/srv/up",
+        ])
+        .unwrap();
+        let run_as = o.run_as.clone().unwrap();
+        assert_eq!(
+            (run_as.user.as_str(), run_as.group.as_deref()),
+            ("ftp", Some("nogroup"))
+        );
+        assert_eq!(o.landlock, LandlockMode::Required);
+        assert_eq!(
+            o.landlock_allow,
+            [
+                (PathBuf::from("/srv/pub"), false),
+                (PathBuf::from("/srv/up"), true)
+            ]
+        );
+        let h = hardening(&o).unwrap();
+        assert!(h.no_new_privs && h.landlock_rules.len() == 2);
+        assert!(run(&["--landlock", "maybe"])
+            .unwrap_err()
+            .contains("--landlock"));
+        assert!(run(&["--run-as", ""]).is_err());
+        let unix_fs = run(&[
+            "--unix-users",
+            "--unix-filesystem",
+            "--landlock",
+            "required",
+        ])
+        .unwrap();
+        assert!(
+            hardening(&unix_fs).is_err(),
+            "Landlock cannot confine the whole file system"
+        );
+        let unix_fs = run(&["--unix-users", "--unix-filesystem"]).unwrap();
+        assert_eq!(hardening(&unix_fs).unwrap().landlock, LandlockMode::Off);
     }
 
     #[test]

@@ -199,7 +199,10 @@ fn spawn(
 /// [`sys::die_with_parent`] since a change of credentials clears the
 /// parent-death signal). No thread exists yet: the loop's worker pool
 /// starts its threads on the first slow login.
-fn worker_init(_server: &mut FtpServer, worker: usize, parent: u32) -> Result<(), Error> {
+fn worker_init(server: &mut FtpServer, worker: usize, parent: u32) -> Result<(), Error> {
+    // Privilege drop, no_new_privs, Landlock (`FtpServer::hardening`); the
+    // supervisor gave the root warning already.
+    server.harden_worker()?;
     sys::die_with_parent(parent)?;
     log::debug!(target: LOG, "worker {worker} started, pid={}", std::process::id());
     Ok(())

@@ -137,6 +137,11 @@ pub trait AuthorizerOverrides<B: Authorizer> {
     ) -> bool {
         base.authenticate_certificate(username, cert)
     }
+    /// The base's roots for Landlock and whether it switches ids: override
+    /// it too when an override changes homes or permissions.
+    fn confinement(&self, base: &B) -> Option<crate::hardening::Confinement> {
+        base.confinement()
+    }
 }
 
 impl<B: Authorizer, O: AuthorizerOverrides<B>> Authorizer for Subclass<B, O> {
@@ -195,6 +200,9 @@ impl<B: Authorizer, O: AuthorizerOverrides<B>> Authorizer for Subclass<B, O> {
     ) -> bool {
         self.overrides
             .authenticate_certificate(&self.base, username, cert)
+    }
+    fn confinement(&self) -> Option<crate::hardening::Confinement> {
+        self.overrides.confinement(&self.base)
     }
 }
 

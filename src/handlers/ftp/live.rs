@@ -241,6 +241,9 @@ impl Authorizer for Inherited {
     fn authenticate_certificate(&self, u: &str, cert: &ClientCertificate) -> bool {
         self.auth().authenticate_certificate(u, cert)
     }
+    fn confinement(&self) -> Option<crate::hardening::Confinement> {
+        self.auth().confinement()
+    }
 }
 
 impl Hooks for Inherited {

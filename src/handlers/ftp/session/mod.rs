@@ -32,7 +32,7 @@ mod cmd_transfer;
 pub(crate) mod commands;
 mod data;
 mod door;
-mod impersonation;
+pub(crate) mod impersonation;
 mod live;
 mod telnet;
 mod transfer_log;
