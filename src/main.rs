@@ -883,23 +883,43 @@ fn hardening(o: &Options) -> Result<ftpdlib::Hardening, ftpdlib::Error> {
         log::info!(target: ftpdlib::log::LOG, "Landlock not applied: --unix-filesystem shows users the whole file system");
         landlock = LandlockMode::Off;
     }
-    let rules = o.landlock_allow.iter().map(|(path, write)| {
-        let access = if *write {
-            Access::READ_WRITE
-        } else {
-            Access::READ
-        };
-        LandlockRule::new(path, access)
-    });
+    let mut rules: Vec<LandlockRule> = o
+        .landlock_allow
+        .iter()
+        .map(|(path, write)| {
+            let access = if *write {
+                Access::READ_WRITE
+            } else {
+                Access::READ
+            };
+            LandlockRule::new(path, access)
+        })
+        .collect();
+    // SIGHUP re-reads --users-file: its directory stays readable (not the
+    // file alone, since editors replace a file by renaming a new one over it,
+    // and a rule holds the inode it was made on).
+    if let Some(dir) = o.secrets.users_file.as_deref().and_then(users_file_dir) {
+        rules.push(LandlockRule::new(dir, Access::READ));
+    }
     Ok(ftpdlib::Hardening {
         run_as: o.run_as.clone(),
         no_new_privs: true,
         landlock,
-        landlock_rules: rules.collect(),
+        landlock_rules: rules,
     })
 }
 
-/// System users (`--unix-users` and the options that go with it).
+/// The directory holding the users file (`.` for a bare file name).
+fn users_file_dir(file: &std::path::Path) -> Option<PathBuf> {
+    let dir = file.parent()?;
+    Some(if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir.to_path_buf()
+    })
+}
+
+/// PROXY protocol and pooled passive ports (`--proxy-*`, `--passive-pool`).
 fn proxy_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
     match a.name {
         "--proxy-protocol" => o.proxy_protocol = a.value()?.parse()?,

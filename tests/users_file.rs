@@ -318,3 +318,43 @@ fn users_file_and_ban_settings_can_come_from_the_config_file() {
         Client::from_stream(connect_from(Ipv4Addr::new(127, 0, 0, 20), ftpd.addr).expect("c"));
     assert!(again.greeting.starts_with("421"), "{}", again.greeting);
 }
+
+/// The kernel's Landlock ABI version, 0 without Landlock.
+fn landlock_abi() -> i64 {
+    // SAFETY: landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)
+    // only reports the ABI version; it creates nothing.
+    let abi = unsafe { libc::syscall(444, std::ptr::null::<u8>(), 0usize, 1u32) };
+    abi.max(0)
+}
+
+#[test]
+fn under_landlock_a_users_file_outside_the_homes_is_re_read_after_an_editor_replaced_it() {
+    if landlock_abi() == 0 {
+        eprintln!("SKIPPED: this kernel has no Landlock");
+        return;
+    }
+    let home = tempfile::tempdir().expect("home");
+    let h = home.path().display().to_string();
+    let etc = tempfile::tempdir().expect("config dir");
+    let users = etc.path().join("users");
+    write_users(&users, &[format!("bob:{SHA512_12345}:{h}:elr")]);
+    let ftpd = Ftpd::start(&[
+        "--no-anonymous",
+        "--landlock",
+        "required",
+        "--users-file",
+        users.to_str().expect("path"),
+    ]);
+    let mut b = Client::connect(ftpd.addr);
+    b.login("bob", "12345");
+    // An editor's save: a new file renamed over the old one (a new inode).
+    let carol = format!("carol:{}:{h}:elr", hash_of("carol pw"));
+    let new = etc.path().join("users.new");
+    write_users(&new, &[format!("bob:{SHA512_12345}:{h}:elr"), carol]);
+    std::fs::rename(&new, &users).expect("rename");
+    ftpd.hangup();
+    ftpd.wait_log("reloaded");
+    let mut c = Client::connect(ftpd.addr);
+    c.login("carol", "carol pw");
+    b.expect("PWD", 257);
+}
