@@ -8,16 +8,20 @@
 //! `authorizers/hashed.rs` (crypt(3) hashes) and `authorizers/unix.rs`
 //! (`UnixAuthorizer`). See `docs/authorizers.md` for a guide.
 
+use std::cell::{Ref, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
 use crate::error::{AuthenticationFailed, AuthorizerError};
 
 mod certificate;
 mod hashed;
 mod unix;
+mod users_file;
 
 pub use certificate::{CertUserField, ClientCertificate};
 pub use hashed::{hash_password, is_password_hash};
@@ -181,6 +185,10 @@ impl fmt::Display for Perms {
 /// [`terminate_impersonation`](Self::terminate_impersonation)) and a home
 /// lookup ([`get_home_dir`](Self::get_home_dir)). `docs/authorizers.md`
 /// shows how a Windows authorizer would map onto it.
+///
+/// (A method added here must also be forwarded by the stand-in of
+/// `handlers/ftp/live.rs`, which a reconfigured server's new handler
+/// generation uses in place of the authorizer it inherits.)
 pub trait Authorizer {
     /// Accepts or refuses a login; the error text becomes the `530` reply
     /// (pyftpdlib `validate_authentication(username, password, handler)`).
@@ -233,6 +241,16 @@ pub trait Authorizer {
     /// The message sent with `221` on QUIT (pyftpdlib `get_msg_quit`).
     fn get_msg_quit(&self, username: &str) -> String;
 
+    /// A number that changes whenever users are added, removed or edited
+    /// while the server serves (ftpdlib extension, no pyftpdlib
+    /// counterpart). A session compares it before each command and, when it
+    /// moved, asks [`has_user`](Self::has_user) once: a logged-in user who is
+    /// gone is told `421` and disconnected. An authorizer whose users never
+    /// change keeps the default, 0.
+    fn generation(&self) -> u64 {
+        0
+    }
+
     /// Called before every command of a logged-in session, with the
     /// session's user name and the password it logged in with (pyftpdlib
     /// `impersonate_user`, which wraps every file-system call). The
@@ -264,6 +282,16 @@ pub trait Authorizer {
     fn terminate_impersonation(&self, username: &str) -> io::Result<()> {
         let _ = username;
         Ok(())
+    }
+
+    /// The directories this authorizer's users reach, the files it reads
+    /// while serving and whether it switches ids: what
+    /// [`FtpServer::hardening`](crate::FtpServer::hardening) needs for
+    /// Landlock and the privilege drop (ftpdlib extension). Default:
+    /// `None`, unknown, so Landlock is not applied (`Required` fails) and
+    /// a privilege drop keeps no capability.
+    fn confinement(&self) -> Option<crate::hardening::Confinement> {
+        None
     }
 
     /// Whether the verified TLS client certificate `cert` logs `username`
@@ -326,11 +354,51 @@ struct User {
 /// [`hash_password`] (or `ftpdlib --hash-password`, `mkpasswd`, `openssl
 /// passwd -6`), which is then checked through libcrypt. This is the
 /// tutorial's `DummyMD5Authorizer` (§3.3) built in.
+///
+/// **Clones share one user table** (ftpdlib extension): keep a clone of
+/// the authorizer given to [`FtpHandler::new`](crate::FtpHandler::new) and
+/// call [`add_user`](Self::add_user), [`remove_user`](Self::remove_user),
+/// [`override_perm`](Self::override_perm) or
+/// [`replace_users`](Self::replace_users) on it while the server serves,
+/// from any thread — pyftpdlib's
+/// `server.handler.authorizer.add_user(...)`. A change applies to the next
+/// login or command; a logged-in session of a removed user ends at its next
+/// command (see `docs/live-configuration.md`). [`snapshot`](Self::snapshot)
+/// makes an independent copy.
+///
+/// It is `Send` but not `Sync`: give each thread its own clone. Each clone
+/// keeps the table it last read and looks at the shared one again only
+/// when an edit was made since (one atomic load per lookup; no lock on the
+/// loop's path while nobody edits). Edits copy the table on write.
 #[derive(Debug, Default, Clone)]
 pub struct DummyAuthorizer {
-    users: HashMap<String, User>,
-    /// Quotas and per-user bandwidth set with [`set_user_limits`](Self::set_user_limits).
+    /// Quotas and per-user bandwidth set with [`set_user_limits`](Self::set_user_limits)
+    /// (this clone's own, not shared with the other clones).
     limits: HashMap<String, crate::UserLimits>,
+    shared: Arc<Table>,
+    /// The table as this clone last read it.
+    cache: RefCell<Cache>,
+}
+
+/// The users by name.
+type Users = HashMap<String, User>;
+
+/// The user table shared by a [`DummyAuthorizer`] and its clones.
+#[derive(Debug, Default)]
+struct Table {
+    users: RwLock<Arc<Users>>,
+    /// Bumped after every edit ([`Authorizer::generation`]).
+    generation: AtomicU64,
+}
+
+/// One clone's copy of the table's `Arc`, valid while the generation is
+/// the table's. A generation is bumped after its edit is in place, so a
+/// copy is never newer than its number says.
+#[derive(Debug, Default, Clone)]
+struct Cache {
+    generation: u64,
+    /// `None` until the first lookup.
+    users: Option<Arc<Users>>,
 }
 
 /// Parses `perm` for `username`, warning when anonymous gets write letters
@@ -389,6 +457,83 @@ impl DummyAuthorizer {
         Self::default()
     }
 
+    /// An independent copy of the current table: later edits of either
+    /// side do not show in the other (a `Clone` shares the table).
+    pub fn snapshot(&self) -> DummyAuthorizer {
+        // The same map, copied by the first edit of either side.
+        let users = self.current();
+        DummyAuthorizer {
+            shared: Arc::new(Table {
+                users: RwLock::new(users),
+                generation: AtomicU64::new(0),
+            }),
+            cache: RefCell::default(),
+            limits: self.limits.clone(),
+        }
+    }
+
+    /// Replace every user of this table (and its clones') with those of
+    /// `other`, at once: a reload of a users file. Sessions of users that
+    /// are gone end at their next command; the others go on. ftpdlib
+    /// extension.
+    pub fn replace_users(&mut self, other: &DummyAuthorizer) {
+        if Arc::ptr_eq(&self.shared, &other.shared) {
+            return;
+        }
+        let users = other.current();
+        *self.write() = users;
+        self.edited();
+    }
+
+    /// The names of the users, sorted (pyftpdlib `user_table.keys()`).
+    pub fn user_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.read().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// The table, as this clone last read it if nothing was edited since.
+    fn read(&self) -> Ref<'_, Users> {
+        let generation = self.shared.generation.load(Ordering::Acquire);
+        let cache = self.cache.borrow();
+        if cache.generation == generation {
+            if let Ok(users) = Ref::filter_map(cache, |c| c.users.as_deref()) {
+                return users;
+            }
+        } else {
+            drop(cache);
+        }
+        // (A lookup is never nested in another: the borrow is free.)
+        if let Ok(mut cache) = self.cache.try_borrow_mut() {
+            *cache = Cache {
+                generation,
+                users: Some(self.current()),
+            };
+        }
+        Ref::map(self.cache.borrow(), |c| match &c.users {
+            Some(users) => &**users,
+            None => empty_users(),
+        })
+    }
+
+    /// The shared table's map now (the read lock held for a clone of the
+    /// `Arc`).
+    fn current(&self) -> Arc<Users> {
+        Arc::clone(&self.shared.users.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The shared table for an edit: the map inside is copied first if a
+    /// clone still reads it (`Arc::make_mut`).
+    fn write(&self) -> RwLockWriteGuard<'_, Arc<Users>> {
+        // A panic while the table was written left it whole (every edit
+        // is one insert, remove or replace): go on with it.
+        self.shared.users.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn edited(&self) {
+        self.shared.generation.fetch_add(1, Ordering::Release);
+    }
+
     /// Adds a read-only virtual user, perm `"elr"`, with messages "Login
     /// successful." / "Goodbye." (pyftpdlib `add_user(username, password,
     /// homedir)`, whose `perm` defaults to `"elr"`). Other permissions:
@@ -441,9 +586,6 @@ impl DummyAuthorizer {
         msg_login: &str,
         msg_quit: &str,
     ) -> Result<(), AuthorizerError> {
-        if self.users.contains_key(username) {
-            return Err(AuthorizerError(format!("user {username:?} already exists")));
-        }
         let homedir = homedir.as_ref();
         let home = match std::fs::canonicalize(homedir) {
             Ok(h) if h.is_dir() => h,
@@ -451,7 +593,12 @@ impl DummyAuthorizer {
         };
         let perms = check_permissions(username, perm)?;
         check_password_hash(password)?;
-        self.users.insert(
+        let mut table = self.write();
+        let users = Arc::make_mut(&mut table);
+        if users.contains_key(username) {
+            return Err(AuthorizerError(format!("user {username:?} already exists")));
+        }
+        users.insert(
             username.to_owned(),
             User {
                 pwd: password.to_owned(),
@@ -462,6 +609,8 @@ impl DummyAuthorizer {
                 msg_quit: msg_quit.to_owned(),
             },
         );
+        drop(table);
+        self.edited();
         Ok(())
     }
 
@@ -473,7 +622,7 @@ impl DummyAuthorizer {
         username: &str,
         limits: crate::UserLimits,
     ) -> Result<(), AuthorizerError> {
-        if !self.users.contains_key(username) {
+        if !self.has_user(username) {
             return Err(no_such_user(username));
         }
         self.limits.insert(username.to_owned(), limits);
@@ -504,10 +653,24 @@ impl DummyAuthorizer {
     /// for an unknown user; here an [`AuthorizerError`]).
     pub fn remove_user(&mut self, username: &str) -> Result<(), AuthorizerError> {
         self.limits.remove(username);
-        self.users
-            .remove(username)
-            .map(drop)
-            .ok_or_else(|| no_such_user(username))
+        let removed = Arc::make_mut(&mut self.write()).remove(username);
+        self.edited();
+        removed.map(drop).ok_or_else(|| no_such_user(username))
+    }
+
+    /// Replaces the global permissions of `username` (pyftpdlib code
+    /// assigns `user_table[username]['perm']`); its per-directory
+    /// overrides stay. ftpdlib extension.
+    pub fn set_perm(&mut self, username: &str, perm: &str) -> Result<(), AuthorizerError> {
+        let perms = check_permissions(username, perm)?;
+        let mut table = self.write();
+        let user = Arc::make_mut(&mut table)
+            .get_mut(username)
+            .ok_or_else(|| no_such_user(username))?;
+        user.perms = perms;
+        drop(table);
+        self.edited();
+        Ok(())
     }
 
     /// Sets per-directory permissions for `directory` (and, if `recursive`,
@@ -523,8 +686,8 @@ impl DummyAuthorizer {
         recursive: bool,
     ) -> Result<(), AuthorizerError> {
         let perms = check_permissions(username, perm)?;
-        let user = self
-            .users
+        let mut table = self.write();
+        let user = Arc::make_mut(&mut table)
             .get_mut(username)
             .ok_or_else(|| no_such_user(username))?;
         let directory = directory.as_ref();
@@ -549,8 +712,16 @@ impl DummyAuthorizer {
             Some(existing) => *existing = entry,
             None => user.operms.push(entry),
         }
+        drop(table);
+        self.edited();
         Ok(())
     }
+}
+
+/// The table of a clone that never read one.
+fn empty_users() -> &'static Users {
+    static EMPTY: std::sync::OnceLock<Users> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(HashMap::new)
 }
 
 /// One row of [`DummyAuthorizer::user_table`] (pyftpdlib's
@@ -601,7 +772,7 @@ impl DummyAuthorizer {
     /// `base.user(name).map(|u| u.pwd)`.
     #[doc(alias = "user_table")]
     pub fn user(&self, username: &str) -> Option<UserRecord> {
-        self.users
+        self.read()
             .get(username)
             .map(|u| UserRecord::of(username, u))
     }
@@ -609,7 +780,7 @@ impl DummyAuthorizer {
     /// Every user's record, sorted by user name (pyftpdlib `user_table`).
     pub fn user_table(&self) -> Vec<UserRecord> {
         let mut all: Vec<UserRecord> = self
-            .users
+            .read()
             .iter()
             .map(|(name, u)| UserRecord::of(name, u))
             .collect();
@@ -628,7 +799,8 @@ impl Authorizer for DummyAuthorizer {
         username: &str,
         password: &str,
     ) -> Result<(), AuthenticationFailed> {
-        let Some(user) = self.users.get(username) else {
+        let users = self.read();
+        let Some(user) = users.get(username) else {
             let msg = if username == ANONYMOUS {
                 "Anonymous access not allowed."
             } else {
@@ -655,7 +827,7 @@ impl Authorizer for DummyAuthorizer {
 
     /// A hashed password is checked off the loop; the rest on the spot.
     fn begin_validation(&self, username: &str, password: &str) -> Validation {
-        match self.users.get(username) {
+        match self.read().get(username) {
             Some(user) if username != ANONYMOUS && hashed::is_password_hash(&user.pwd) => {
                 let (stored, given) = (user.pwd.clone(), password.to_owned());
                 Validation::Slow(Box::new(move || {
@@ -671,11 +843,16 @@ impl Authorizer for DummyAuthorizer {
     }
 
     fn has_user(&self, username: &str) -> bool {
-        self.users.contains_key(username)
+        self.read().contains_key(username)
+    }
+
+    fn generation(&self) -> u64 {
+        self.shared.generation.load(Ordering::Acquire)
     }
 
     fn has_perm(&self, username: &str, perm: Perm, path: Option<&Path>) -> bool {
-        let Some(user) = self.users.get(username) else {
+        let users = self.read();
+        let Some(user) = users.get(username) else {
             return false;
         };
         if let Some(path) = path {
@@ -696,27 +873,27 @@ impl Authorizer for DummyAuthorizer {
     }
 
     fn get_perms(&self, username: &str) -> Perms {
-        self.users
+        self.read()
             .get(username)
             .map(|u| u.perms)
             .unwrap_or_default()
     }
 
     fn perms_vary_by_path(&self, username: &str) -> bool {
-        self.users
+        self.read()
             .get(username)
             .is_some_and(|u| !u.operms.is_empty())
     }
 
     fn get_home_dir(&self, username: &str) -> Result<PathBuf, AuthorizerError> {
-        self.users
+        self.read()
             .get(username)
             .map(|u| u.home.clone())
             .ok_or_else(|| no_such_user(username))
     }
 
     fn get_msg_login(&self, username: &str) -> String {
-        self.users
+        self.read()
             .get(username)
             .map_or(DEFAULT_MSG_LOGIN, |u| u.msg_login.as_str())
             .to_owned()
@@ -727,10 +904,27 @@ impl Authorizer for DummyAuthorizer {
     }
 
     fn get_msg_quit(&self, username: &str) -> String {
-        self.users
+        self.read()
             .get(username)
             .map_or(DEFAULT_MSG_QUIT, |u| u.msg_quit.as_str())
             .to_owned()
+    }
+
+    /// Every user's home with its perms, and each override directory with
+    /// its own (Landlock rules cover whole trees, so a non-recursive
+    /// override counts for the tree beneath it too).
+    fn confinement(&self) -> Option<crate::hardening::Confinement> {
+        let mut roots = Vec::new();
+        for user in self.read().values() {
+            roots.push((user.home.clone(), user.perms));
+            for o in &user.operms {
+                roots.push((o.dir.clone(), o.perms));
+            }
+        }
+        Some(crate::hardening::Confinement {
+            roots,
+            ..Default::default()
+        })
     }
 }
 
@@ -936,6 +1130,35 @@ mod tests {
         assert_eq!(a.get_msg_login("anonymous"), "welcome");
         assert_eq!(a.get_msg_quit("anonymous"), "bye");
         assert!(a.add_anonymous_with(&t.0, "q", "", "").is_err());
+    }
+
+    #[test]
+    fn clones_share_the_table_and_see_edits_from_other_threads() {
+        let t = TempDir::new();
+        let mut a = DummyAuthorizer::new();
+        a.add_user_with_perm("bob", "pw", &t.0, "elr").unwrap();
+        let mut b = a.clone();
+        let before = a.generation();
+        assert!(a.has_user("bob") && b.has_user("bob"));
+        // An edit through one clone, in another thread, shows in the other.
+        let home = t.0.clone();
+        let mut c = b.clone();
+        std::thread::spawn(move || c.add_user_with_perm("eve", "pw", &home, "elrw").unwrap())
+            .join()
+            .unwrap();
+        assert!(a.has_user("eve") && a.has_perm("eve", Perm::Store, None));
+        assert!(a.generation() > before);
+        b.set_perm("eve", "elr").unwrap();
+        assert!(!a.has_perm("eve", Perm::Store, None));
+        // A snapshot is independent both ways.
+        let mut snap = a.snapshot();
+        b.remove_user("bob").unwrap();
+        assert!(!a.has_user("bob") && snap.has_user("bob"));
+        snap.remove_user("eve").unwrap();
+        assert!(a.has_user("eve"));
+        // replace_users swaps the whole table for every clone.
+        b.replace_users(&snap);
+        assert_eq!(a.user_names(), ["bob"]);
     }
 
     #[test]

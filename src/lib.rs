@@ -13,6 +13,7 @@
 //! | `AbstractedFS` | [`AbstractedFs`] (trait [`Filesystem`]) |
 //! | `IOLoop`, `CallLater`, `CallEvery` | [`IoLoop`], [`CallLater`], [`CallEvery`] |
 //! | `log`, `logline`, `logerror` | the [`log`](mod@log) targets |
+//! | `server.handler.x = ...`, `authorizer.add_user(...)` while serving | [`FtpServer::handler_mut`], [`ServerHandle`], a clone of the [`DummyAuthorizer`] (`docs/live-configuration.md`) |
 //!
 //! ## Design
 //!
@@ -49,6 +50,10 @@
 //! [`DtpHandler`], [`PassiveDtp`], [`ActiveDtp`]); the per-connection
 //! objects they configure are private.
 //!
+//! Below the path checks, [`FtpServer::hardening`] (module [`hardening`];
+//! no pyftpdlib counterpart) drops privileges, sets `no_new_privs` and
+//! confines the process with Landlock once the sockets are bound.
+//!
 //! To use more cores, [`FtpServer::worker_processes`] forks that many
 //! copies of the loop after binding, each with its own `SO_REUSEPORT`
 //! listener ([`WorkerListeners`]); the parent only supervises. The loop's
@@ -61,6 +66,7 @@ pub mod authorizers;
 pub mod error;
 pub mod filesystems;
 pub mod handlers;
+pub mod hardening;
 pub mod ioloop;
 pub mod log;
 mod prefork;
@@ -93,8 +99,9 @@ pub use ioloop::{CallEvery, CallLater, StopHandle};
 // they never dispatch FTP sockets themselves.
 #[allow(private_interfaces)]
 pub type IoLoop = ioloop::IoLoop<handlers::ftp::dispatch::Dispatcher>;
+pub use hardening::{Access, Confinement, Hardening, LandlockMode, LandlockRule, RunAs};
 pub use prefork::WorkerListeners;
-pub use servers::{BindAddress, FtpServer, ListenerRole};
+pub use servers::{BindAddress, FtpServer, ListenerRole, ServerHandle};
 pub use subclass::{AuthorizerOverrides, FilesystemOverrides, Subclass};
 pub use {
     authorizers::{hash_password, UnixAuthorizer, UnixAuthorizerOptions},

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod cli_users;
+
 use ftpdlib::servers::ListenerRole;
 use ftpdlib::{
     DummyAuthorizer, FtpHandler, FtpServer, UnixAuthorizer, UnixAuthorizerOptions, UnixFilesystem,
@@ -35,7 +37,12 @@ Options:
   -D, --debug                 enable DEBUG logging (commands and replies)
   -q, --quiet                 no logging at all (errors included)
   -u, --username USERNAME     a named user, instead of anonymous (needs -P)
-  -P, --password PASSWORD     password of -u
+  -P, --password PASSWORD     password of -u (seen by every local user in ps: prefer
+                              --password-file)
+      --password-file PATH    the password of -u, the first line of PATH
+      --users-file PATH       virtual users, one `name:hash:home:perms[:login
+                              message[:quit message]]` a line (crypt(3) hashes, see
+                              docs/live-configuration.md); re-read on SIGHUP
       --user NAME:PASSWORD:HOME:PERMS
                               add a virtual user (repeatable); PERMS are letters of
                               elradfmwMT; anonymous stays on unless --no-anonymous;
@@ -56,6 +63,12 @@ Options:
       --max-cons N            maximum simultaneous connections (default: 512, 0 = unlimited)
       --max-cons-per-ip N     maximum connections per IP address (default: 0 = unlimited)
       --max-login-attempts N  failed logins before disconnect (default: 3)
+      --ban-attempts N        failed logins from one address within --ban-window that
+                              ban it: its connections get 421 (default: 10, 0 = off)
+      --ban-user-attempts N   the same for one user name, from any address: its logins
+                              get 530 (default: 0 = off)
+      --ban-window SECONDS    window of --ban-attempts (default: 300)
+      --ban-time SECONDS      length of a ban (default: 900)
       --auth-workers N        threads that check crypt(3) passwords off the event loop
                               (default: the number of cores, at most 4; 0 = in the loop)
       --tls                   FTPS: enable AUTH TLS / PBSZ / PROT (needs --certfile; build
@@ -135,6 +148,18 @@ Embedded boxes (see docs/embedded.md):
       --total-write-limit BYTES
                               download limit of the whole server in bytes/s (per worker)
 
+Hardening (see SECURITY.md):
+      --run-as USER[:GROUP]   once the port is bound and the logs are open, switch
+                              to this account for good (with --unix-users the
+                              process keeps CAP_SETUID/CAP_SETGID to act as each user)
+      --landlock MODE         auto (default): confine file access to the served
+                              directories with Landlock when the kernel has it;
+                              required: refuse to start without it; off
+      --landlock-allow PATH[:ro|:rw]
+                              one more directory or file Landlock allows (repeatable;
+                              default :rw), e.g. the root of users added later
+  PR_SET_NO_NEW_PRIVS is always set.
+
 System users (run as root):
       --unix-users            serve the machine's accounts (shadow passwords), each
                               in its own home, as that user; perms of -w or read-only
@@ -200,11 +225,16 @@ struct Options {
     syslog_socket: Option<PathBuf>,
     upload_mode: ftpdlib::UploadMode,
     user_limits: ftpdlib::UserLimits,
+    run_as: Option<ftpdlib::RunAs>,
+    landlock: ftpdlib::LandlockMode,
+    landlock_allow: Vec<(PathBuf, bool)>,
     proxy_protocol: ftpdlib::proxy_protocol::ProxyProtocol,
     trusted_proxies: Vec<ftpdlib::proxy_protocol::Cidr>,
     proxy_data: bool,
     proxy_header_timeout: Option<u64>,
     passive_pool: bool,
+    /// `--users-file`, `--password-file`, `--ban-*` (`cli_users.rs`).
+    secrets: cli_users::SecretOptions,
 }
 
 enum Parsed {
@@ -242,6 +272,7 @@ fn main() -> ExitCode {
         }
     };
     start_logging(&opts, level);
+    cli_users::warn_clear_text(&cli_users::clear_text_in_argv(&args));
     match serve(&opts, inetd) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -310,19 +341,28 @@ fn set_tty_echo(on: bool) {
 
 fn serve(o: &Options, inetd: Option<std::net::TcpStream>) -> Result<(), ftpdlib::Error> {
     let perm = if o.write { "elradfmwMT" } else { "elr" };
+    let mut live = None;
     let mut handler = if o.unix_users {
         unix_handler(o, perm)?
     } else {
-        FtpHandler::new(dummy_authorizer(o, perm)?)
+        let base = dummy_authorizer(o, perm)?;
+        let mut auth = base.snapshot();
+        cli_users::add_users_file(&mut auth, o)?;
+        live = Some((auth.clone(), base));
+        FtpHandler::new(auth)
     };
     configure(&mut handler, o)?;
     let mut server = open_server(o, handler, inetd)?;
+    if let Some((live, base)) = live {
+        cli_users::reload_on_hangup(&mut server, o, live, base);
+    }
     server.max_cons = o.max_cons;
     server.max_cons_per_ip = o.max_cons_per_ip;
     server.worker_processes = o.workers.max(1);
     cluster_settings(&mut server, o)?;
     server.read_limit = o.total_read_limit;
     server.write_limit = o.total_write_limit;
+    server.hardening = hardening(o)?;
     server.serve_forever()
 }
 
@@ -367,7 +407,8 @@ fn unix_handler(o: &Options, perm: &str) -> Result<FtpHandler, ftpdlib::Error> {
     Ok(handler)
 }
 
-/// Virtual users: `-u`/`-P`, `--user`, anonymous.
+/// Virtual users: `-u`/`-P`, `--user`, anonymous (`--users-file` is
+/// added by `serve`).
 fn dummy_authorizer(o: &Options, perm: &str) -> Result<DummyAuthorizer, ftpdlib::Error> {
     let cwd = std::env::current_dir()?;
     let directory = o.directory.clone().unwrap_or(cwd);
@@ -429,6 +470,7 @@ fn configure(handler: &mut FtpHandler, o: &Options) -> Result<(), ftpdlib::Error
     configure_proxy(handler, o)?;
     let perm = if o.write { "elradfmwMT" } else { "elr" };
     cli_tls_hosts::configure(handler, &o.tls_hosts, perm, o.no_anonymous)?;
+    cli_users::configure_bans(handler, o);
     if let Some(b) = &o.banner {
         handler.banner = b.clone();
     }
@@ -550,6 +592,7 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
         // Read: not a setting of its own (two runs compare equal).
         o.config = None;
     }
+    cli_users::finish(&mut o)?;
     if o.username.is_some() != o.password.is_some() {
         return Err("-u/--username and -P/--password go together".into());
     }
@@ -573,6 +616,7 @@ impl Options {
             port: 2121,
             max_cons: 512,
             max_login_attempts: 3,
+            landlock: ftpdlib::LandlockMode::Auto,
             ..Options::default()
         }
     }
@@ -613,8 +657,10 @@ fn any_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
         || cli_tls_hosts::option(&mut o.tls_hosts, a)?
         || unix_option(o, a)?
         || transfer_option(o, a)?
+        || hardening_option(o, a)?
         || proxy_option(o, a)?
-        || cluster_option(o, a)?)
+        || cluster_option(o, a)?
+        || cli_users::secret_option(o, a)?)
 }
 
 /// Keys a configuration file may not hold: they are not settings.
@@ -849,7 +895,79 @@ fn tls_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
     Ok(true)
 }
 
-/// System users (`--unix-users` and the options that go with it).
+/// `--run-as`, `--landlock`, `--landlock-allow` (SECURITY.md).
+fn hardening_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
+    match a.name {
+        "--run-as" => o.run_as = Some(ftpdlib::RunAs::parse(&a.value()?)?),
+        "--landlock" => {
+            o.landlock = a.value()?.parse().map_err(|e| format!("--landlock: {e}"))?;
+        }
+        "--landlock-allow" => {
+            let v = a.value()?;
+            let (path, write) = match (v.strip_suffix(":ro"), v.strip_suffix(":rw")) {
+                (Some(p), _) => (p, false),
+                (_, Some(p)) => (p, true),
+                _ => (v.as_str(), true),
+            };
+            o.landlock_allow.push((PathBuf::from(path), write));
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// The server's hardening from the command line: `no_new_privs` always,
+/// Landlock `auto` unless told otherwise (not with `--unix-filesystem`,
+/// whose users see the whole file system).
+fn hardening(o: &Options) -> Result<ftpdlib::Hardening, ftpdlib::Error> {
+    use ftpdlib::{Access, LandlockMode, LandlockRule};
+    let mut landlock = o.landlock;
+    if o.unix_filesystem && landlock != LandlockMode::Off {
+        if landlock == LandlockMode::Required {
+            return Err(ftpdlib::Error::Config(
+                "--landlock required does not combine with --unix-filesystem (its users see the whole file system)".into(),
+            ));
+        }
+        log::info!(target: ftpdlib::log::LOG, "Landlock not applied: --unix-filesystem shows users the whole file system");
+        landlock = LandlockMode::Off;
+    }
+    let mut rules: Vec<LandlockRule> = o
+        .landlock_allow
+        .iter()
+        .map(|(path, write)| {
+            let access = if *write {
+                Access::READ_WRITE
+            } else {
+                Access::READ
+            };
+            LandlockRule::new(path, access)
+        })
+        .collect();
+    // SIGHUP re-reads --users-file: its directory stays readable (not the
+    // file alone, since editors replace a file by renaming a new one over it,
+    // and a rule holds the inode it was made on).
+    if let Some(dir) = o.secrets.users_file.as_deref().and_then(users_file_dir) {
+        rules.push(LandlockRule::new(dir, Access::READ));
+    }
+    Ok(ftpdlib::Hardening {
+        run_as: o.run_as.clone(),
+        no_new_privs: true,
+        landlock,
+        landlock_rules: rules,
+    })
+}
+
+/// The directory holding the users file (`.` for a bare file name).
+fn users_file_dir(file: &std::path::Path) -> Option<PathBuf> {
+    let dir = file.parent()?;
+    Some(if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir.to_path_buf()
+    })
+}
+
+/// PROXY protocol and pooled passive ports (`--proxy-*`, `--passive-pool`).
 fn proxy_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
     match a.name {
         "--proxy-protocol" => o.proxy_protocol = a.value()?.parse()?,
@@ -1272,6 +1390,55 @@ mod tests {
             parse(&args(&["--hash-password"])),
             Ok(Parsed::HashPassword)
         ));
+    }
+
+    #[test]
+    fn hardening_options_parse_and_default_to_landlock_auto() {
+        use ftpdlib::LandlockMode;
+        let o = run(&[]).unwrap();
+        assert_eq!((o.landlock, o.run_as.is_none()), (LandlockMode::Auto, true));
+        let o = run(&[
+            "--run-as",
+            "ftp:nogroup",
+            "--landlock=required",
+            "--landlock-allow",
+            "/srv/pub:ro",
+            "--landlock-allow",
+            "/srv/up",
+        ])
+        .unwrap();
+        let run_as = o.run_as.clone().unwrap();
+        assert_eq!(
+            (run_as.user.as_str(), run_as.group.as_deref()),
+            ("ftp", Some("nogroup"))
+        );
+        assert_eq!(o.landlock, LandlockMode::Required);
+        assert_eq!(
+            o.landlock_allow,
+            [
+                (PathBuf::from("/srv/pub"), false),
+                (PathBuf::from("/srv/up"), true)
+            ]
+        );
+        let h = hardening(&o).unwrap();
+        assert!(h.no_new_privs && h.landlock_rules.len() == 2);
+        assert!(run(&["--landlock", "maybe"])
+            .unwrap_err()
+            .contains("--landlock"));
+        assert!(run(&["--run-as", ""]).is_err());
+        let unix_fs = run(&[
+            "--unix-users",
+            "--unix-filesystem",
+            "--landlock",
+            "required",
+        ])
+        .unwrap();
+        assert!(
+            hardening(&unix_fs).is_err(),
+            "Landlock cannot confine the whole file system"
+        );
+        let unix_fs = run(&["--unix-users", "--unix-filesystem"]).unwrap();
+        assert_eq!(hardening(&unix_fs).unwrap().landlock, LandlockMode::Off);
     }
 
     #[test]

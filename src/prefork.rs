@@ -101,7 +101,7 @@ pub(crate) fn serve(server: &mut FtpServer, workers: usize) -> Result<(), Error>
     }
     // From here on the parent holds each socket only through `sockets`.
     server.detach_listeners();
-    let signals = sys::SignalFd::new()?;
+    let signals = sys::SignalFd::new(server.watches_hangup())?;
     let how = match mode {
         WorkerListeners::ReusePort => "SO_REUSEPORT listener per worker",
         WorkerListeners::Shared => "one shared listener",
@@ -117,9 +117,19 @@ pub(crate) fn serve(server: &mut FtpServer, workers: usize) -> Result<(), Error>
     }
     let mut restarts = 0;
     loop {
-        if signals.read().is_some() {
-            log::info!(target: LOG, "received interrupt signal");
-            break;
+        match signals.read() {
+            Some(libc::SIGHUP) => {
+                // Each worker reloads for itself.
+                for (_, c) in &children {
+                    c.hangup();
+                }
+                continue;
+            }
+            Some(_) => {
+                log::info!(target: LOG, "received interrupt signal");
+                break;
+            }
+            None => {}
         }
         let Some((pid, clean)) = sys::wait_any(std::time::Duration::from_millis(200))? else {
             continue;
@@ -189,7 +199,10 @@ fn spawn(
 /// [`sys::die_with_parent`] since a change of credentials clears the
 /// parent-death signal). No thread exists yet: the loop's worker pool
 /// starts its threads on the first slow login.
-fn worker_init(_server: &mut FtpServer, worker: usize, parent: u32) -> Result<(), Error> {
+fn worker_init(server: &mut FtpServer, worker: usize, parent: u32) -> Result<(), Error> {
+    // Privilege drop, no_new_privs, Landlock (`FtpServer::hardening`); the
+    // supervisor gave the root warning already.
+    server.harden_worker()?;
     sys::die_with_parent(parent)?;
     log::debug!(target: LOG, "worker {worker} started, pid={}", std::process::id());
     Ok(())

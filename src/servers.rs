@@ -28,6 +28,8 @@ use crate::log::{LOG, LOGERROR};
 use crate::prefork::WorkerListeners;
 use crate::IoLoop;
 
+mod live;
+pub use live::ServerHandle;
 mod cluster;
 
 /// Reply to a client over `max_cons` (pyftpdlib `handle_max_cons`).
@@ -78,6 +80,16 @@ pub struct FtpServer {
     /// log "received interrupt signal" and shut down cleanly (pyftpdlib's
     /// `handle_exit`, true).
     pub handle_exit: bool,
+    /// Privilege drop, `no_new_privs` and Landlock, applied once by
+    /// [`serve_forever`](Self::serve_forever) (or
+    /// [`harden`](Self::harden)) before the first client (ftpdlib
+    /// extension; all off by default); with `worker_processes`, by each
+    /// worker right after its fork. See the `hardening` module.
+    pub hardening: crate::hardening::Hardening,
+    /// Whether `hardening` was applied.
+    hardened: bool,
+    /// A pre-forked worker: its supervisor gave the root warning.
+    in_worker: bool,
     ioloop: IoLoop,
     /// The acceptors in the loop, one per listening socket, in the order
     /// of `addresses`.
@@ -88,6 +100,8 @@ pub struct FtpServer {
     counters: Option<Rc<crate::sys::SharedCounters>>,
     /// Inetd mode: serve the one connection, then return.
     one_session: bool,
+    /// Handles' changes and the SIGHUP reload (`servers/live.rs`).
+    live: live::ServerLive,
     /// The listen() backlog, for the workers' own sockets.
     backlog: i32,
     /// The listeners came from socket activation (workers share them).
@@ -320,12 +334,16 @@ impl FtpServer {
             read_limit: 0,
             write_limit: 0,
             handle_exit: true,
+            hardening: crate::hardening::Hardening::default(),
+            hardened: false,
+            in_worker: false,
             ioloop: IoLoop::new()?,
             links: Vec::new(),
             addresses: Vec::new(),
             handler: Rc::new(handler),
             counters: None,
             one_session: false,
+            live: live::ServerLive::default(),
             backlog: 128,
             adopted: false,
             metrics: None,
@@ -390,6 +408,14 @@ impl FtpServer {
             crate::log::install_default();
         }
         if self.worker_processes > 1 {
+            // Each worker hardens itself after the fork (it may have its
+            // own sockets to set up first); the supervisor only forks,
+            // reaps and forwards signals.
+            crate::hardening::warn_if_root(&self.hardening);
+        } else {
+            self.harden()?;
+        }
+        if self.worker_processes > 1 {
             if self.one_session {
                 return Err(Error::Config(
                     "one connection (inetd mode) is served by one process".into(),
@@ -399,7 +425,7 @@ impl FtpServer {
             return crate::prefork::serve(self, workers);
         }
         if self.handle_exit {
-            self.ioloop.watch_signals()?;
+            self.ioloop.watch_signals(self.watches_hangup())?;
         }
         // Inetd mode starts a process per session: its start-up lines would
         // drown the sessions' own in the log.
@@ -456,7 +482,40 @@ impl FtpServer {
     /// `serve_forever(blocking=False)`), to embed the server in another loop.
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<Option<Duration>, Error> {
         self.apply_limits()?;
-        Ok(self.ioloop.poll_once(timeout)?)
+        let next = self.ioloop.poll_once(timeout)?;
+        self.run_changes();
+        Ok(next)
+    }
+
+    /// [`harden`](Self::harden) in a freshly forked worker, whose
+    /// supervisor gave the root warning.
+    pub(crate) fn harden_worker(&mut self) -> Result<(), Error> {
+        self.in_worker = true;
+        self.harden()
+    }
+
+    /// Apply [`hardening`](Self::hardening) now: drop privileges, set
+    /// `no_new_privs`, confine with Landlock, as configured (ftpdlib
+    /// extension). [`serve_forever`](Self::serve_forever) calls it; a
+    /// program driving [`poll`](Self::poll) calls it once after binding
+    /// and before it starts threads of its own. Later calls do nothing.
+    /// An error (an unknown `run_as` account, a drop that did not take,
+    /// Landlock `Required` but unavailable) means the server must not
+    /// serve.
+    pub fn harden(&mut self) -> Result<(), Error> {
+        if self.hardened {
+            return Ok(());
+        }
+        let level = if self.one_session {
+            log::Level::Debug
+        } else {
+            log::Level::Info
+        };
+        let confinement = crate::hardening::confinement_of(&self.handler);
+        let warn_root = !self.in_worker;
+        crate::hardening::apply(&self.hardening, confinement, level, warn_root)?;
+        self.hardened = true;
+        Ok(())
     }
 
     /// Close the listener and every connection, cancel every scheduled call
@@ -511,6 +570,7 @@ impl FtpServer {
                 break;
             }
             self.ioloop.poll_once(None)?;
+            self.run_changes();
         }
         self.ioloop.clear_stop();
         Ok(())

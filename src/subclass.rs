@@ -120,6 +120,9 @@ pub trait AuthorizerOverrides<B: Authorizer> {
     fn get_msg_quit(&self, base: &B, username: &str) -> String {
         base.get_msg_quit(username)
     }
+    fn generation(&self, base: &B) -> u64 {
+        base.generation()
+    }
     fn impersonate_user(&self, base: &B, username: &str, password: &str) -> io::Result<()> {
         base.impersonate_user(username, password)
     }
@@ -136,6 +139,11 @@ pub trait AuthorizerOverrides<B: Authorizer> {
     }
     fn user_limits(&self, base: &B, username: &str) -> crate::UserLimits {
         base.user_limits(username)
+    }
+    /// The base's roots for Landlock and whether it switches ids: override
+    /// it too when an override changes homes or permissions.
+    fn confinement(&self, base: &B) -> Option<crate::hardening::Confinement> {
+        base.confinement()
     }
 }
 
@@ -178,6 +186,9 @@ impl<B: Authorizer, O: AuthorizerOverrides<B>> Authorizer for Subclass<B, O> {
     fn get_msg_quit(&self, username: &str) -> String {
         self.overrides.get_msg_quit(&self.base, username)
     }
+    fn generation(&self) -> u64 {
+        self.overrides.generation(&self.base)
+    }
     fn impersonate_user(&self, username: &str, password: &str) -> io::Result<()> {
         self.overrides
             .impersonate_user(&self.base, username, password)
@@ -195,6 +206,9 @@ impl<B: Authorizer, O: AuthorizerOverrides<B>> Authorizer for Subclass<B, O> {
     }
     fn user_limits(&self, username: &str) -> crate::UserLimits {
         self.overrides.user_limits(&self.base, username)
+    }
+    fn confinement(&self) -> Option<crate::hardening::Confinement> {
+        self.overrides.confinement(&self.base)
     }
 }
 

@@ -581,3 +581,50 @@ fn options_are_checked_like_pyftpdlib() {
     .unwrap();
     assert!(!rejecting.has_user(&a.name));
 }
+
+/// Issue 12: the entries of a listing are stat'ed by the data channel
+/// after the LIST command returned, and must be stat'ed as the user, not as
+/// the server (root). A directory the user may read but not search (mode
+/// 0744, root's) shows its names to NLST, as `ls` would, but LIST and MLSD
+/// cannot stat its entries, so they list nothing: root could have, and
+/// would have shown the secret file's size and owner.
+#[test]
+fn listing_entries_are_stated_with_the_users_rights_not_roots() {
+    let Some(_g) = root_test() else { return };
+    let mut accounts = Accounts::new();
+    let a = accounts.add("lister", "/bin/bash");
+    let locked = a.home.join("locked");
+    fs::create_dir(&locked).unwrap();
+    fs::write(locked.join("secret.txt"), vec![b'x'; 12345]).unwrap();
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o744)).unwrap();
+    fs::write(a.home.join("open.txt"), b"open").unwrap();
+    let srv = Server::start(opts(), false, |_| {});
+    let mut c = srv.login(&a);
+    c.expect("TYPE I", 200);
+
+    let (names, done) = c.retrieve("NLST locked");
+    assert_eq!(code_of(&done), 226, "{done}");
+    assert!(String::from_utf8_lossy(&names).contains("secret.txt"));
+    for cmd in ["LIST locked", "MLSD locked"] {
+        let (listing, done) = c.retrieve(cmd);
+        assert_eq!(code_of(&done), 226, "{cmd}: {done}");
+        let text = String::from_utf8_lossy(&listing);
+        assert!(
+            !text.contains("secret.txt") && !text.contains("12345"),
+            "{cmd} as root: {text}"
+        );
+    }
+    // Where the user may search, entries are listed as usual.
+    let (listing, _) = c.retrieve("LIST");
+    let text = String::from_utf8_lossy(&listing);
+    assert!(
+        text.contains("open.txt") && text.contains("locked"),
+        "{text}"
+    );
+    let (listing, _) = c.retrieve("MLSD");
+    assert!(
+        String::from_utf8_lossy(&listing).contains("size=4;"),
+        "MLSD of the home"
+    );
+    c.expect("QUIT", 221);
+}

@@ -87,7 +87,10 @@ struct UserOverride {
 ///   event-loop thread changes identity) and between commands the thread
 ///   is root again, as it must be to switch to the next user.
 /// - The server must run as root (pyftpdlib: "super user privileges are
-///   required").
+///   required"), or have dropped to another account with
+///   [`Hardening::run_as`](crate::Hardening::run_as), which then keeps
+///   `CAP_SETUID` and `CAP_SETGID` for the switches and returns to that
+///   account after each command.
 ///
 /// Pair it with [`UnixFilesystem`](crate::UnixFilesystem) for users who see
 /// the whole machine, or keep [`AbstractedFs`](crate::AbstractedFs) to
@@ -504,10 +507,11 @@ impl Authorizer for UnixAuthorizer {
         let account = sys::account(name)?.ok_or_else(|| {
             io::Error::new(io::ErrorKind::NotFound, format!("no such user {name:?}"))
         })?;
-        if account.uid == self.server.uid && account.gid == self.server.gid {
+        let server = self.server_ids();
+        if account.uid == server.uid && account.gid == server.gid {
             return Ok(());
         }
-        if self.server.uid != 0 {
+        if server.uid != 0 && sys::privilege::dropped_ids().is_none() {
             return Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
                 format!("the server does not run as root: cannot act as {name:?}"),
@@ -521,7 +525,7 @@ impl Authorizer for UnixAuthorizer {
         if let Err(e) = sys::become_ids(&target) {
             // The uid changes last, so a failure leaves the thread root and
             // able to restore the rest.
-            if let Err(e2) = sys::restore_ids(&self.server) {
+            if let Err(e2) = sys::restore_ids(server) {
                 log::error!(target: crate::log::LOGERROR, "cannot restore the server ids: {e2}");
             }
             return Err(e);
@@ -531,7 +535,51 @@ impl Authorizer for UnixAuthorizer {
 
     /// Root back first, then the server's groups and gid.
     fn terminate_impersonation(&self, _username: &str) -> io::Result<()> {
-        sys::restore_ids(&self.server)
+        sys::restore_ids(self.server_ids())
+    }
+
+    /// The home of every account that may log in (not rejected, in
+    /// `allowed_users` if given, with a valid shell when that is required;
+    /// homes that are not directories are left out), of `anonymous_user`
+    /// and of the overrides; the shadow file and `/etc/shells`; ids switch.
+    fn confinement(&self) -> Option<crate::hardening::Confinement> {
+        let mut names = if self.allowed_users.is_empty() {
+            sys::account_names()
+        } else {
+            self.allowed_users.clone()
+        };
+        names.retain(|n| !self.is_rejected(n) && (!self.require_valid_shell || has_valid_shell(n)));
+        let mut roots: Vec<(PathBuf, Perms)> = Vec::new();
+        let mut add = |name: &str| {
+            if let Ok(home) = self.get_home_dir(name) {
+                if home.is_dir() {
+                    roots.push((home, self.get_perms(name)));
+                }
+            }
+        };
+        for name in &names {
+            add(name);
+        }
+        if self.anonymous_user.is_some() {
+            add(ANONYMOUS);
+        }
+        for name in self.overrides.keys() {
+            add(name);
+        }
+        Some(crate::hardening::Confinement {
+            roots,
+            reads: vec![PathBuf::from("/etc/shadow"), PathBuf::from(SHELLS_FILE)],
+            switches_ids: true,
+        })
+    }
+}
+
+impl UnixAuthorizer {
+    /// The ids the server thread returns to after a command: those the
+    /// process dropped to (`FtpServer::hardening.run_as`), else those it
+    /// had when the authorizer was made.
+    fn server_ids(&self) -> &sys::Ids {
+        sys::privilege::dropped_ids().unwrap_or(&self.server)
     }
 }
 

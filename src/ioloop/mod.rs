@@ -278,6 +278,8 @@ pub struct IoLoop<D: Dispatch> {
     due: Vec<Fired<D::Timer>>,
     signals: Option<crate::sys::SignalFd>,
     signalled: bool,
+    /// A SIGHUP arrived and was not yet taken.
+    hangup: bool,
 }
 
 /// Stops a running [`FtpServer::serve_forever`](crate::FtpServer::serve_forever)
@@ -300,6 +302,13 @@ impl StopHandle {
     /// Whether a stop was asked for and not yet handled.
     pub fn requested(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Wake the loop without asking it to stop (it then looks at what was
+    /// sent to it, e.g. a [`ServerHandle`](crate::ServerHandle)'s changes).
+    pub(crate) fn wake(&self) {
+        // A failed wake only delays the work until the next event.
+        let _ = self.waker.wake();
     }
 }
 
@@ -327,6 +336,7 @@ impl<D: Dispatch> IoLoop<D> {
             due: Vec::new(),
             signals: None,
             signalled: false,
+            hangup: false,
         })
     }
 
@@ -370,9 +380,10 @@ impl<D: Dispatch> IoLoop<D> {
     }
 
     /// Stop the loop on SIGINT or SIGTERM (pyftpdlib's `handle_exit`): the
-    /// signals are blocked in this thread and read from a signalfd.
-    pub(crate) fn watch_signals(&mut self) -> io::Result<()> {
-        let fd = crate::sys::SignalFd::new()?;
+    /// signals are blocked in this thread and read from a signalfd. With
+    /// `hangup`, SIGHUP too, which only sets a flag ([`take_hangup`](Self::take_hangup)).
+    pub(crate) fn watch_signals(&mut self, hangup: bool) -> io::Result<()> {
+        let fd = crate::sys::SignalFd::new(hangup)?;
         self.poll.registry().register(
             &mut mio::unix::SourceFd(&fd.raw()),
             SIGNALS,
@@ -392,6 +403,11 @@ impl<D: Dispatch> IoLoop<D> {
                 .deregister(&mut mio::unix::SourceFd(&fd.raw()));
         }
         std::mem::take(&mut self.signalled)
+    }
+
+    /// Whether a SIGHUP arrived since the last call.
+    pub(crate) fn take_hangup(&mut self) -> bool {
+        std::mem::take(&mut self.hangup)
     }
 
     /// Whether a stop was requested and not yet handled.
@@ -439,6 +455,10 @@ impl<D: Dispatch> IoLoop<D> {
                 SIGNALS => {
                     while let Some(signo) = self.signals.as_ref().and_then(|s| s.read()) {
                         log::debug!(target: crate::log::LOG, "signal {signo} received");
+                        if signo == libc::SIGHUP {
+                            self.hangup = true;
+                            continue;
+                        }
                         self.signalled = true;
                         self.stop.store(true, Ordering::SeqCst);
                     }

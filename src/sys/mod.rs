@@ -15,6 +15,8 @@
 //! - [`crypt`]: crypt(3), salts and random bytes;
 //! - [`dir`]: directory handles and `fstatat` for listings;
 //! - [`fd`]: sockets passed in by systemd socket activation and inetd;
+//! - [`privilege`]: the privilege drop, `no_new_privs`, capabilities;
+//! - [`landlock`]: Landlock rulesets (kernel-enforced file confinement);
 //! - [`reuseport`]: per-worker `SO_REUSEPORT` listeners, the thread count.
 //!
 //! Everything is re-exported here, so callers keep using `crate::sys::NAME`.
@@ -27,7 +29,9 @@ use std::path::Path;
 mod crypt;
 mod dir;
 mod fd;
+pub(crate) mod landlock;
 mod net;
+pub(crate) mod privilege;
 mod process;
 mod reuseport;
 mod time;
@@ -45,8 +49,8 @@ pub(crate) use self::reuseport::{
 };
 pub(crate) use self::time::{broken_down, set_mtime};
 pub(crate) use self::users::{
-    account, become_ids, can_search, effective_ids, group_list, group_name, restore_ids,
-    shadow_password, user_name, Account, Ids,
+    account, account_names, become_ids, can_search, effective_ids, group_list, group_name,
+    restore_ids, shadow_password, user_name, Account, Ids,
 };
 /// `path` as a C string; an interior NUL is an `InvalidInput` error.
 fn c_path(path: &Path) -> io::Result<CString> {

@@ -14,8 +14,9 @@ pub(crate) struct SignalFd {
 }
 
 impl SignalFd {
-    /// Block SIGINT and SIGTERM in this thread and open a signalfd for them.
-    pub(crate) fn new() -> io::Result<SignalFd> {
+    /// Block SIGINT and SIGTERM (and SIGHUP with `hangup`) in this thread
+    /// and open a signalfd for them.
+    pub(crate) fn new(hangup: bool) -> io::Result<SignalFd> {
         use std::os::fd::FromRawFd;
         // SAFETY: sigset_t is plain data; sigemptyset initialises it.
         let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
@@ -26,6 +27,9 @@ impl SignalFd {
             libc::sigemptyset(&mut set);
             libc::sigaddset(&mut set, libc::SIGINT);
             libc::sigaddset(&mut set, libc::SIGTERM);
+            if hangup {
+                libc::sigaddset(&mut set, libc::SIGHUP);
+            }
             let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old_mask);
             if rc != 0 {
                 return Err(io::Error::from_raw_os_error(rc));
@@ -162,6 +166,12 @@ impl Child {
     pub(crate) fn terminate(&self) {
         // SAFETY: plain kill(2) on a pid we forked.
         unsafe { libc::kill(self.pid, libc::SIGTERM) };
+    }
+
+    /// Pass it a SIGHUP (reload).
+    pub(crate) fn hangup(&self) {
+        // SAFETY: plain kill(2) on a pid we forked.
+        unsafe { libc::kill(self.pid, libc::SIGHUP) };
     }
 
     /// Wait until it exits.

@@ -181,10 +181,39 @@ pub(crate) fn account(name: &str) -> io::Result<Option<Account>> {
     }
 }
 
+/// The names of every account of the passwd database (`getpwent`), in
+/// its order. Not thread-safe in the C library: called at start-up only.
+pub(crate) fn account_names() -> Vec<String> {
+    let mut names = Vec::new();
+    // SAFETY: setpwent/getpwent/endpwent are called from one thread at
+    // start-up; each entry's name is copied before the next call.
+    unsafe {
+        libc::setpwent();
+        loop {
+            let pw = libc::getpwent();
+            if pw.is_null() {
+                break;
+            }
+            let name = c_bytes((*pw).pw_name);
+            names.push(String::from_utf8_lossy(&name).into_owned());
+            if names.len() >= 1 << 20 {
+                break;
+            }
+        }
+        libc::endpwent();
+    }
+    names
+}
+
 /// The hashed password of `name` in the shadow database (pyftpdlib
 /// `spwd.getspnam(name).sp_pwd`), via `getspnam_r`; `Ok(None)` if there is
 /// no entry. Reading the shadow database needs root.
+/// A privilege-dropped server raises `CAP_DAC_READ_SEARCH` for the read.
 pub(crate) fn shadow_password(name: &str) -> io::Result<Option<String>> {
+    super::privilege::with_capability(super::privilege::CAP_DAC_READ_SEARCH, || read_shadow(name))
+}
+
+fn read_shadow(name: &str) -> io::Result<Option<String>> {
     let Ok(cname) = CString::new(name) else {
         return Ok(None);
     };

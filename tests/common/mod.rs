@@ -144,7 +144,12 @@ pub struct Client {
 impl Client {
     /// Connect and read the 220 greeting.
     pub fn connect(addr: SocketAddr) -> Client {
-        let sock = TcpStream::connect(addr).expect("connect");
+        Client::from_stream(TcpStream::connect(addr).expect("connect"))
+    }
+
+    /// A client on a connected socket (e.g. from [`connect_from`]); reads
+    /// the greeting.
+    pub fn from_stream(sock: TcpStream) -> Client {
         // A reply that takes longer than this is missing (see PATIENCE).
         sock.set_read_timeout(Some(PATIENCE)).expect("timeout");
         let mut c = Client {
@@ -485,4 +490,26 @@ pub fn serve_thread(
     });
     let (addr, stop) = rx.recv().expect("server started");
     (addr, stop, thread)
+}
+
+/// The port of an `ftpdlib -p 0` child, read from its log file's start-up
+/// line (`>>> starting FTP server on 127.0.0.1:PORT`), waiting for it at
+/// most `PATIENCE`; `None` if the line never came. Choosing a free port
+/// beforehand races with other tests' passive listeners.
+pub fn logged_port(log: &Path) -> Option<u16> {
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let port = text
+            .lines()
+            .find_map(|l| l.split(">>> starting FTP server on ").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|addr| addr.trim_end_matches(',').rsplit(':').next())
+            .and_then(|p| p.parse().ok());
+        if port.is_some() {
+            return port;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
 }

@@ -177,6 +177,12 @@ impl ControlChannel {
 
     /// Greet the client, or refuse it (then close once the 421 is sent).
     fn greet(&mut self, refusal: Option<&'static str>, core: &mut Core) {
+        // A banned address is counted like any connection (`refused` stays
+        // false, so closing releases it).
+        if refusal.is_none() && self.session.refuse_banned() {
+            self.closing = true;
+            return;
+        }
         if let Some(text) = refusal {
             self.session.refuse(text);
             self.closing = true;

@@ -576,7 +576,7 @@ impl DataChannel {
                 self.to_crlf.push(&self.scratch, &mut self.buf);
             }
             Source::Listing(listing) => {
-                if !listing.fill(&mut self.buf, want) {
+                if !listing.fill_as_user(&mut self.buf, want)? {
                     self.source_done = true;
                 }
             }

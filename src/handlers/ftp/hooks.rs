@@ -61,6 +61,10 @@ impl SessionInfo<'_> {
 }
 
 /// pyftpdlib's event callbacks. `file` arguments are absolute real paths.
+///
+/// (A method added here must also be forwarded by the stand-in of
+/// `handlers/ftp/live.rs`, used by a reconfigured server's new handler
+/// generation.)
 #[doc(alias = "on_file_received")]
 pub trait Hooks {
     /// Every command line, before the command table is consulted

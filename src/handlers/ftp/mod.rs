@@ -35,6 +35,7 @@ pub use sites::VirtualHost;
 pub use uploads::UploadMode;
 
 pub(crate) mod accounts;
+pub(crate) mod bans;
 pub(crate) mod checksum;
 pub(crate) mod conn;
 pub(crate) mod control;
@@ -42,6 +43,7 @@ pub(crate) mod dispatch;
 pub(crate) mod dispatchers;
 pub(crate) mod dtp;
 pub mod hooks;
+pub(crate) mod live;
 mod login_gate;
 pub(crate) mod metrics;
 pub(crate) mod metrics_http;
@@ -154,6 +156,28 @@ pub struct FtpHandler {
     pub log_cmds_list: Vec<String>,
     /// Event callbacks (pyftpdlib's `on_*` methods), [`NoHooks`] by default.
     pub hooks: Box<dyn Hooks>,
+    /// Failed logins from one client address within
+    /// [`ban_window`](Self::ban_window) that ban the address for
+    /// [`ban_time`](Self::ban_time): its new connections are answered
+    /// `421` at once, and so is a PASS on a connection already open.
+    /// 0 = no bans (the default, as pyftpdlib; the `ftpdlib` command turns
+    /// them on). Counted across sessions, unlike
+    /// [`max_login_attempts`](Self::max_login_attempts). See `docs/bans.md`.
+    /// ftpdlib extension.
+    pub ban_attempts: u32,
+    /// Failed logins as one user name, from any address, within
+    /// `ban_window` that ban the name for `ban_time`: its PASS is answered
+    /// `530` without asking the authorizer. 0 = off (the default: anyone
+    /// could lock a real user out this way). ftpdlib extension.
+    pub ban_user_attempts: u32,
+    /// The window failed logins are counted in (default 300 s).
+    pub ban_window: Duration,
+    /// How long a ban lasts (default 900 s).
+    pub ban_time: Duration,
+    /// Addresses (and, separately, user names) the ban table follows at
+    /// most; past it the entry seen longest ago is forgotten (default
+    /// 10000).
+    pub ban_table_size: usize,
     /// Append one line per finished or aborted transfer to this file, in the
     /// xferlog format of wu-ftpd / vsftpd / ProFTPD that log analysers read.
     /// Open it with [`set_xferlog`](Self::set_xferlog).
@@ -200,7 +224,9 @@ pub struct FtpHandler {
     pub upload_mode: UploadMode,
     /// Per-user bandwidth buckets and quota usage, shared by a user's
     /// sessions (see [`Authorizer::user_limits`]).
-    pub(crate) accounts: accounts::Accounts,
+    pub(crate) accounts: std::rc::Rc<accounts::Accounts>,
+    /// Generations and the ban table (`live.rs`).
+    pub(crate) live: live::Live,
 }
 
 impl FtpHandler {
@@ -247,6 +273,11 @@ impl FtpHandler {
             .map(|s| s.to_string())
             .collect(),
             hooks: Box::new(NoHooks),
+            ban_attempts: 0,
+            ban_user_attempts: 0,
+            ban_window: Duration::from_secs(300),
+            ban_time: Duration::from_secs(900),
+            ban_table_size: 10_000,
             #[cfg(feature = "tls")]
             tls: None,
             xferlog: None,
@@ -258,7 +289,8 @@ impl FtpHandler {
             sites: Vec::new(),
             commands: CommandTable::builtin(),
             upload_mode: UploadMode::Normal,
-            accounts: accounts::Accounts::default(),
+            accounts: std::rc::Rc::default(),
+            live: live::Live::default(),
         }
     }
 

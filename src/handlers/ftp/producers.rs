@@ -8,6 +8,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
+use super::session::impersonation::Impersonation;
 use super::sites::SiteAuthorizer;
 use crate::authorizers::{Perm, Perms};
 use crate::filesystems::{DirNames, Facts, FileHandle, Filesystem};
@@ -208,6 +209,19 @@ pub(crate) struct Listing {
     perms: Option<(SiteAuthorizer, String)>,
     /// The perm fact when it is the same for every entry.
     fixed_perms: std::cell::Cell<Option<Perms>>,
+    /// The user the entries are stat'ed as, when the listing is produced
+    /// outside the command that started it (by the data channel).
+    act_as: Option<Box<ActAs>>,
+}
+
+/// Who a listing's data-channel work runs as: `impersonate_user` around
+/// each piece of it.
+struct ActAs {
+    auth: SiteAuthorizer,
+    user: String,
+    password: String,
+    /// The name buffer lent to each impersonation.
+    buffer: String,
 }
 
 impl Listing {
@@ -235,7 +249,51 @@ impl Listing {
             utc,
             perms,
             fixed_perms: std::cell::Cell::new(None),
+            act_as: None,
         }
+    }
+
+    /// Produce the entries as `user` (logged in with `password`): the data
+    /// channel calls [`fill_as_user`](Self::fill_as_user), which wraps each
+    /// call in the authorizer's impersonation, so entries are stat'ed with
+    /// the user's rights, not the server's.
+    pub fn with_user(mut self, auth: SiteAuthorizer, user: &str, password: &str) -> Listing {
+        self.act_as = Some(Box::new(ActAs {
+            auth,
+            user: user.to_owned(),
+            password: password.to_owned(),
+            buffer: String::new(),
+        }));
+        self
+    }
+
+    /// [`fill`](Self::fill) as the listing's user, if it has one. An
+    /// error when the user's identity cannot be taken (the listing ends);
+    /// if the server's identity cannot be taken back, the process aborts
+    /// rather than serve other sessions with this user's rights.
+    pub fn fill_as_user(&mut self, out: &mut Vec<u8>, limit: usize) -> io::Result<bool> {
+        let Some(mut who) = self.act_as.take() else {
+            return Ok(self.fill(out, limit));
+        };
+        let buffer = std::mem::take(&mut who.buffer);
+        let auth = who.auth.clone();
+        let guard = match Impersonation::begin(auth, &who.user, &who.password, buffer) {
+            Ok(guard) => guard,
+            Err((e, buffer)) => {
+                who.buffer = buffer;
+                self.act_as = Some(who);
+                return Err(e);
+            }
+        };
+        let more = self.fill(out, limit);
+        let (outcome, buffer) = guard.end();
+        if let Err(e) = outcome {
+            log::error!(target: crate::log::LOGERROR, "cannot restore the server's identity after a listing: {e}; aborting");
+            std::process::abort();
+        }
+        who.buffer = buffer;
+        self.act_as = Some(who);
+        Ok(more)
     }
 
     /// Read the next names of the directory, or, once all are read and

@@ -84,6 +84,15 @@ pub(super) fn pass(s: &mut Session, arg: &str, _: Option<PathBuf>) {
         return s.reply(reply::BAD_SEQUENCE, "Login with USER first.");
     }
     let user = s.username.clone();
+    match s.login_ban(&user) {
+        Err(text) => {
+            s.reply(reply::NOT_AVAILABLE, text);
+            s.effects.push(Effect::Close);
+            return;
+        }
+        Ok(Some(text)) => return refuse_login(s, &user, arg, text),
+        Ok(None) => {}
+    }
     match s.authorizer().begin_validation(&user, arg) {
         Validation::Done(result) => checked(s, &user, arg, result),
         Validation::Slow(check) => {
@@ -144,6 +153,12 @@ fn logged_in(
 }
 
 fn auth_failed(s: &mut Session, user: &str, password: &str, why: &str) {
+    s.count_failed_login(user);
+    refuse_login(s, user, password, why);
+}
+
+/// 530 after `auth_failed_timeout`; disconnect after `max_login_attempts`.
+fn refuse_login(s: &mut Session, user: &str, password: &str, why: &str) {
     s.attempted_logins += 1;
     s.tally.login(false);
     let mut text = capitalized(why);
@@ -202,7 +217,7 @@ pub(super) fn rein(s: &mut Session, _: &str, _: Option<PathBuf>) {
     s.log_cmd("REIN", "", reply::READY, "Ready for new user.");
 }
 
-fn logout(s: &mut Session) {
+pub(super) fn logout(s: &mut Session) {
     let user = s.username.clone();
     s.hook("on_logout", |h, info| h.on_logout(info, &user));
 }

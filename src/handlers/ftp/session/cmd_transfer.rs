@@ -321,7 +321,7 @@ fn listing(s: &mut Session, transfer: TransferKind, path: Option<PathBuf>, forma
     let Some(path) = path else { return };
     let utc = s.cfg.use_gmt_times;
     let auth = crate::handlers::ftp::sites::SiteAuthorizer::new(&s.cfg, s.site);
-    let perms = Some((auth, s.username.clone()));
+    let perms = Some((auth.clone(), s.username.clone()));
     let Some(fs) = s.fs_or_reply() else { return };
     let listed = entries_of(&**fs, &path);
     let (dir, names) = match listed {
@@ -333,6 +333,9 @@ fn listing(s: &mut Session, transfer: TransferKind, path: Option<PathBuf>, forma
     }
     let Some(fs) = s.fs.as_deref() else { return };
     let producer = Listing::new(fs.box_clone(), dir, names, format, utc, perms);
+    // The data channel produces it later, outside this command's
+    // impersonation: it stats the entries as the user again.
+    let producer = producer.with_user(auth, &s.username, &s.password);
     let job = Job::new(transfer, path, JobKind::Send(Source::Listing(producer)));
     s.start_or_queue(job, None);
 }

@@ -8,7 +8,7 @@ use crate::handlers::ftp::sites::SiteAuthorizer;
 /// the guard, which restores the identity before anything else runs on the
 /// loop thread; if even that fails, the process aborts rather than go on
 /// serving other sessions with this user's rights.
-pub(super) struct Impersonation {
+pub(crate) struct Impersonation {
     auth: SiteAuthorizer,
     /// The user impersonated (a command may change the session's name),
     /// in a buffer the session lends for the command and gets back from
@@ -19,7 +19,7 @@ pub(super) struct Impersonation {
 
 impl Impersonation {
     /// Impersonate `user`, copied into `buffer`.
-    pub(super) fn begin(
+    pub(crate) fn begin(
         auth: SiteAuthorizer,
         user: &str,
         password: &str,
@@ -39,7 +39,7 @@ impl Impersonation {
 
     /// Take back the server's identity after a command that returned; the
     /// buffer comes back with the outcome.
-    pub(super) fn end(mut self) -> (std::io::Result<()>, String) {
+    pub(crate) fn end(mut self) -> (std::io::Result<()>, String) {
         self.ended = true;
         let outcome = self.auth.terminate_impersonation(&self.user);
         (outcome, std::mem::take(&mut self.user))

@@ -34,7 +34,8 @@ mod cmd_transfer;
 pub(crate) mod commands;
 mod data;
 mod door;
-mod impersonation;
+pub(crate) mod impersonation;
+mod live;
 mod quota;
 mod telnet;
 mod transfer_log;
@@ -190,6 +191,8 @@ pub(crate) struct Session {
     site: Option<usize>,
     /// What the control connection's TLS handshake told about the client.
     tls_peer: TlsPeer,
+    /// The configuration generations last seen (`live.rs`).
+    seen: live::Seen,
 }
 
 /// What a control connection's TLS handshake told about the client.
@@ -239,7 +242,9 @@ impl Session {
             tally: Default::default(),
             site: None,
             tls_peer: TlsPeer::default(),
+            seen: live::Seen::default(),
         };
+        s.seen = Session::seen_now(&s.cfg);
         s.update_prefix();
         s
     }
@@ -344,6 +349,9 @@ impl Session {
         }
         self.log_received(cmd, line);
         self.tally.command(cmd);
+        if !self.refresh() {
+            return;
+        }
         if !self.pre_process(cmd, arg) {
             return;
         }
