@@ -247,6 +247,9 @@ impl Authorizer for Inherited {
     fn confinement(&self) -> Option<crate::hardening::Confinement> {
         self.auth().confinement()
     }
+    fn user_limits(&self, u: &str) -> crate::UserLimits {
+        self.auth().user_limits(u)
+    }
 }
 
 impl Hooks for Inherited {
