@@ -203,6 +203,11 @@ if $install; then
 fi
 
 # -------------------------------------------------------------------- build
+# What the binaries are built from, taken now: the work tree may change
+# while the run goes on.
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
+dirty=no
+git -C "$ROOT" status --porcelain -- src Cargo.toml 2>/dev/null | grep -q . && dirty=yes
 log "build ftpbench (release)"
 cargo build -q --release --manifest-path benches/ftpbench/Cargo.toml
 FTPBENCH=$ROOT/benches/ftpbench/target/release/ftpbench
@@ -521,7 +526,7 @@ machine() {
     echo "- Kernel: $(uname -sr); $(. /etc/os-release && echo "$PRETTY_NAME")"
     echo "- Load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- ftpdlib: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" \
-        "$(git -C "$ROOT" status --porcelain -- src Cargo.toml 2>/dev/null | grep -q . && echo '(work tree has uncommitted changes)')"
+        "$([ "$dirty" = yes ] && echo '(work tree had uncommitted changes when built)')"
 }
 busy_others() {
     # Processes not started by this run using CPU right now (they skew it).
@@ -664,7 +669,7 @@ run_scenarios() { # RESULTS RUN...
 report_head() { # RESULTS-NAME
     printf 'From `benches/compare.sh` on %s (results `%s`, %s), ftpdlib built from commit `%s`' \
         "$(date -u +%F)" "$(basename "$out")" "$1" "$commit"
-    if git -C "$ROOT" status --porcelain -- src Cargo.toml 2>/dev/null | grep -q .; then
+    if [ "$dirty" = yes ]; then
         printf ' plus uncommitted changes'
     fi
     echo ", on $(nproc) cores. Load average (1, 5, 15 min) at the start $load_start, at the end" \
@@ -698,7 +703,6 @@ write_block() { # BEGIN END BLOCK
     mv "$doc.tmp" "$doc"
 }
 
-commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
 results=$out/results.jsonl
 
 # ------------------------------------------------------------ plain pass
