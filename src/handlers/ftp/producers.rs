@@ -133,7 +133,7 @@ pub(crate) enum Source {
         sendfile_offset: Option<i64>,
     },
     /// A directory listing.
-    Listing(Listing),
+    Listing(Box<Listing>),
 }
 
 /// How a transfer ended.

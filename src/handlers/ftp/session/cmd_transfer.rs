@@ -336,7 +336,11 @@ fn listing(s: &mut Session, transfer: TransferKind, path: Option<PathBuf>, forma
     // The data channel produces it later, outside this command's
     // impersonation: it stats the entries as the user again.
     let producer = producer.with_user(auth, &s.username, &s.password);
-    let job = Job::new(transfer, path, JobKind::Send(Source::Listing(producer)));
+    let job = Job::new(
+        transfer,
+        path,
+        JobKind::Send(Source::Listing(Box::new(producer))),
+    );
     s.start_or_queue(job, None);
 }
 
