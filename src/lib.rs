@@ -73,6 +73,8 @@ mod prefork;
 pub mod proxy_protocol;
 pub mod reply;
 pub mod servers;
+#[cfg(test)]
+mod source_scan;
 pub mod subclass;
 mod sys;
 

@@ -510,34 +510,6 @@ mod tests {
         }
     }
 
-    /// The names of the `fn`s declared in the body of `trait NAME` of `src`.
-    fn trait_methods(src: &str, header: &str) -> Vec<String> {
-        let start = src.find(header).expect("trait header");
-        let mut depth = 0;
-        let mut names = Vec::new();
-        let body = &src[start..];
-        for (i, c) in body.char_indices() {
-            match c {
-                '{' => depth += 1,
-                '}' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        break;
-                    }
-                }
-                'f' if depth == 1 && body[i..].starts_with("fn ") => {
-                    let rest = &body[i + 3..];
-                    let end = rest
-                        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-                        .unwrap_or(0);
-                    names.push(rest[..end].to_string());
-                }
-                _ => {}
-            }
-        }
-        names
-    }
-
     /// A method added to `Authorizer` or `Filesystem` (with a default
     /// body, by another part of the crate) must be forwarded by
     /// `Subclass` too, or a subclass would answer with the trait's default
@@ -547,18 +519,21 @@ mod tests {
         let this = include_str!("subclass.rs");
         let authorizers = include_str!("authorizers.rs");
         let filesystems = include_str!("filesystems.rs");
-        let overrides = trait_methods(this, "pub trait AuthorizerOverrides");
+        let overrides = crate::source_scan::block_fns(this, "pub trait AuthorizerOverrides");
         let sample = "pub trait T {\n    fn a(&self) { x { } }\n    fn b_c(&self);\n}\nfn d() {}";
-        assert_eq!(trait_methods(sample, "pub trait T"), ["a", "b_c"]);
-        assert!(trait_methods(authorizers, "pub trait Authorizer ").len() >= 11);
-        assert!(trait_methods(filesystems, "pub trait Filesystem ").len() >= 33);
-        for m in trait_methods(authorizers, "pub trait Authorizer ") {
+        assert_eq!(
+            crate::source_scan::block_fns(sample, "pub trait T"),
+            ["a", "b_c"]
+        );
+        assert!(crate::source_scan::block_fns(authorizers, "pub trait Authorizer ").len() >= 11);
+        assert!(crate::source_scan::block_fns(filesystems, "pub trait Filesystem ").len() >= 33);
+        for m in crate::source_scan::block_fns(authorizers, "pub trait Authorizer ") {
             assert!(overrides.contains(&m), "AuthorizerOverrides lacks {m}");
         }
-        let forwarded = trait_methods(this, "impl<B, O> Filesystem for Subclass");
+        let forwarded = crate::source_scan::block_fns(this, "impl<B, O> Filesystem for Subclass");
         // lstat_in / stat_in keep the trait defaults on purpose: they call
         // the subclass's own lstat / stat.
-        for m in trait_methods(filesystems, "pub trait Filesystem ") {
+        for m in crate::source_scan::block_fns(filesystems, "pub trait Filesystem ") {
             let by_default = m == "lstat_in" || m == "stat_in";
             assert!(
                 by_default || forwarded.contains(&m),

@@ -323,34 +323,6 @@ mod tests {
         assert!(Rc::ptr_eq(&g3.live.state, &g0.live.state));
     }
 
-    /// The names of the `fn`s directly inside the block that follows
-    /// `header` in `src` (a trait or an impl).
-    fn methods(src: &str, header: &str) -> Vec<String> {
-        let start = src.find(header).expect(header);
-        let body = &src[start..];
-        let (mut depth, mut names) = (0, Vec::new());
-        for (i, c) in body.char_indices() {
-            match c {
-                '{' => depth += 1,
-                '}' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        break;
-                    }
-                }
-                'f' if depth == 1 && body[i..].starts_with("fn ") => {
-                    let rest = &body[i + 3..];
-                    let end = rest
-                        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-                        .unwrap_or(0);
-                    names.push(rest[..end].to_string());
-                }
-                _ => {}
-            }
-        }
-        names
-    }
-
     /// A method added to `Authorizer` or `Hooks` (with a default body)
     /// must be forwarded by the stand-in too, or a reconfigured server
     /// would answer with the trait's default instead of the inherited
@@ -371,9 +343,9 @@ mod tests {
             ),
         ];
         for (src, trait_header, impl_header) in pairs {
-            let wanted = methods(src, trait_header);
+            let wanted = crate::source_scan::block_fns(src, trait_header);
             assert!(wanted.len() >= 9, "{trait_header}: {wanted:?}");
-            let forwarded = methods(this, impl_header);
+            let forwarded = crate::source_scan::block_fns(this, impl_header);
             for m in wanted {
                 assert!(forwarded.contains(&m), "{impl_header} lacks {m}");
             }
