@@ -3,7 +3,7 @@
 //! the limit.
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -88,35 +88,7 @@ fn two_downloads_share_the_server_write_limit() {
 #[test]
 fn uploads_share_the_server_read_limit() {
     let srv = TestServer::start_full(|_, _| {}, |_| {}, |s| s.read_limit = LIMIT);
-    let addr = srv.addr;
-    let go = Arc::new(Barrier::new(2));
-    let workers: Vec<_> = (0..2)
-        .map(|i| {
-            let go = Arc::clone(&go);
-            std::thread::spawn(move || {
-                let mut c = Client::connect(addr);
-                c.login(USER, PASSWD);
-                c.expect("TYPE I", 200);
-                let mut data = c.pasv();
-                go.wait();
-                let pre = c.cmd(&format!("STOR up{i}.bin"));
-                // From the reply that starts the transfer.
-                let start = Instant::now();
-                assert!(matches!(code_of(&pre), 125 | 150), "{pre}");
-                data.write_all(&vec![1u8; 3 << 20]).unwrap();
-                drop(data);
-                let reply = c.read_reply();
-                // The last bytes sit in socket buffers when the client
-                // finishes writing, so the transfer ends with the server's
-                // 226, which follows the last byte read.
-                let end = Instant::now();
-                assert_eq!(code_of(&reply), 226, "{reply}");
-                (start, end)
-            })
-        })
-        .collect();
-    let spans: Vec<(Instant, Instant)> = workers.into_iter().map(|w| w.join().unwrap()).collect();
-    let elapsed = window(spans);
+    let elapsed = two_concurrent_uploads(srv.addr);
     let total: u64 = (0..2)
         .map(|i| {
             std::fs::metadata(srv.root().join(format!("up{i}.bin")))

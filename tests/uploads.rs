@@ -411,36 +411,10 @@ fn two_uploads_of_one_user_share_its_read_limit_within_ten_percent() {
         ..UserLimits::default()
     };
     let srv = quota_server(UploadMode::Normal, limits);
-    let addr = srv.addr;
-    let go = Arc::new(Barrier::new(2));
-    let workers: Vec<_> = (0..2)
-        .map(|i| {
-            let go = Arc::clone(&go);
-            std::thread::spawn(move || {
-                let mut c = Client::connect(addr);
-                c.login(USER, PASSWD);
-                c.expect("TYPE I", 200);
-                let mut data = c.pasv();
-                go.wait();
-                let pre = c.cmd(&format!("STOR up{i}.bin"));
-                let start = Instant::now();
-                assert!(matches!(code_of(&pre), 125 | 150), "{pre}");
-                data.write_all(&vec![1u8; 3 << 20]).unwrap();
-                drop(data);
-                let reply = c.read_reply();
-                // The 226 follows the last byte the server read.
-                let end = Instant::now();
-                assert_eq!(code_of(&reply), 226, "{reply}");
-                (start, end)
-            })
-        })
-        .collect();
-    let spans: Vec<(Instant, Instant)> = workers.into_iter().map(|w| w.join().unwrap()).collect();
-    let start = spans.iter().map(|s| s.0).min().unwrap();
-    let end = spans.iter().map(|s| s.1).max().unwrap();
+    let elapsed = two_concurrent_uploads(srv.addr);
     let total = file_len(&srv.root().join("up0.bin")) + file_len(&srv.root().join("up1.bin"));
     assert_eq!(total, 6 << 20);
-    let rate = total as f64 / (end - start).as_secs_f64();
+    let rate = total as f64 / elapsed.as_secs_f64();
     eprintln!("one user, two STOR: {rate:.0} B/s for a limit of {USER_LIMIT} B/s");
     assert!(
         (rate - USER_LIMIT as f64).abs() <= USER_LIMIT as f64 * 0.10,

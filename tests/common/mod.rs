@@ -513,3 +513,37 @@ pub fn logged_port(log: &Path) -> Option<u16> {
     }
     None
 }
+
+/// Two clients logged in as [`USER`] each STOR `up0.bin` / `up1.bin` (3 MiB)
+/// at once, started together; the time from the earlier reply that starts
+/// a transfer to the later `226`. The last bytes sit in socket buffers when
+/// a client finishes writing, so an upload ends with the server's 226,
+/// which follows the last byte it read.
+pub fn two_concurrent_uploads(addr: SocketAddr) -> Duration {
+    let go = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let workers: Vec<_> = (0..2)
+        .map(|i| {
+            let go = std::sync::Arc::clone(&go);
+            std::thread::spawn(move || {
+                let mut c = Client::connect(addr);
+                c.login(USER, PASSWD);
+                c.expect("TYPE I", 200);
+                let mut data = c.pasv();
+                go.wait();
+                let pre = c.cmd(&format!("STOR up{i}.bin"));
+                let start = Instant::now();
+                assert!(matches!(code_of(&pre), 125 | 150), "{pre}");
+                data.write_all(&vec![1u8; 3 << 20]).unwrap();
+                drop(data);
+                let reply = c.read_reply();
+                let end = Instant::now();
+                assert_eq!(code_of(&reply), 226, "{reply}");
+                (start, end)
+            })
+        })
+        .collect();
+    let spans: Vec<(Instant, Instant)> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    let start = spans.iter().map(|s| s.0).min().expect("an upload");
+    let end = spans.iter().map(|s| s.1).max().expect("an upload");
+    end - start
+}
