@@ -23,6 +23,7 @@ use crate::error::FilesystemError;
 use crate::sys;
 
 mod format;
+mod off_loop;
 mod unix;
 
 pub(crate) use format::days_from_civil;
@@ -208,6 +209,30 @@ pub trait Filesystem {
     fn remove(&self, path: &Path) -> io::Result<()>;
     /// `rename`.
     fn rename(&self, src: &Path, dst: &Path) -> io::Result<()>;
+    /// [`remove`](Self::remove) of `path` as a task for the server's worker
+    /// pool, so that freeing a big file's blocks (tens of milliseconds for
+    /// a file of hundreds of MiB) does not hold the loop, like nginx's
+    /// thread pools for blocking file operations. ftpdlib extension.
+    ///
+    /// Called on the loop after the session's confinement and permission
+    /// checks passed; `Some(task)` must do exactly what `remove(path)`
+    /// would (same errors) from another thread, which has the server's
+    /// identity, not an impersonated user's (such sessions never ask).
+    /// `None` (the default) runs [`remove`](Self::remove) in the loop as
+    /// usual: a store that overrides `remove` keeps it, and
+    /// [`Subclass`](crate::Subclass) never forwards it to its base.
+    fn remove_off_loop(&self, path: &Path) -> Option<OffLoopTask> {
+        let _ = path;
+        None
+    }
+    /// [`rename`](Self::rename) of `src` to `dst` (which replaces, and so
+    /// frees, an existing `dst`) as a task for the worker pool, on the same
+    /// terms as [`remove_off_loop`](Self::remove_off_loop). ftpdlib
+    /// extension; default `None`.
+    fn rename_off_loop(&self, src: &Path, dst: &Path) -> Option<OffLoopTask> {
+        let _ = (src, dst);
+        None
+    }
     /// `chmod`.
     fn chmod(&self, path: &Path, mode: u32) -> io::Result<()>;
     /// `stat` (symlinks followed).
@@ -289,6 +314,11 @@ pub trait Filesystem {
         format_mlsx_entry_in(self, dir, entry, perms, facts, utc, out)
     }
 }
+
+/// A blocking file-system call prepared on the loop and run on the worker
+/// pool ([`Filesystem::remove_off_loop`]); its result comes back to the
+/// session, which replies as the inline call would. ftpdlib extension.
+pub type OffLoopTask = Box<dyn FnOnce() -> io::Result<()> + Send>;
 
 /// The names of one directory, read a batch at a time
 /// ([`Filesystem::open_listing`]).
@@ -615,6 +645,14 @@ impl Filesystem for AbstractedFs {
 
     fn rename(&self, src: &Path, dst: &Path) -> io::Result<()> {
         fs::rename(src, dst)
+    }
+
+    fn remove_off_loop(&self, path: &Path) -> Option<OffLoopTask> {
+        off_loop::remove(&self.root, path)
+    }
+
+    fn rename_off_loop(&self, src: &Path, dst: &Path) -> Option<OffLoopTask> {
+        off_loop::rename(&self.root, src, dst)
     }
 
     fn chmod(&self, path: &Path, mode: u32) -> io::Result<()> {

@@ -83,7 +83,9 @@ pub use authorizers::{
     UserRecord, Validation,
 };
 pub use error::{AuthenticationFailed, AuthorizerError, Error, FilesystemError};
-pub use filesystems::{AbstractedFs, DirNames, FileHandle, Filesystem, MemoryFile, OpenMode, Stat};
+pub use filesystems::{
+    AbstractedFs, DirNames, FileHandle, Filesystem, MemoryFile, OffLoopTask, OpenMode, Stat,
+};
 pub use handlers::ftp::{
     ActiveDtp, ArgRule, Command, CommandContext, DtpHandler, FtpHandler, Hooks, NoHooks,
     PassiveDtp, PathRule, PortSet, PortSetError, SessionInfo, VirtualHost,

@@ -532,14 +532,41 @@ mod tests {
         }
         let forwarded = crate::source_scan::block_fns(this, "impl<B, O> Filesystem for Subclass");
         // lstat_in / stat_in keep the trait defaults on purpose: they call
-        // the subclass's own lstat / stat.
+        // the subclass's own lstat / stat. remove_off_loop / rename_off_loop
+        // keep their default (`None`: run in the loop) on purpose too: the
+        // base's off-loop task would unlink or rename without the
+        // subclass's own remove / rename, say a read-only store's refusal.
         for m in crate::source_scan::block_fns(filesystems, "pub trait Filesystem ") {
-            let by_default = m == "lstat_in" || m == "stat_in";
+            let by_default =
+                ["lstat_in", "stat_in", "remove_off_loop", "rename_off_loop"].contains(&m.as_str());
             assert!(
                 by_default || forwarded.contains(&m),
                 "Subclass lacks Filesystem::{m}"
             );
         }
+    }
+
+    /// A subclass never hands the base's off-loop removal out: its own
+    /// `remove` (here a refusal) decides.
+    #[test]
+    fn a_subclass_removes_in_the_loop() {
+        #[derive(Clone)]
+        struct NoRemove;
+        impl FilesystemOverrides<AbstractedFs> for NoRemove {
+            fn remove(&self, _: &AbstractedFs, _: &Path) -> io::Result<()> {
+                Err(io::ErrorKind::PermissionDenied.into())
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::write(root.join("f"), b"x").unwrap();
+        let fs = Subclass::new(AbstractedFs::new(&root), NoRemove);
+        assert!(fs.base.remove_off_loop(&root.join("f")).is_some());
+        assert!(fs.remove_off_loop(&root.join("f")).is_none());
+        assert!(fs
+            .rename_off_loop(&root.join("f"), &root.join("g"))
+            .is_none());
+        assert!(fs.remove(&root.join("f")).is_err() && root.join("f").exists());
     }
 
     #[test]

@@ -107,6 +107,14 @@ impl Filesystem for UnixFilesystem {
         self.inner.rename(src, dst)
     }
 
+    fn remove_off_loop(&self, path: &Path) -> Option<super::OffLoopTask> {
+        self.inner.remove_off_loop(path)
+    }
+
+    fn rename_off_loop(&self, src: &Path, dst: &Path) -> Option<super::OffLoopTask> {
+        self.inner.rename_off_loop(src, dst)
+    }
+
     fn chmod(&self, path: &Path, mode: u32) -> io::Result<()> {
         self.inner.chmod(path, mode)
     }

@@ -119,6 +119,12 @@ pub trait Dispatch: Sized {
     fn on_resume(&mut self, core: &mut Core<Self>) -> Status;
     /// A task it [spawned](Core::spawn) finished.
     fn on_done(&mut self, done: Self::Done, core: &mut Core<Self>) -> Status;
+    /// A task spawned for the dispatcher at `link` finished after that
+    /// dispatcher left the loop: what it leaves to do with the result
+    /// (say, account for a file its session removed). Default: nothing.
+    fn on_orphan_done(link: Link, done: Self::Done, core: &mut Core<Self>) {
+        let _ = (link, done, core);
+    }
     /// It left the loop (removed by itself, by [`Core::remove`] or by
     /// [`IoLoop::close_all`]): deregister its socket, cancel its timers,
     /// tell its peers.
@@ -473,6 +479,11 @@ impl<D: Dispatch> IoLoop<D> {
             }
         }
         for (link, done) in self.core.pool.take_done() {
+            if self.core.peek(link).is_none() {
+                D::on_orphan_done(link, done, &mut self.core);
+                deliver_notices(&mut self.core);
+                continue;
+            }
             serve(&mut self.core, link.token, Some(link.gen), |d, core| {
                 d.on_done(done, core)
             });

@@ -61,6 +61,87 @@ pub(crate) fn stat_at(dir: &OwnedFd, name: &OsStr, follow: bool) -> io::Result<R
     })
 }
 
+/// Opens directory `path` (expected canonical) as an `O_PATH` handle
+/// without following any symlink on the way: `openat2(RESOLVE_NO_SYMLINKS)`
+/// where the kernel has it (5.6+), else `O_NOFOLLOW`, which guards the last
+/// component only. A symlink swapped in since `path` was resolved gives
+/// `ELOOP` (or `ENOTDIR`) instead of a handle elsewhere. For file-system
+/// calls run off the loop on a checked directory (`unlinkat`, `renameat`).
+pub(crate) fn open_dir_nofollow(path: &Path) -> io::Result<OwnedFd> {
+    let c = super::c_path(path)?;
+    let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: open_how is plain data.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = flags as u64;
+    how.resolve = libc::RESOLVE_NO_SYMLINKS;
+    // SAFETY: valid NUL-terminated path and a filled open_how of the size given.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    let fd = if rc >= 0 {
+        i32::try_from(rc).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?
+    } else {
+        let e = io::Error::last_os_error();
+        if !matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) {
+            return Err(e);
+        }
+        // No openat2 (old kernel, or a seccomp filter refusing it).
+        // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+        let fd = unsafe { libc::open(c.as_ptr(), flags) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        fd
+    };
+    // SAFETY: `fd` was just returned by the kernel and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn c_name(name: &OsStr) -> io::Result<std::ffi::CString> {
+    std::ffi::CString::new(name.as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+/// `unlinkat(dir, name, 0)`: removes entry `name` of `dir` (a symlink
+/// itself, never its target), as `unlink(2)` would.
+pub(crate) fn unlink_at(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
+    let c = c_name(name)?;
+    // SAFETY: valid descriptor and NUL-terminated name.
+    if unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `renameat(from_dir, from, to_dir, to)`, as `rename(2)` would.
+pub(crate) fn rename_at(
+    from_dir: &OwnedFd,
+    from: &OsStr,
+    to_dir: &OwnedFd,
+    to: &OsStr,
+) -> io::Result<()> {
+    let (a, b) = (c_name(from)?, c_name(to)?);
+    // SAFETY: valid descriptors and NUL-terminated names.
+    let rc = unsafe {
+        libc::renameat(
+            from_dir.as_raw_fd(),
+            a.as_ptr(),
+            to_dir.as_raw_fd(),
+            b.as_ptr(),
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

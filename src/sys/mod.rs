@@ -38,7 +38,7 @@ mod time;
 mod users;
 
 pub(crate) use self::crypt::{crypt, crypt_gensalt};
-pub(crate) use self::dir::{open_dir, stat_at};
+pub(crate) use self::dir::{open_dir, open_dir_nofollow, rename_at, stat_at, unlink_at};
 pub(crate) use self::fd::{activated, listen_fds, take_stdin_socket};
 pub(crate) use self::net::{is_append, listen, sendfile, set_oobinline, Pipe};
 pub(crate) use self::process::{

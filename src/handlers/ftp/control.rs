@@ -63,6 +63,9 @@ enum Wait {
     /// A checksum (HASH, XCRC...) is being computed; only an ABOR or QUIT
     /// is looked at meanwhile.
     Hash,
+    /// A file-system call (DELE, RNTO over a big file) runs on the worker
+    /// pool.
+    OffLoop,
 }
 
 /// One client's control connection.
@@ -160,6 +163,7 @@ impl ControlChannel {
             handshake_timer: None,
             hash: None,
         };
+        c.session.set_off_loop_pool(core.workers() > 0);
         if let Some(via) = admission.via {
             c.session.set_announced(via.destination.map(|d| d.ip()));
             if admission.refusal.is_none() {
@@ -236,13 +240,20 @@ impl ControlChannel {
         self.pump(core)
     }
 
-    /// The login check came back from the worker pool.
+    /// The login check or a file-system call came back from the worker
+    /// pool.
     pub fn on_done(&mut self, done: Done, core: &mut Core) -> Status {
-        let Done::Verified(result) = done;
-        if self.wait == Wait::Verify {
-            self.login_check_over(core);
-            self.wait = Wait::No;
-            self.session.on_verified(result);
+        match done {
+            Done::Verified(result) if self.wait == Wait::Verify => {
+                self.login_check_over(core);
+                self.wait = Wait::No;
+                self.session.on_verified(result);
+            }
+            Done::OffLoop(result) if self.wait == Wait::OffLoop => {
+                self.wait = Wait::No;
+                self.session.on_off_loop_done(result);
+            }
+            Done::Verified(_) | Done::OffLoop(_) => {}
         }
         self.run_effects(core);
         self.pump(core)
@@ -292,7 +303,7 @@ impl ControlChannel {
     }
 
     fn idle_timeout(&mut self, core: &mut Core) {
-        if self.session.is_transferring() || self.hash.is_some() {
+        if self.session.is_transferring() || self.hash.is_some() || self.wait == Wait::OffLoop {
             // Suspended during transfers: arm a fresh timer (a fired one
             // cannot be reset).
             let timeout = self.session.cfg().timeout;
@@ -688,6 +699,16 @@ impl ControlChannel {
                 self.hash = Some(job);
                 self.wait = Wait::Hash;
             }
+            Effect::OffLoop(task) => {
+                self.wait = Wait::OffLoop;
+                core.spawn(self.me, move || {
+                    let run = std::panic::AssertUnwindSafe(task);
+                    Done::OffLoop(
+                        std::panic::catch_unwind(run)
+                            .unwrap_or_else(|_| Err(io::Error::other("Internal error"))),
+                    )
+                });
+            }
             Effect::ClearTls => {
                 // As after AUTH: what the client pipelined after CCC is dropped.
                 self.inbuf.clear();
@@ -812,6 +833,12 @@ impl ControlChannel {
         if self.wait == Wait::Verify && !core.shared.logins.cancel(self.me) {
             // In flight: its result will reach nobody.
             self.login_check_over(core);
+        }
+        if self.wait == Wait::OffLoop {
+            // Its result will reach the loop's orphan list instead.
+            if let Some(settle) = self.session.off_loop_orphaned() {
+                core.shared.off_loop_orphans.insert(self.me, settle);
+            }
         }
         if let Some(outcome) = self.drop_data(core) {
             self.session.on_transfer_done(outcome, Ended::ByDataSide);

@@ -108,6 +108,8 @@ pub(crate) enum Notice {
 pub(crate) enum Done {
     /// To a control channel: the slow part of its login check.
     Verified(Result<(), AuthenticationFailed>),
+    /// To a control channel: its file-system call (DELE, RNTO) on the pool.
+    OffLoop(std::io::Result<()>),
 }
 
 /// Loop-wide state of an FTP server's dispatchers.
@@ -125,6 +127,9 @@ pub(crate) struct Shared {
     pub pool: super::dispatchers::PassivePool,
     /// Connections whose PROXY header is being read.
     pub proxy_headers: usize,
+    /// Sessions closed while a file-system call of theirs was on the
+    /// pool: what is left to do when it is back (quota, log line).
+    pub off_loop_orphans: std::collections::HashMap<Link, super::session::OffLoopOrphaned>,
 }
 
 /// The protocol timers an FTP dispatcher can arm.
@@ -203,6 +208,14 @@ impl Dispatch for Dispatcher {
         match self {
             Dispatcher::Control(c) => c.on_done(done, core).tallied(c, core),
             _ => Status::Keep,
+        }
+    }
+
+    fn on_orphan_done(link: Link, done: Done, core: &mut Core) {
+        if let Done::OffLoop(result) = done {
+            if let Some(settle) = core.shared.off_loop_orphans.remove(&link) {
+                settle(result);
+            }
         }
     }
 

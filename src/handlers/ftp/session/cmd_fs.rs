@@ -7,7 +7,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::Session;
+use super::{off_loop, Session};
 use crate::filesystems::{format_mdtm, parse_mdtm, Filesystem};
 use crate::reply::{self, Code};
 
@@ -19,7 +19,13 @@ fn quoted(path: &str) -> String {
 
 /// Run a file-system operation, reply `ok` on success or 550 with the OS
 /// error, and log it as pyftpdlib's `log_cmd` does.
-fn act(s: &mut Session, cmd: &str, path: &Path, result: io::Result<()>, ok: (Code, &str)) {
+pub(super) fn act(
+    s: &mut Session,
+    cmd: &str,
+    path: &Path,
+    result: io::Result<()>,
+    ok: (Code, &str),
+) {
     let (code, text) = match result {
         Ok(()) => (ok.0, ok.1.to_string()),
         Err(e) => (reply::ACTION_NOT_TAKEN, reply::strerror(&e)),
@@ -75,11 +81,29 @@ pub(super) fn rmd(s: &mut Session, _: &str, path: Option<PathBuf>) {
     );
 }
 
-/// DELE.
+/// DELE (a big file's removal runs on the worker pool, see `off_loop`).
 pub(super) fn dele(s: &mut Session, _: &str, path: Option<PathBuf>) {
     let Some(path) = path else { return };
     let Some(fs) = fs(s) else { return };
     let size = super::quota::file_size(&**fs, Some(&path));
+    if off_loop::worth_it(s, size) {
+        let task = s.fs.as_deref().and_then(|fs| fs.remove_off_loop(&path));
+        let done = off_loop::Pending {
+            cmd: "DELE",
+            path,
+            freed: size,
+            ok: (reply::FILE_ACTION_OK, "File removed."),
+        };
+        let Some(done) = off_loop::hand_over(s, task, done) else {
+            return;
+        };
+        return dele_inline(s, done.path, size);
+    }
+    dele_inline(s, path, size);
+}
+
+fn dele_inline(s: &mut Session, path: PathBuf, size: Option<u64>) {
+    let Some(fs) = fs(s) else { return };
     let result = fs.remove(&path);
     if result.is_ok() {
         super::quota::freed(s, size);
@@ -129,6 +153,26 @@ pub(super) fn rnto(s: &mut Session, _: &str, path: Option<PathBuf>) {
     };
     let Some(fs) = fs(s) else { return };
     let replaced = super::quota::file_size(&**fs, Some(&path)).filter(|_| src != path);
+    if off_loop::worth_it(s, replaced) {
+        let task =
+            s.fs.as_deref()
+                .and_then(|fs| fs.rename_off_loop(&src, &path));
+        let done = off_loop::Pending {
+            cmd: "RNTO",
+            path,
+            freed: replaced,
+            ok: (reply::FILE_ACTION_OK, "Renaming ok."),
+        };
+        let Some(done) = off_loop::hand_over(s, task, done) else {
+            return;
+        };
+        return rnto_inline(s, src, done.path, replaced);
+    }
+    rnto_inline(s, src, path, replaced);
+}
+
+fn rnto_inline(s: &mut Session, src: PathBuf, path: PathBuf, replaced: Option<u64>) {
+    let Some(fs) = fs(s) else { return };
     let result = fs.rename(&src, &path);
     if result.is_ok() {
         super::quota::freed(s, replaced);

@@ -22,6 +22,7 @@ use commands::{ArgRule, CommandContext, CommandSpec, PathRule, Run};
 use data::DataLink;
 pub(crate) use data::DataState;
 use impersonation::Impersonation;
+pub(crate) use off_loop::Orphaned as OffLoopOrphaned;
 
 pub(crate) mod cmd_data;
 mod cmd_fs;
@@ -36,6 +37,7 @@ mod data;
 mod door;
 pub(crate) mod impersonation;
 mod live;
+mod off_loop;
 mod quota;
 mod telnet;
 mod transfer_log;
@@ -116,6 +118,10 @@ pub(crate) enum Effect {
     /// then start a TLS handshake on the control connection (AUTH TLS).
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     StartTls,
+    /// Run this file-system call on the worker pool, reading no further
+    /// command until its result comes back to
+    /// [`Session::on_off_loop_done`] (DELE, RNTO over a big file).
+    OffLoop(crate::filesystems::OffLoopTask),
     /// Compute this checksum a round budget at a time, reading no further
     /// command meanwhile, then call [`Session::on_hash_done`].
     #[cfg_attr(not(feature = "hash"), allow(dead_code))]
@@ -193,6 +199,29 @@ pub(crate) struct Session {
     tls_peer: TlsPeer,
     /// The configuration generations last seen (`live.rs`).
     seen: live::Seen,
+    /// DELE / RNTO on the worker pool (`off_loop.rs`).
+    off_loop: off_loop::OffLoop,
+}
+
+/// The log line of a command in `log_cmds_list` (pyftpdlib `log_cmd`), as
+/// [`Session::log_cmd`] writes it with the session's `prefix`.
+fn log_cmd_line(cfg: &FtpHandler, prefix: &str, cmd: &str, arg: &str, code: Code, text: &str) {
+    if log::log_enabled!(target: LOGLINE, log::Level::Debug)
+        || !cfg.log_cmds_list.iter().any(|c| c == cmd)
+    {
+        return;
+    }
+    // pyftpdlib joins "cmd arg" and strips it: no double space without an arg.
+    let what = if arg.is_empty() {
+        cmd.to_string()
+    } else {
+        format!("{cmd} {}", printable(arg))
+    };
+    if code >= 400 {
+        log::info!(target: LOGLINE, "{} {} {} '{}'", prefix, what, code, text);
+    } else {
+        log::info!(target: LOGLINE, "{} {} {}", prefix, what, code);
+    }
 }
 
 /// What a control connection's TLS handshake told about the client.
@@ -243,6 +272,7 @@ impl Session {
             site: None,
             tls_peer: TlsPeer::default(),
             seen: live::Seen::default(),
+            off_loop: off_loop::OffLoop::default(),
         };
         s.seen = Session::seen_now(&s.cfg);
         s.update_prefix();
@@ -424,8 +454,22 @@ impl Session {
         let guard = if self.authenticated {
             let buffer = std::mem::take(&mut self.impersonated);
             let auth = crate::handlers::ftp::sites::SiteAuthorizer::new(&self.cfg, self.site);
+            // Once per login: whether commands change the thread's ids
+            // (then the worker pool, without them, must not run its calls).
+            let before = self
+                .off_loop
+                .own_identity
+                .is_none()
+                .then(crate::sys::effective_ids);
             match Impersonation::begin(auth, &self.username, &self.password, buffer) {
-                Ok(guard) => Some(guard),
+                Ok(guard) => {
+                    if let Some(before) = before {
+                        let after = crate::sys::effective_ids();
+                        let same = matches!((before, after), (Ok(b), Ok(a)) if a == b);
+                        self.off_loop.own_identity = Some(same);
+                    }
+                    Some(guard)
+                }
                 Err((e, buffer)) => {
                     self.impersonated = buffer;
                     log::error!(target: crate::log::LOGERROR, "{} impersonation failed: {e}", self.prefix);
@@ -592,22 +636,7 @@ impl Session {
     /// Log a command of `log_cmds_list` with its outcome (pyftpdlib
     /// `log_cmd`): `CMD arg code` plus the quoted text on errors.
     pub fn log_cmd(&self, cmd: &str, arg: &str, code: Code, text: &str) {
-        if log::log_enabled!(target: LOGLINE, log::Level::Debug)
-            || !self.cfg.log_cmds_list.iter().any(|c| c == cmd)
-        {
-            return;
-        }
-        // pyftpdlib joins "cmd arg" and strips it: no double space without an arg.
-        let what = if arg.is_empty() {
-            cmd.to_string()
-        } else {
-            format!("{cmd} {}", printable(arg))
-        };
-        if code >= 400 {
-            log::info!(target: LOGLINE, "{} {} {} '{}'", self.prefix, what, code, text);
-        } else {
-            log::info!(target: LOGLINE, "{} {} {}", self.prefix, what, code);
-        }
+        log_cmd_line(&self.cfg, &self.prefix, cmd, arg, code, text);
     }
 
     /// The user's file system; `None` (with a 530 sent) before login.
