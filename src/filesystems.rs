@@ -233,6 +233,16 @@ pub trait Filesystem {
         let _ = (src, dst);
         None
     }
+    /// The truncation that [`open`](Self::open) of an existing file with
+    /// [`OpenMode::Write`] does (and that frees its blocks), as a task for
+    /// the worker pool, on the same terms as
+    /// [`remove_off_loop`](Self::remove_off_loop): STOR over a big file
+    /// runs it first, then opens the file, empty by then, as usual. ftpdlib
+    /// extension; default `None`.
+    fn truncate_off_loop(&self, path: &Path) -> Option<OffLoopTask> {
+        let _ = path;
+        None
+    }
     /// `chmod`.
     fn chmod(&self, path: &Path, mode: u32) -> io::Result<()>;
     /// `stat` (symlinks followed).
@@ -653,6 +663,10 @@ impl Filesystem for AbstractedFs {
 
     fn rename_off_loop(&self, src: &Path, dst: &Path) -> Option<OffLoopTask> {
         off_loop::rename(&self.root, src, dst)
+    }
+
+    fn truncate_off_loop(&self, path: &Path) -> Option<OffLoopTask> {
+        off_loop::truncate(path)
     }
 
     fn chmod(&self, path: &Path, mode: u32) -> io::Result<()> {

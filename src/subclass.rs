@@ -532,13 +532,20 @@ mod tests {
         }
         let forwarded = crate::source_scan::block_fns(this, "impl<B, O> Filesystem for Subclass");
         // lstat_in / stat_in keep the trait defaults on purpose: they call
-        // the subclass's own lstat / stat. remove_off_loop / rename_off_loop
-        // keep their default (`None`: run in the loop) on purpose too: the
-        // base's off-loop task would unlink or rename without the
-        // subclass's own remove / rename, say a read-only store's refusal.
+        // the subclass's own lstat / stat. The *_off_loop methods keep
+        // their default (`None`: run in the loop) on purpose too: the
+        // base's off-loop task would unlink, rename or truncate without
+        // the subclass's own remove / rename / open, say a read-only
+        // store's refusal.
         for m in crate::source_scan::block_fns(filesystems, "pub trait Filesystem ") {
-            let by_default =
-                ["lstat_in", "stat_in", "remove_off_loop", "rename_off_loop"].contains(&m.as_str());
+            let by_default = [
+                "lstat_in",
+                "stat_in",
+                "remove_off_loop",
+                "rename_off_loop",
+                "truncate_off_loop",
+            ]
+            .contains(&m.as_str());
             assert!(
                 by_default || forwarded.contains(&m),
                 "Subclass lacks Filesystem::{m}"
@@ -566,6 +573,7 @@ mod tests {
         assert!(fs
             .rename_off_loop(&root.join("f"), &root.join("g"))
             .is_none());
+        assert!(fs.truncate_off_loop(&root.join("f")).is_none());
         assert!(fs.remove(&root.join("f")).is_err() && root.join("f").exists());
     }
 

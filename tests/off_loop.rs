@@ -276,6 +276,14 @@ impl Filesystem for Gated {
             task()
         }))
     }
+    fn truncate_off_loop(&self, p: &Path) -> Option<OffLoopTask> {
+        let task = self.0.truncate_off_loop(p)?;
+        let gate = self.1.clone();
+        Some(Box::new(move || {
+            gate.pass();
+            task()
+        }))
+    }
     fn chmod(&self, p: &Path, m: u32) -> io::Result<()> {
         self.0.chmod(p, m)
     }
@@ -437,4 +445,54 @@ fn quit_or_close_while_a_dele_is_on_the_pool() {
         assert_eq!(code_of(&other.read_reply()), 226);
         true
     });
+}
+
+/// STOR over a big file: the pool truncates it while the loop serves
+/// others, then the upload runs as always; REST + STOR still keeps the
+/// start of the file, and the quota counts the old bytes as freed.
+#[test]
+fn stor_over_a_big_file_truncates_it_on_the_pool() {
+    logs();
+    let gate = Gate::default();
+    // Room for the two big files plus a little, no more.
+    let srv = gated_server(&gate, 2 * BIG as u64 + 10);
+    let home = srv.root().to_path_buf();
+    big_file(&home.join("big"));
+    big_file(&home.join("resumed"));
+    let mut a = srv.login();
+    a.expect("TYPE I", 200);
+    let mut data = a.pasv();
+    a.send_raw(b"STOR big\r\n");
+    gate.wait_entered(1);
+    let mut b = srv.login();
+    b.expect("NOOP", 200);
+    assert_eq!(common::file_len(&home.join("big")), BIG as u64, "not yet");
+    gate.open();
+    assert!(matches!(code_of(&a.read_reply()), 125 | 150));
+    io::Write::write_all(&mut data, b"new bytes").unwrap();
+    drop(data);
+    assert_eq!(code_of(&a.read_reply()), 226);
+    assert_eq!(std::fs::read(home.join("big")).unwrap(), b"new bytes");
+    // REST + STOR: not truncated, the start kept.
+    a.expect("REST 4", 350);
+    assert_eq!(code_of(&a.store("STOR resumed", b"abc")), 226);
+    let resumed = std::fs::read(home.join("resumed")).unwrap();
+    assert_eq!(&resumed[..], &[7, 7, 7, 7, b'a', b'b', b'c']);
+    // Usage now: 9 + 7 bytes (with the old big bytes still counted it
+    // would be over the quota): a file of BIG fits.
+    assert_eq!(code_of(&a.store("STOR again", &vec![1u8; BIG])), 226);
+}
+
+/// Without the pool (size 0) STOR over a big file truncates in the loop,
+/// with the same outcome.
+#[test]
+fn stor_over_a_big_file_without_the_pool() {
+    logs();
+    let srv = server(0);
+    let home = srv.root().to_path_buf();
+    big_file(&home.join("big"));
+    let mut c = srv.login();
+    c.expect("TYPE I", 200);
+    assert_eq!(code_of(&c.store("STOR big", b"small")), 226);
+    assert_eq!(std::fs::read(home.join("big")).unwrap(), b"small");
 }

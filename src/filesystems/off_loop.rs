@@ -11,6 +11,10 @@
 //! without a plain last component, a parent that resolves outside the
 //! home, a parent that cannot be opened) gets `None`: the call then runs in
 //! the loop as before, with the same result as ever.
+//!
+//! A truncation (STOR over a big file) opens the checked file in the loop,
+//! without truncating it, and gives the pool that descriptor to
+//! `ftruncate`: nothing is looked up again off the loop.
 
 use std::ffi::OsString;
 use std::os::fd::OwnedFd;
@@ -47,6 +51,23 @@ pub(super) fn rename(root: &Path, src: &Path, dst: &Path) -> Option<OffLoopTask>
     Some(Box::new(move || {
         sys::rename_at(&from_dir, &from, &to_dir, &to)
     }))
+}
+
+/// The truncation of `open(path, OpenMode::Write)` on the pool: `path`
+/// (a regular file, not a symlink) is opened here, the pool truncates it.
+pub(super) fn truncate(path: &Path) -> Option<OffLoopTask> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // Not blocking on a FIFO swapped in, not following a symlink swapped in:
+    // those get the inline open and its usual outcome.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    Some(Box::new(move || file.set_len(0)))
 }
 
 #[cfg(test)]
@@ -110,5 +131,19 @@ mod tests {
         assert!(afs
             .rename_off_loop(&home.join("sub/to"), &home.join("escape/new"))
             .is_none());
+        // Truncation: of the file opened here, whatever is swapped in after.
+        fs::write(home.join("t"), b"0123456789").unwrap();
+        let task = afs.truncate_off_loop(&home.join("t")).unwrap();
+        fs::rename(home.join("t"), home.join("t.old")).unwrap();
+        symlink(top.join("outside/victim"), home.join("t")).unwrap();
+        task().unwrap();
+        assert_eq!(fs::read(home.join("t.old")).unwrap(), b"");
+        assert_eq!(fs::read(top.join("outside/victim")).unwrap(), b"v");
+        assert!(
+            afs.truncate_off_loop(&home.join("t")).is_none(),
+            "a symlink"
+        );
+        assert!(afs.truncate_off_loop(&home.join("sub")).is_none());
+        assert!(afs.truncate_off_loop(&home.join("missing")).is_none());
     }
 }

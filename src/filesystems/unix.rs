@@ -115,6 +115,10 @@ impl Filesystem for UnixFilesystem {
         self.inner.rename_off_loop(src, dst)
     }
 
+    fn truncate_off_loop(&self, path: &Path) -> Option<super::OffLoopTask> {
+        self.inner.truncate_off_loop(path)
+    }
+
     fn chmod(&self, path: &Path, mode: u32) -> io::Result<()> {
         self.inner.chmod(path, mode)
     }

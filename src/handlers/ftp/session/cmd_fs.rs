@@ -88,7 +88,7 @@ pub(super) fn dele(s: &mut Session, _: &str, path: Option<PathBuf>) {
     let size = super::quota::file_size(&**fs, Some(&path));
     if off_loop::worth_it(s, size) {
         let task = s.fs.as_deref().and_then(|fs| fs.remove_off_loop(&path));
-        let done = off_loop::Pending {
+        let done = off_loop::Reply {
             cmd: "DELE",
             path,
             freed: size,
@@ -157,7 +157,7 @@ pub(super) fn rnto(s: &mut Session, _: &str, path: Option<PathBuf>) {
         let task =
             s.fs.as_deref()
                 .and_then(|fs| fs.rename_off_loop(&src, &path));
-        let done = off_loop::Pending {
+        let done = off_loop::Reply {
             cmd: "RNTO",
             path,
             freed: replaced,

@@ -5,7 +5,7 @@
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 
-use super::{quota, DataState, Effect, Ended, Session};
+use super::{off_loop, quota, DataState, Effect, Ended, Session};
 use crate::authorizers::Perm;
 use crate::filesystems::{format_mlsx_entry, FileHandle, OpenMode};
 use crate::handlers::ftp::producers::{
@@ -108,7 +108,6 @@ pub(super) fn appe(s: &mut Session, _: &str, path: Option<PathBuf>) {
 
 /// STOR/APPE of `path` under the upload mode, after the quota check.
 fn receive(s: &mut Session, transfer: TransferKind, path: PathBuf, write: Write, rest: u64) {
-    let ascii = !s.binary;
     let upload_mode = s.cfg.upload_mode;
     let account = quota::account(s);
     let Some(fs) = s.fs_or_reply() else { return };
@@ -134,6 +133,43 @@ fn receive(s: &mut Session, transfer: TransferKind, path: PathBuf, write: Write,
             return s.reply(reply::STORAGE_EXCEEDED, &text);
         }
     }
+    // Over a big file, the truncation that frees its blocks runs on the
+    // pool first (`off_loop`); the upload goes on in `store_truncated`.
+    let plain_store = upload_mode == uploads::UploadMode::Normal && write == Write::Store;
+    if plain_store && off_loop::worth_it(s, before) {
+        if let Some(task) = s.fs.as_deref().and_then(|fs| fs.truncate_off_loop(&path)) {
+            let then = off_loop::Upload {
+                transfer,
+                path,
+                before,
+            };
+            return off_loop::start(s, task, off_loop::Pending::Upload(then));
+        }
+    }
+    open_and_start(s, transfer, path, write, rest, before, account);
+}
+
+/// STOR whose target the pool truncated: open it and go on, as
+/// [`receive`] would have (its checks passed before the truncation).
+pub(super) fn store_truncated(s: &mut Session, u: off_loop::Upload) {
+    let account = quota::account(s);
+    open_and_start(s, u.transfer, u.path, Write::Store, 0, u.before, account);
+}
+
+/// The second half of [`receive`]: open the file written (truncating or
+/// not), charge the quota, start or queue the transfer.
+fn open_and_start(
+    s: &mut Session,
+    transfer: TransferKind,
+    path: PathBuf,
+    write: Write,
+    rest: u64,
+    before: Option<u64>,
+    account: Option<std::rc::Rc<crate::handlers::ftp::accounts::Account>>,
+) {
+    let ascii = !s.binary;
+    let upload_mode = s.cfg.upload_mode;
+    let Some(fs) = s.fs.as_deref() else { return };
     let opened = match uploads::open(upload_mode, fs, &path, write) {
         Ok(o) => o,
         Err((code, text)) => return s.reply(code, &text),
