@@ -138,7 +138,10 @@ pub struct FtpHandler {
     /// [`begin_validation`](Authorizer::begin_validation) hands over), so
     /// that one login never stalls the other clients. Started on the first
     /// such login; 0 = check in the loop, as pyftpdlib does. Default: the
-    /// number of cores, at most 4. Not in pyftpdlib.
+    /// number of cores, at most 4. The same threads free big files (DELE,
+    /// RNTO and STOR over a file of 1 MiB or more, see
+    /// [`Filesystem::remove_off_loop`](crate::Filesystem::remove_off_loop)).
+    /// Not in pyftpdlib.
     pub auth_workers: usize,
     /// Slow login checks handed to the worker pool at once; checks beyond
     /// it wait their turn (the session reads no input meanwhile, so each
