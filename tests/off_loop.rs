@@ -496,3 +496,71 @@ fn stor_over_a_big_file_without_the_pool() {
     assert_eq!(code_of(&c.store("STOR big", b"small")), 226);
     assert_eq!(std::fs::read(home.join("big")).unwrap(), b"small");
 }
+
+/// A `DummyAuthorizer` whose sessions run as `nobody` (this thread's
+/// effective uid, switched per command as `UnixAuthorizer` does).
+struct AsNobody {
+    inner: ftpdlib::DummyAuthorizer,
+    uid: u32,
+}
+
+/// `setresuid(-1, uid, -1)` of the calling thread only (the raw syscall:
+/// glibc's would switch every thread).
+fn set_thread_euid(uid: u32) -> io::Result<()> {
+    // SAFETY: integers only.
+    let rc = unsafe { libc::syscall(libc::SYS_setresuid, -1i64, i64::from(uid), -1i64) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+impl ftpdlib::Authorizer for AsNobody {
+    delegate_authorizer_to_inner!();
+    fn impersonate_user(&self, _: &str, _: &str) -> io::Result<()> {
+        set_thread_euid(self.uid)
+    }
+    fn terminate_impersonation(&self, _: &str) -> io::Result<()> {
+        set_thread_euid(0)
+    }
+}
+
+/// A session whose commands run as another user removes in the loop, as
+/// that user: here `nobody`, who may not unlink in a root-owned home, gets
+/// 550 and the file stays (the pool's threads, root, would remove it).
+#[test]
+fn an_impersonated_session_removes_in_the_loop_as_its_user() {
+    logs();
+    // SAFETY: no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: an_impersonated_session_removes_in_the_loop_as_its_user needs root");
+        return;
+    }
+    // SAFETY: a NUL-terminated name; the entry is read at once.
+    let pw = unsafe { libc::getpwnam(c"nobody".as_ptr()) };
+    assert!(!pw.is_null(), "user nobody");
+    // SAFETY: getpwnam returned a valid entry.
+    let uid = unsafe { (*pw).pw_uid };
+    let home = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(home.path()).unwrap();
+    std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    big_file(&root.join("big"));
+    let r = root.clone();
+    let (addr, stop, thread) = common::serve_thread(move || {
+        let mut inner = ftpdlib::DummyAuthorizer::new();
+        inner
+            .add_user_with_perm(USER, PASSWD, &r, "elradfmw")
+            .unwrap();
+        let mut h = ftpdlib::FtpHandler::new(AsNobody { inner, uid });
+        h.auth_workers = 2;
+        h
+    });
+    let mut c = Client::connect(addr);
+    c.login(USER, PASSWD);
+    assert_eq!(c.cmd("DELE big"), "550 Permission denied.\r\n");
+    assert!(root.join("big").exists());
+    c.expect("QUIT", 221);
+    stop.stop();
+    thread.join().unwrap();
+}
