@@ -39,7 +39,10 @@
 //! [`UnixAuthorizer`](crate::UnixAuthorizer), overrides `begin_validation`
 //! as `Some(base.begin_validation(username, password))`), and a
 //! subclassed file system lists directories through its own `listdir`
-//! and stats listing entries through its own `lstat`/`stat`.
+//! and stats listing entries through its own `lstat`/`stat`. Nor does a
+//! subclassed file system hand out its base's off-loop calls
+//! ([`Filesystem::remove_off_loop`] and siblings): its DELE, RNTO and STOR
+//! go through its own `remove`, `rename` and `open`, in the loop.
 
 use std::ffi::{OsStr, OsString};
 use std::io;

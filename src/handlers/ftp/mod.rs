@@ -140,7 +140,7 @@ pub struct FtpHandler {
     /// such login; 0 = check in the loop, as pyftpdlib does. Default: the
     /// number of cores, at most 4. The same threads free big files (DELE,
     /// RNTO and STOR over a file of 1 MiB or more, see
-    /// [`Filesystem::remove_off_loop`](crate::Filesystem::remove_off_loop)).
+    /// [`Filesystem::remove_off_loop`]).
     /// Not in pyftpdlib.
     pub auth_workers: usize,
     /// Slow login checks handed to the worker pool at once; checks beyond
