@@ -85,7 +85,15 @@ fn dele_and_rnto_reply_as_inline_with_and_without_the_pool() {
     assert_eq!(t[0], "DELE big -> 250 File removed.");
     assert!(t[1].starts_with("DELE big -> 550"), "{}", t[1]);
     assert!(t[2].starts_with("DELE dir -> 550"), "{}", t[2]);
+    for i in [4, 5, 9] {
+        assert!(
+            t[i].contains(" 550 ") && t[i].contains("outside"),
+            "{}",
+            t[i]
+        );
+    }
     assert_eq!(t[7], "RNTO old -> 250 Renaming ok.");
+    assert_eq!(t[10], "DELE dir/inner -> 250 File removed.");
 }
 
 /// DELE of a big file gives its bytes back to the quota, whether the
