@@ -63,8 +63,8 @@ enum Wait {
     /// A checksum (HASH, XCRC...) is being computed; only an ABOR or QUIT
     /// is looked at meanwhile.
     Hash,
-    /// A file-system call (DELE, RNTO over a big file) runs on the worker
-    /// pool.
+    /// A file-system call that frees a big file (DELE, RNTO or STOR over
+    /// it) runs on the worker pool.
     OffLoop,
 }
 
