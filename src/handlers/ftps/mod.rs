@@ -41,6 +41,13 @@ mod sites;
 
 pub use client_cert::ClientAuth;
 
+/// TLS 1.3 tickets a control connection issues (rustls' default is 2):
+/// as many as a rustls client keeps per server (8). A client that uses
+/// each ticket once and never reads its upload data connections (so never
+/// gets their tickets) can make this many uploads in a row before it has
+/// none left to resume with; see `require_tls_session_reuse`.
+const CONTROL_TLS13_TICKETS: usize = 8;
+
 /// TLS settings of an FTP handler (pyftpdlib `TLS_FTPHandler` class
 /// attributes). Enable with
 /// [`FtpHandler::enable_tls`](crate::FtpHandler::enable_tls).
@@ -142,10 +149,12 @@ impl TlsFtpHandler {
 
     /// The configuration of a session's data connections: the session's
     /// (same session cache and ticketer, so they resume its TLS session),
-    /// but issuing no TLS 1.3 tickets. A data connection has no use for
-    /// them, no client reads them, and unread tickets in a client's socket
-    /// buffer make its kernel reset the connection when it closes after an
-    /// upload, which discards the upload's tail on the server.
+    /// issuing one TLS 1.3 ticket per handshake instead of the control
+    /// connection's [`CONTROL_TLS13_TICKETS`]. rustls clients use each
+    /// ticket once, so a ticket per data connection keeps their supply
+    /// steady. The data channel holds it back until it is safe to send
+    /// (`DataChannel::release_ticket`): ahead of a download, after an
+    /// upload's end, never on a connection that did not resume.
     ///
     /// With client certificates on, a data connection must show the
     /// control connection's certificate (`client_cert`, DER), or none when
@@ -172,7 +181,7 @@ impl TlsFtpHandler {
                 }
             }
         };
-        config.send_tls13_tickets = 0;
+        config.send_tls13_tickets = 1;
         Arc::new(config)
     }
 
@@ -185,10 +194,13 @@ impl TlsFtpHandler {
     /// such as Python's reuse the control connection's one ticket) yet no
     /// other control connection's ticket decrypts here.
     ///
+    /// It issues [`CONTROL_TLS13_TICKETS`] TLS 1.3 tickets.
+    ///
     /// `site`: the virtual host chosen by HOST before AUTH, whose
     /// certificate is shown to a client that sends no SNI.
     pub(crate) fn session_config(&self, site: Option<&str>) -> Arc<ServerConfig> {
         let mut config = (*self.config).clone();
+        config.send_tls13_tickets = CONTROL_TLS13_TICKETS;
         if let Some(key) = site.and_then(|s| self.site_keys.get(s)) {
             config.cert_resolver = sites::resolver(&self.default_key, &self.site_keys, Some(key));
         }
