@@ -64,7 +64,24 @@ pub struct TlsFtpHandler {
     /// `tls_data_required`).
     pub tls_data_required: bool,
     /// Data connections must resume the control connection's TLS session
-    /// (vsftpd's `require_ssl_reuse`; pyftpdlib has no such check).
+    /// (vsftpd's `require_ssl_reuse`; pyftpdlib has no such check); one
+    /// that does not is refused with `522`. Default true.
+    ///
+    /// Clients that resume one session on every data connection (OpenSSL's
+    /// curl and lftp, Python's `ssl`, GnuTLS) are never short of it. Clients
+    /// that use each TLS 1.3 ticket once (rustls' default session cache,
+    /// which keeps 8) get 8 from the control connection and one more from
+    /// every data connection they read: a download or listing, or an upload
+    /// after which they read the data connection to its end (close_notify,
+    /// then the server's close_notify). The server sends an upload's ticket
+    /// only once the upload's end has arrived, so that a client that never
+    /// reads cannot lose the upload's tail to a reset. The limit: a client
+    /// that only writes to its upload data connections and closes them gets
+    /// no ticket back from them, so after 8 such uploads in a row (with no
+    /// download or listing between) it has none left, its next data
+    /// connection is a full handshake and is refused. Turning this check
+    /// off (`--no-tls-session-reuse`) lets such clients go on, without the
+    /// port-stealing defence.
     pub require_tls_session_reuse: bool,
     /// Time allowed for a TLS handshake on a control connection.
     pub handshake_timeout: Duration,
