@@ -211,6 +211,9 @@ git -C "$ROOT" status --porcelain -- src Cargo.toml 2>/dev/null | grep -q . && d
 log "build ftpbench (release)"
 cargo build -q --release --manifest-path benches/ftpbench/Cargo.toml
 FTPBENCH=$ROOT/benches/ftpbench/target/release/ftpbench
+# A binary given with --ftpdlib was not built from this tree: the tables
+# name it instead of the commit.
+given_bin=${ftpdlib_bin:+$(realpath "$ftpdlib_bin")}
 if [ -z "$ftpdlib_bin" ]; then
     log "build ftpdlib (release)"
     cargo build -q --release --bin ftpdlib
@@ -525,8 +528,12 @@ machine() {
     echo "- RAM: $(free -g | awk '/^Mem:/ { print $2 }') GiB"
     echo "- Kernel: $(uname -sr); $(. /etc/os-release && echo "$PRETTY_NAME")"
     echo "- Load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "- ftpdlib: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" \
-        "$([ "$dirty" = yes ] && echo '(work tree had uncommitted changes when built)')"
+    if [ -n "$given_bin" ]; then
+        echo "- ftpdlib: the binary given with --ftpdlib, $given_bin (not built by this run)"
+    else
+        echo "- ftpdlib: $commit" \
+            "$([ "$dirty" = yes ] && echo '(work tree had uncommitted changes when built)')"
+    fi
 }
 busy_others() {
     # Processes not started by this run using CPU right now (they skew it).
@@ -667,9 +674,14 @@ run_scenarios() { # RESULTS RUN...
 
 # The paragraph above a table: when, which commit, the machine's load.
 report_head() { # RESULTS-NAME
-    printf 'From `benches/compare.sh` on %s (results `%s`, %s), ftpdlib built from commit `%s`' \
-        "$(date -u +%F)" "$(basename "$out")" "$1" "$commit"
-    if [ "$dirty" = yes ]; then
+    printf 'From `benches/compare.sh` on %s (results `%s`, %s), ' \
+        "$(date -u +%F)" "$(basename "$out")" "$1"
+    if [ -n "$given_bin" ]; then
+        printf 'ftpdlib: the binary given with --ftpdlib (`%s`, not built by this run)' "$given_bin"
+    else
+        printf 'ftpdlib built from commit `%s`' "$commit"
+    fi
+    if [ -z "$given_bin" ] && [ "$dirty" = yes ]; then
         printf ' plus uncommitted changes'
     fi
     echo ", on $(nproc) cores. Load average (1, 5, 15 min) at the start $load_start, at the end" \

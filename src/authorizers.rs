@@ -345,6 +345,8 @@ struct User {
     operms: Vec<Override>,
     msg_login: String,
     msg_quit: String,
+    /// Quotas and per-user bandwidth ([`DummyAuthorizer::set_user_limits`]).
+    limits: crate::UserLimits,
 }
 
 /// Virtual users in memory (pyftpdlib `DummyAuthorizer`).
@@ -372,9 +374,6 @@ struct User {
 /// loop's path while nobody edits). Edits copy the table on write.
 #[derive(Debug, Default, Clone)]
 pub struct DummyAuthorizer {
-    /// Quotas and per-user bandwidth set with [`set_user_limits`](Self::set_user_limits)
-    /// (this clone's own, not shared with the other clones).
-    limits: HashMap<String, crate::UserLimits>,
     shared: Arc<Table>,
     /// The table as this clone last read it.
     cache: RefCell<Cache>,
@@ -468,7 +467,6 @@ impl DummyAuthorizer {
                 generation: AtomicU64::new(0),
             }),
             cache: RefCell::default(),
-            limits: self.limits.clone(),
         }
     }
 
@@ -607,6 +605,7 @@ impl DummyAuthorizer {
                 operms: Vec::new(),
                 msg_login: msg_login.to_owned(),
                 msg_quit: msg_quit.to_owned(),
+                limits: crate::UserLimits::default(),
             },
         );
         drop(table);
@@ -615,17 +614,21 @@ impl DummyAuthorizer {
     }
 
     /// Sets the quota and per-user bandwidth limits of an existing user
-    /// (ftpdlib extension; see [`UserLimits`](crate::UserLimits)). Fails if
-    /// the user does not exist.
+    /// (ftpdlib extension; see [`UserLimits`](crate::UserLimits)), in the
+    /// table the clones share, like every other edit. Fails if the user
+    /// does not exist.
     pub fn set_user_limits(
         &mut self,
         username: &str,
         limits: crate::UserLimits,
     ) -> Result<(), AuthorizerError> {
-        if !self.has_user(username) {
-            return Err(no_such_user(username));
-        }
-        self.limits.insert(username.to_owned(), limits);
+        let mut table = self.write();
+        let user = Arc::make_mut(&mut table)
+            .get_mut(username)
+            .ok_or_else(|| no_such_user(username))?;
+        user.limits = limits;
+        drop(table);
+        self.edited();
         Ok(())
     }
 
@@ -652,7 +655,6 @@ impl DummyAuthorizer {
     /// Removes a user (pyftpdlib `remove_user`, which raises `KeyError`
     /// for an unknown user; here an [`AuthorizerError`]).
     pub fn remove_user(&mut self, username: &str) -> Result<(), AuthorizerError> {
-        self.limits.remove(username);
         let removed = Arc::make_mut(&mut self.write()).remove(username);
         self.edited();
         removed.map(drop).ok_or_else(|| no_such_user(username))
@@ -900,7 +902,10 @@ impl Authorizer for DummyAuthorizer {
     }
 
     fn user_limits(&self, username: &str) -> crate::UserLimits {
-        self.limits.get(username).copied().unwrap_or_default()
+        self.read()
+            .get(username)
+            .map(|u| u.limits)
+            .unwrap_or_default()
     }
 
     fn get_msg_quit(&self, username: &str) -> String {
@@ -1159,6 +1164,29 @@ mod tests {
         // replace_users swaps the whole table for every clone.
         b.replace_users(&snap);
         assert_eq!(a.user_names(), ["bob"]);
+    }
+
+    #[test]
+    fn user_limits_live_in_the_shared_table() {
+        let t = TempDir::new();
+        let mut a = DummyAuthorizer::new();
+        a.add_user_with_perm("bob", "pw", &t.0, "elrw").unwrap();
+        let b = a.clone();
+        let snap = a.snapshot();
+        let limits = crate::UserLimits {
+            quota_files: 3,
+            ..Default::default()
+        };
+        a.set_user_limits("bob", limits).unwrap();
+        // Seen by every clone (a session's authorizer is a clone), not by
+        // an earlier snapshot.
+        assert_eq!(b.user_limits("bob").quota_files, 3);
+        assert_eq!(snap.user_limits("bob").quota_files, 0);
+        assert!(a.set_user_limits("nobody", limits).is_err());
+        // A user removed and added again starts without limits.
+        a.remove_user("bob").unwrap();
+        a.add_user_with_perm("bob", "pw", &t.0, "elrw").unwrap();
+        assert_eq!(b.user_limits("bob").quota_files, 0);
     }
 
     #[test]

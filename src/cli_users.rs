@@ -149,9 +149,13 @@ pub fn reload_on_hangup(
         return;
     };
     let mut live = live;
+    let limits = o.user_limits;
     server.on_hangup(move |_| {
         let mut fresh = base.snapshot();
-        match fresh.add_users_file(&path) {
+        let added = fresh
+            .add_users_file(&path)
+            .and_then(|()| crate::apply_user_limits(&mut fresh, limits));
+        match added {
             Ok(()) => {
                 live.replace_users(&fresh);
                 log::info!(target: ftpdlib::log::LOG, "reloaded {}: {} user(s)",

@@ -348,6 +348,7 @@ fn serve(o: &Options, inetd: Option<std::net::TcpStream>) -> Result<(), ftpdlib:
         let base = dummy_authorizer(o, perm)?;
         let mut auth = base.snapshot();
         cli_users::add_users_file(&mut auth, o)?;
+        apply_user_limits(&mut auth, o.user_limits)?;
         live = Some((auth.clone(), base));
         FtpHandler::new(auth)
     };
@@ -422,7 +423,7 @@ fn dummy_authorizer(o: &Options, perm: &str) -> Result<DummyAuthorizer, ftpdlib:
     for (name, password, home, perms) in &o.users {
         auth.add_user_with_perm(name, password, home, perms)?;
     }
-    apply_user_limits(&mut auth, o)?;
+    apply_user_limits(&mut auth, o.user_limits)?;
     Ok(auth)
 }
 
@@ -813,18 +814,17 @@ fn cluster_option(o: &mut Options, a: &mut Arg) -> Result<bool, String> {
 }
 
 /// `--quota-*` and `--user-*-limit`: the same limits for every virtual
-/// user (anonymous included), each user counted on its own.
-fn apply_user_limits(auth: &mut DummyAuthorizer, o: &Options) -> Result<(), ftpdlib::Error> {
-    if !o.user_limits.any() {
+/// user of `auth` (anonymous and the `--users-file` users included), each
+/// user counted on its own. Called again for the users of a reloaded file.
+fn apply_user_limits(
+    auth: &mut DummyAuthorizer,
+    limits: ftpdlib::UserLimits,
+) -> Result<(), ftpdlib::AuthorizerError> {
+    if !limits.any() {
         return Ok(());
     }
-    let mut names: Vec<&str> = o.users.iter().map(|u| u.0.as_str()).collect();
-    names.extend(o.username.as_deref());
-    if o.username.is_none() && !o.no_anonymous {
-        names.push("anonymous");
-    }
-    for name in names {
-        auth.set_user_limits(name, o.user_limits)?;
+    for name in auth.user_names() {
+        auth.set_user_limits(&name, limits)?;
     }
     Ok(())
 }

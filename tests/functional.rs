@@ -1628,6 +1628,33 @@ fn too_long_line_gets_one_500() {
 }
 
 #[test]
+fn too_long_line_after_a_command_is_answered_after_it() {
+    // One write: a command, then more than a line's worth with no end in
+    // sight. The 500 used to be answered as soon as the read showed the
+    // line too long, before the NOOP that came first.
+    let srv = TestServer::start();
+    let mut c = srv.client();
+    let mut input = b"NOOP\r\n".to_vec();
+    input.extend_from_slice(&[b'A'; 3000]);
+    c.send_raw(&input);
+    assert_eq!(code_of(&c.read_reply()), 200);
+    assert_eq!(c.read_reply(), "500 Command too long.\r\n");
+    c.send_raw(b"AAAA\r\nSYST\r\n");
+    assert_eq!(c.read_reply(), "215 UNIX Type: L8\r\n");
+    // A complete over-long line, a command and an unfinished over-long
+    // line, in one write: answered in that order.
+    let mut input = vec![b'B'; 2500];
+    input.extend_from_slice(b"\r\nNOOP\r\n");
+    input.extend_from_slice(&[b'C'; 2500]);
+    c.send_raw(&input);
+    assert_eq!(c.read_reply(), "500 Command too long.\r\n");
+    assert_eq!(code_of(&c.read_reply()), 200);
+    assert_eq!(c.read_reply(), "500 Command too long.\r\n");
+    c.send_raw(b"\r\nSYST\r\n");
+    assert_eq!(c.read_reply(), "215 UNIX Type: L8\r\n");
+}
+
+#[test]
 fn too_long_line_delivered_in_pieces_gets_one_500() {
     let srv = TestServer::start();
     let mut c = srv.client();

@@ -325,7 +325,14 @@ fn an_ipv6_client_behind_an_ipv4_proxy_is_the_sessions_address() {
         seen.lock().unwrap()[0],
         "[2001:db8::10]:4242".parse::<SocketAddr>().unwrap()
     );
-    // EPSV still works (the data connection comes from the proxy).
+    // The client reached an IPv6 address: PASV cannot name one (it used
+    // to announce 0,0,0,0), so it is refused as on a direct IPv6
+    // connection, and EPSV 1 names the family to use.
+    let reply = c.cmd("PASV");
+    assert_eq!(code_of(&reply), 425, "{reply}");
+    assert!(reply.contains("use EPSV"), "{reply}");
+    assert_eq!(code_of(&c.cmd("EPSV 1")), 522);
+    // EPSV works (the data connection comes from the proxy).
     std::fs::write(srv.root().join("v6.txt"), b"x").unwrap();
     let reply = c.expect("EPSV", 229);
     let port: u16 = reply

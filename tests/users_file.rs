@@ -167,6 +167,50 @@ fn users_file_logs_in_y_and_6_hashes_and_sighup_reload_keeps_sessions_in_flight(
 }
 
 #[test]
+fn cli_quotas_apply_to_the_users_files_users_and_to_those_of_a_reload() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (bob_home, carol_home) = (dir.path().join("bob"), dir.path().join("carol"));
+    std::fs::create_dir(&bob_home).expect("mkdir");
+    std::fs::create_dir(&carol_home).expect("mkdir");
+    let users = dir.path().join("users");
+    let line = |name: &str, home: &Path| format!("{name}:{SHA512_12345}:{}:elrw", home.display());
+    write_users(&users, &[line("bob", &bob_home)]);
+    // Landlock off: carol's home, added by the reload, is outside the
+    // rules made at start-up (docs/live-configuration.md).
+    let ftpd = Ftpd::start(&[
+        "--landlock",
+        "off",
+        "--no-anonymous",
+        "--quota-files",
+        "1",
+        "--users-file",
+        users.to_str().expect("path"),
+    ]);
+    let mut b = Client::connect(ftpd.addr);
+    b.login("bob", "12345");
+    assert_eq!(code_of(&b.store("STOR one", b"1")), 226);
+    let _data = b.pasv();
+    let refused = b.cmd("STOR two");
+    assert_eq!(code_of(&refused), 552, "{refused}");
+    assert!(!bob_home.join("two").exists());
+
+    // carol arrives with a reload: the same quota applies to her.
+    write_users(
+        &users,
+        &[line("bob", &bob_home), line("carol", &carol_home)],
+    );
+    ftpd.hangup();
+    ftpd.wait_log("reloaded");
+    let mut c = Client::connect(ftpd.addr);
+    c.login("carol", "12345");
+    assert_eq!(code_of(&c.store("STOR one", b"1")), 226);
+    let _data = c.pasv();
+    let refused = c.cmd("STOR two");
+    assert_eq!(code_of(&refused), 552, "{refused}");
+    assert!(!carol_home.join("two").exists());
+}
+
+#[test]
 fn a_bad_users_file_stops_start_up_naming_the_line() {
     let home = tempfile::tempdir().expect("home");
     let users = home.path().join("users");

@@ -104,45 +104,52 @@ pub(crate) enum ErrorKind {
     TransferLocal = 2,
 }
 
-/// What one session did since its dispatcher last emptied it.
+/// What one session did since its dispatcher last emptied it. The counts
+/// are u16 (emptied after each call the loop makes, they stay small;
+/// they saturate rather than wrap): this sits in every session.
 #[derive(Default)]
 pub(crate) struct Tally {
-    opened: u32,
-    closed: u32,
-    refused: u32,
-    logins_ok: u32,
-    logins_failed: u32,
+    opened: u16,
+    closed: u16,
+    refused: u16,
+    logins_ok: u16,
+    logins_failed: u16,
     /// Verb indexes into [`KNOWN_VERBS`] (or [`OTHER_VERB`]).
     commands: Vec<u8>,
-    replies: [u32; 5],
-    transfers: [[u32; 3]; 3],
+    replies: [u16; 5],
+    transfers: [[u16; 3]; 3],
     bytes_sent: u64,
     bytes_received: u64,
-    errors: [u32; 3],
+    errors: [u16; 3],
+}
+
+/// One more in a session's count.
+fn bump(n: &mut u16) {
+    *n = n.saturating_add(1);
 }
 
 impl Tally {
     /// The session was greeted.
     pub fn opened(&mut self) {
-        self.opened += 1;
+        bump(&mut self.opened);
     }
 
     /// The greeted session ended.
     pub fn closed(&mut self) {
-        self.closed += 1;
+        bump(&mut self.closed);
     }
 
     /// A connection limit refused the connection.
     pub fn refused(&mut self) {
-        self.refused += 1;
+        bump(&mut self.refused);
     }
 
     /// A login succeeded (`ok`) or failed.
     pub fn login(&mut self, ok: bool) {
         if ok {
-            self.logins_ok += 1;
+            bump(&mut self.logins_ok);
         } else {
-            self.logins_failed += 1;
+            bump(&mut self.logins_failed);
         }
     }
 
@@ -158,7 +165,7 @@ impl Tally {
             .checked_sub(1)
             .and_then(|c| self.replies.get_mut(usize::from(c)))
         {
-            *n += 1;
+            bump(n);
         }
     }
 
@@ -181,7 +188,7 @@ impl Tally {
         if matches!(outcome.kind, OutcomeKind::LocalError(_)) {
             self.error(ErrorKind::TransferLocal);
         }
-        self.transfers[direction][result] += 1;
+        bump(&mut self.transfers[direction][result]);
         if direction == 1 {
             self.bytes_received += outcome.bytes;
         } else {
@@ -191,7 +198,7 @@ impl Tally {
 
     /// Count an error.
     pub fn error(&mut self, kind: ErrorKind) {
-        self.errors[kind as usize] += 1;
+        bump(&mut self.errors[kind as usize]);
     }
 }
 

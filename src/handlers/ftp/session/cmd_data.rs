@@ -187,7 +187,9 @@ pub fn parse_stru(arg: &str) -> Result<FileStructure, ParamError> {
 
 /// The address family of the control connection: the one data connections use.
 fn family_of(s: &Session) -> Family {
-    Family::of(s.local.ip().to_canonical())
+    // Behind a proxy, the address the client reached is the PROXY header's
+    // destination: an IPv6 client of an IPv4 backend is an IPv6 client.
+    Family::of(s.announced.unwrap_or_else(|| s.local.ip()).to_canonical())
 }
 
 /// PORT h1,h2,h3,h4,p1,p2.

@@ -76,7 +76,7 @@ pub(crate) fn parse_host(arg: &str) -> Option<String> {
 
 /// The site the TLS server name (SNI) names, if any.
 pub(super) fn site_of_sni(s: &Session) -> Option<usize> {
-    let sni = s.tls_peer.server_name.as_deref()?;
+    let sni = s.tls_peer.as_ref()?.server_name.as_deref()?;
     s.cfg.site_index(sni)
 }
 

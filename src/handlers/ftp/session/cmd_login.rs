@@ -51,7 +51,11 @@ fn certificate_login(s: &mut Session, user: &str) -> bool {
         if mode == ClientAuth::Off {
             return false;
         }
-        let cert = s.tls_peer.certificate.as_ref().filter(|_| s.tls_control);
+        let cert = s
+            .tls_peer
+            .as_ref()
+            .and_then(|p| p.certificate.as_ref())
+            .filter(|_| s.tls_control);
         let mapped = cert.is_some_and(|c| s.authorizer().authenticate_certificate(user, c));
         if mapped {
             logged_in(s, user, "", Ok(()), reply::LOGGED_IN_BY_SECURITY);
@@ -170,12 +174,12 @@ fn refuse_login(s: &mut Session, user: &str, password: &str, why: &str) {
     s.username.clear();
     s.update_prefix();
     s.log(&format!("USER '{}' failed login.", super::printable(user)));
-    s.delayed = Some(DelayedReply {
+    s.delayed = Some(Box::new(DelayedReply {
         text,
         disconnect,
         username: user.to_string(),
         password: password.to_string(),
-    });
+    }));
     if s.cfg.auth_failed_timeout.is_zero() {
         s.on_auth_delay_over();
     } else {

@@ -412,11 +412,13 @@ impl Session {
             .unwrap_or_default();
         #[cfg(not(feature = "tls"))]
         let field = crate::authorizers::CertUserField::default();
-        self.tls_peer = super::TlsPeer {
-            server_name,
-            certificate: certificate
-                .map(|der| crate::authorizers::ClientCertificate::from_der(&der, field)),
-        };
+        self.tls_peer = (server_name.is_some() || certificate.is_some()).then(|| {
+            Box::new(super::TlsPeer {
+                server_name,
+                certificate: certificate
+                    .map(|der| crate::authorizers::ClientCertificate::from_der(&der, field)),
+            })
+        });
         if self.site.is_none() && self.username.is_empty() && !self.authenticated {
             self.site = super::cmd_host::site_of_sni(self);
         }
@@ -424,7 +426,10 @@ impl Session {
 
     /// The control connection's client certificate (DER), if it sent one.
     pub fn client_certificate_der(&self) -> Option<&[u8]> {
-        self.tls_peer.certificate.as_ref().map(|c| c.der())
+        self.tls_peer
+            .as_ref()
+            .and_then(|p| p.certificate.as_ref())
+            .map(|c| c.der())
     }
 
     /// The name of the virtual host HOST (or SNI) chose.

@@ -167,7 +167,8 @@ pub(crate) struct Session {
     out_sent: usize,
     effects: Vec<Effect>,
     quitting: bool,
-    delayed: Option<DelayedReply>,
+    /// Boxed: most sessions never hold one.
+    delayed: Option<Box<DelayedReply>>,
     /// The password of a PASS whose check runs off the loop.
     verifying: Option<String>,
     /// The name buffer lent to each command's impersonation guard.
@@ -189,8 +190,9 @@ pub(crate) struct Session {
     tally: crate::handlers::ftp::metrics::Tally,
     /// The virtual host chosen by HOST (or SNI); `None` = the default site.
     site: Option<usize>,
-    /// What the control connection's TLS handshake told about the client.
-    tls_peer: TlsPeer,
+    /// What the control connection's TLS handshake told about the client
+    /// (boxed, and only when it told something: SNI or a certificate).
+    tls_peer: Option<Box<TlsPeer>>,
     /// The configuration generations last seen (`live.rs`).
     seen: live::Seen,
 }
@@ -241,7 +243,7 @@ impl Session {
             hash_range: None,
             tally: Default::default(),
             site: None,
-            tls_peer: TlsPeer::default(),
+            tls_peer: None,
             seen: live::Seen::default(),
         };
         s.seen = Session::seen_now(&s.cfg);
