@@ -122,10 +122,15 @@ impl ServerCertVerifier for AnyCertificate {
 /// A rustls client configuration with the default resumption settings: an
 /// in-memory cache of up to 8 TLS 1.3 tickets per server, each used once.
 fn client_config() -> Arc<ClientConfig> {
+    client_config_for(&rustls::version::TLS13)
+}
+
+/// `client_config` for one protocol version.
+fn client_config_for(version: &'static rustls::SupportedProtocolVersion) -> Arc<ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .expect("TLS 1.3")
+        .with_protocol_versions(&[version])
+        .expect("protocol version")
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
         .with_no_client_auth();
@@ -483,10 +488,11 @@ fn write_and_close_uploads_arrive_whole_and_the_ninth_is_refused() {
 
 /// Port stealing: a client that is not the session's connects to its
 /// passive port. With tickets of another control connection it does not
-/// resume; with none it makes a full handshake; either way it is refused,
-/// and it is given no ticket of this session on the way (reading all the
-/// server sends), so its next try is refused too. The session itself goes
-/// on resuming.
+/// resume; with none it makes a full handshake; with TLS 1.2 (which issues
+/// its ticket inside the handshake) it is refused in the handshake; each
+/// way it is refused, and it is given no ticket or session of this session
+/// on the way (reading all the server sends), so its next try is refused
+/// too. The session itself goes on resuming.
 #[test]
 fn another_client_on_the_data_port_is_refused_and_gets_no_ticket() {
     let _g = shared();
@@ -496,9 +502,14 @@ fn another_client_on_the_data_port_is_refused_and_gets_no_ticket() {
     let other = Ftps::connect(&srv, &other_cfg); // other_cfg holds its tickets
     let cfg = client_config();
     let mut victim = Ftps::connect(&srv, &cfg);
-    for (thief, what) in [
-        (Arc::clone(&other_cfg), "another session's ticket"),
-        (client_config(), "no ticket, first try"),
+    for (thief, what, tls12) in [
+        (Arc::clone(&other_cfg), "another session's ticket", false),
+        (client_config(), "no ticket, TLS 1.3", false),
+        (
+            client_config_for(&rustls::version::TLS12),
+            "no session, TLS 1.2",
+            true,
+        ),
     ] {
         for attempt in 0..2 {
             let addr = pasv_addr(&victim.expect("PASV", 227));
@@ -508,17 +519,23 @@ fn another_client_on_the_data_port_is_refused_and_gets_no_ticket() {
             // The server has the command and the connection.
             let prelim = victim.reply();
             assert!(matches!(code_of(&prelim), 125 | 150), "{prelim:?}");
-            let mut tls = handshake(&thief, tcp).expect("thief's handshake");
-            assert_ne!(
-                tls.conn.handshake_kind(),
-                Some(HandshakeKind::Resumed),
-                "{what}, attempt {attempt}: resumed the victim's session"
-            );
-            let mut got = Vec::new();
-            // Everything the server sends (a ticket would be taken here);
-            // it closes without close_notify, hence the error.
-            let _ = tls.read_to_end(&mut got);
-            assert!(got.is_empty(), "{what}: thief got data {got:?}");
+            match handshake(&thief, tcp) {
+                Ok(mut tls) => {
+                    assert_ne!(
+                        tls.conn.handshake_kind(),
+                        Some(HandshakeKind::Resumed),
+                        "{what}, attempt {attempt}: resumed the victim's session"
+                    );
+                    let mut got = Vec::new();
+                    // Everything the server sends (a ticket would be taken
+                    // here); it closes without close_notify, hence the error.
+                    let _ = tls.read_to_end(&mut got);
+                    assert!(got.is_empty(), "{what}: thief got data {got:?}");
+                }
+                // TLS 1.2 on a TLS 1.3 session's data port: refused in the
+                // handshake, before any ticket or session ID is issued.
+                Err(e) => assert!(tls12, "{what}, attempt {attempt}: handshake failed: {e}"),
+            }
             let r = victim.reply();
             assert_eq!(code_of(&r), 522, "{what}, attempt {attempt}: {r:?}");
         }

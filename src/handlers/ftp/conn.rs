@@ -239,6 +239,13 @@ impl Conn {
         }
     }
 
+    /// Whether TLS is on and its handshake chose TLS 1.3.
+    #[cfg(feature = "tls")]
+    pub fn is_tls13(&self) -> bool {
+        self.tls.as_deref().and_then(|t| t.protocol_version())
+            == Some(rustls::ProtocolVersion::TLSv1_3)
+    }
+
     /// Whether the completed TLS handshake resumed an earlier session.
     pub fn resumed(&self) -> bool {
         match self.tls.as_deref() {

@@ -791,7 +791,7 @@ impl ControlChannel {
     }
 
     /// The TLS configuration for a new data connection after PROT P:
-    /// this session's, issuing no tickets.
+    /// this session's (`TlsFtpHandler::data_config`).
     fn data_tls(&mut self) -> TlsConfig {
         if !self.session.prot_private() {
             return None;
@@ -801,7 +801,9 @@ impl ControlChannel {
             let cfg = Rc::clone(self.session.cfg());
             let cert = self.session.client_certificate_der();
             self.data_tls_config = match (&cfg.tls, &self.tls_config) {
-                (Some(tls), Some(session)) => Some(tls.data_config(session, cert)),
+                (Some(tls), Some(session)) => {
+                    Some(tls.data_config(session, cert, self.conn.is_tls13()))
+                }
                 _ => None,
             };
         }

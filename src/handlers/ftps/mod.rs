@@ -7,7 +7,9 @@
 //! - a data connection must resume the TLS session of its control
 //!   connection (`require_tls_session_reuse`, on by default as in vsftpd):
 //!   each control connection gets its own session cache, so a data
-//!   connection can only resume that session (port-stealing defence);
+//!   connection can only resume that session (port-stealing defence); a
+//!   data connection that did not resume gets no ticket, and a TLS 1.3
+//!   session's data connections take TLS 1.3 only;
 //! - ALPN other than `ftp` is refused (ALPACA, CVE-2021-3618);
 //! - the handshake has a timeout and a failed one is logged once;
 //! - implicit FTPS (TLS from the first byte, as on port 990);
@@ -177,25 +179,40 @@ impl TlsFtpHandler {
     /// control connection's certificate (`client_cert`, DER), or none when
     /// the control connection had none: the data connections belong to the
     /// same client.
+    ///
+    /// `tls13`: the control connection negotiated TLS 1.3. Its data
+    /// connections then accept TLS 1.3 only while resumption is required:
+    /// a TLS 1.2 handshake cannot resume that session anyway, and its
+    /// ticket and session ID, issued inside the handshake before the
+    /// resumption check refuses it, would let another client that took a
+    /// passive port once resume this session on the next one.
     pub(crate) fn data_config(
         &self,
         session: &Arc<ServerConfig>,
         client_cert: Option<&[u8]>,
+        tls13: bool,
     ) -> Arc<ServerConfig> {
-        let mut config = if self.client_auth == ClientAuth::Off {
-            (**session).clone()
+        let verifier = if self.client_auth == ClientAuth::Off {
+            Arc::clone(&self.verifier)
         } else {
-            let verifier = client_cert::same_client(client_cert, &self.verifier);
-            match build_config(verifier, Arc::clone(&session.cert_resolver)) {
-                Ok(mut c) => {
-                    c.session_storage = Arc::clone(&session.session_storage);
-                    c.ticketer = Arc::clone(&session.ticketer);
-                    c
-                }
-                Err(e) => {
-                    log::error!(target: crate::log::LOGERROR, "data TLS configuration: {e}");
-                    (**session).clone()
-                }
+            client_cert::same_client(client_cert, &self.verifier)
+        };
+        let versions: &[&'static rustls::SupportedProtocolVersion] =
+            if tls13 && self.require_tls_session_reuse {
+                &[&rustls::version::TLS13]
+            } else {
+                rustls::DEFAULT_VERSIONS
+            };
+        let resolver = Arc::clone(&session.cert_resolver);
+        let mut config = match build_config_for(verifier, resolver, versions) {
+            Ok(mut c) => {
+                c.session_storage = Arc::clone(&session.session_storage);
+                c.ticketer = Arc::clone(&session.ticketer);
+                c
+            }
+            Err(e) => {
+                log::error!(target: crate::log::LOGERROR, "data TLS configuration: {e}");
+                (**session).clone()
             }
         };
         config.send_tls13_tickets = 1;
@@ -237,8 +254,17 @@ fn build_config(
     verifier: Arc<dyn ClientCertVerifier>,
     resolver: Arc<dyn rustls::server::ResolvesServerCert>,
 ) -> Result<ServerConfig, Error> {
+    build_config_for(verifier, resolver, rustls::DEFAULT_VERSIONS)
+}
+
+/// `build_config` for the given protocol versions.
+fn build_config_for(
+    verifier: Arc<dyn ClientCertVerifier>,
+    resolver: Arc<dyn rustls::server::ResolvesServerCert>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<ServerConfig, Error> {
     let mut config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .map_err(|e| Error::Config(e.to_string()))?
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(resolver);
