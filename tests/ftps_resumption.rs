@@ -25,8 +25,8 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
-    ClientConfig, ClientConnection, DigitallySignedStruct, HandshakeKind, ProtocolVersion,
-    SignatureScheme, StreamOwned,
+    ClientConfig, ClientConnection, DigitallySignedStruct, HandshakeKind, SignatureScheme,
+    StreamOwned,
 };
 
 // ------------------------------------------------------------ certificates
@@ -192,7 +192,7 @@ impl Ftps {
         c.expect("AUTH TLS", 234);
         let tcp = c.reader.into_inner();
         let tls = handshake(cfg, tcp).expect("control handshake");
-        assert_eq!(tls.conn.protocol_version(), Some(ProtocolVersion::TLSv1_3));
+        assert!(tls.conn.protocol_version().is_some());
         let mut f = Ftps {
             ctl: BufReader::new(tls),
             cfg: Arc::clone(cfg),
@@ -502,7 +502,7 @@ fn another_client_on_the_data_port_is_refused_and_gets_no_ticket() {
     let other = Ftps::connect(&srv, &other_cfg); // other_cfg holds its tickets
     let cfg = client_config();
     let mut victim = Ftps::connect(&srv, &cfg);
-    for (thief, what, tls12) in [
+    for (thief, what, other_version) in [
         (Arc::clone(&other_cfg), "another session's ticket", false),
         (client_config(), "no ticket, TLS 1.3", false),
         (
@@ -511,34 +511,7 @@ fn another_client_on_the_data_port_is_refused_and_gets_no_ticket() {
             true,
         ),
     ] {
-        for attempt in 0..2 {
-            let addr = pasv_addr(&victim.expect("PASV", 227));
-            victim.send("RETR s.txt");
-            let tcp = TcpStream::connect(addr).expect("thief connects");
-            tcp.set_read_timeout(Some(PATIENCE)).unwrap();
-            // The server has the command and the connection.
-            let prelim = victim.reply();
-            assert!(matches!(code_of(&prelim), 125 | 150), "{prelim:?}");
-            match handshake(&thief, tcp) {
-                Ok(mut tls) => {
-                    assert_ne!(
-                        tls.conn.handshake_kind(),
-                        Some(HandshakeKind::Resumed),
-                        "{what}, attempt {attempt}: resumed the victim's session"
-                    );
-                    let mut got = Vec::new();
-                    // Everything the server sends (a ticket would be taken
-                    // here); it closes without close_notify, hence the error.
-                    let _ = tls.read_to_end(&mut got);
-                    assert!(got.is_empty(), "{what}: thief got data {got:?}");
-                }
-                // TLS 1.2 on a TLS 1.3 session's data port: refused in the
-                // handshake, before any ticket or session ID is issued.
-                Err(e) => assert!(tls12, "{what}, attempt {attempt}: handshake failed: {e}"),
-            }
-            let r = victim.reply();
-            assert_eq!(code_of(&r), 522, "{what}, attempt {attempt}: {r:?}");
-        }
+        steal_twice(&mut victim, &thief, what, other_version);
     }
     assert_eq!(
         victim.download("RETR s.txt", Order::CommandFirst),
@@ -546,4 +519,89 @@ fn another_client_on_the_data_port_is_refused_and_gets_no_ticket() {
     );
     assert_eq!(victim.resumed, victim.opened);
     drop(other);
+}
+
+/// A stranger with `thief` (described by `what`) takes the victim's next
+/// passive port twice while the victim RETRs `s.txt`; both times the
+/// victim gets 522 and the stranger no data, and the stranger does not
+/// resume the victim's session the second time. `refused_in_handshake`:
+/// the stranger's TLS version is not the session's, its handshake fails.
+fn steal_twice(
+    victim: &mut Ftps,
+    thief: &Arc<ClientConfig>,
+    what: &str,
+    refused_in_handshake: bool,
+) {
+    for attempt in 0..2 {
+        let addr = pasv_addr(&victim.expect("PASV", 227));
+        victim.send("RETR s.txt");
+        let tcp = TcpStream::connect(addr).expect("thief connects");
+        tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+        // The server has the command and the connection.
+        let prelim = victim.reply();
+        assert!(matches!(code_of(&prelim), 125 | 150), "{prelim:?}");
+        match handshake(thief, tcp) {
+            Ok(mut tls) => {
+                assert_ne!(
+                    tls.conn.handshake_kind(),
+                    Some(HandshakeKind::Resumed),
+                    "{what}, attempt {attempt}: resumed the victim's session"
+                );
+                let mut got = Vec::new();
+                // Everything the server sends (a ticket would be taken
+                // here); it closes without close_notify, hence the error.
+                let _ = tls.read_to_end(&mut got);
+                assert!(got.is_empty(), "{what}: thief got data {got:?}");
+            }
+            // Another TLS version than the session's: refused in the
+            // handshake, before any ticket or session ID is issued.
+            Err(e) => assert!(
+                refused_in_handshake,
+                "{what}, attempt {attempt}: handshake failed: {e}"
+            ),
+        }
+        let r = victim.reply();
+        assert_eq!(code_of(&r), 522, "{what}, attempt {attempt}: {r:?}");
+    }
+}
+
+/// The same on a TLS 1.2 session, whose data connections resume with its
+/// ticket key but get no new ticket or session ID (a TLS 1.2 handshake
+/// issues them before the server knows whether it resumed): downloads and
+/// uploads of the session resume throughout, and a stranger that made a
+/// full TLS 1.2 handshake on one passive port does not resume on the next.
+#[test]
+fn tls12_session_data_connections_resume_and_a_stranger_gets_no_session() {
+    let _g = shared();
+    let srv = tls_server(|_| {});
+    fs::write(srv.root().join("s.txt"), b"secret\n").unwrap();
+    let cfg = client_config_for(&rustls::version::TLS12);
+    let mut victim = Ftps::connect(&srv, &cfg);
+    let data = random_bytes(1 << 20);
+    for (i, end) in [
+        UploadEnd::ReadToEof,
+        UploadEnd::WriteAndClose,
+        UploadEnd::BareClose,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("t{i}.bin");
+        victim.upload(&srv, &name, &data, ORDERS[i % 2], end);
+        assert!(victim.download(&format!("RETR {name}"), ORDERS[i % 2]) == data);
+    }
+    steal_twice(
+        &mut victim,
+        &client_config_for(&rustls::version::TLS12),
+        "TLS 1.2, no session",
+        false,
+    );
+    steal_twice(&mut victim, &client_config(), "TLS 1.3", true);
+    assert_eq!(
+        victim.download("RETR s.txt", Order::HandshakeFirst),
+        b"secret\n"
+    );
+    assert_eq!(victim.resumed, victim.opened);
+    assert_eq!(victim.opened, 7);
+    victim.expect("QUIT", 221);
 }

@@ -239,11 +239,10 @@ impl Conn {
         }
     }
 
-    /// Whether TLS is on and its handshake chose TLS 1.3.
+    /// The TLS version the handshake chose; `None` before, or without TLS.
     #[cfg(feature = "tls")]
-    pub fn is_tls13(&self) -> bool {
+    pub fn tls_version(&self) -> Option<rustls::ProtocolVersion> {
         self.tls.as_deref().and_then(|t| t.protocol_version())
-            == Some(rustls::ProtocolVersion::TLSv1_3)
     }
 
     /// Whether the completed TLS handshake resumed an earlier session.

@@ -463,6 +463,9 @@ impl ControlChannel {
         if self.clear_tls && self.session.output().is_empty() {
             // CCC's 200 is in the TLS layer: close_notify goes after it.
             self.clear_tls = false;
+            // The data connections' TLS settings depend on the control
+            // connection's TLS version, unknown once TLS is off: fix them now.
+            let _ = self.data_tls();
             self.conn.begin_clear();
             self.session.tls_cleared();
             if self.writable && self.conn.tls_pending() {
@@ -802,7 +805,7 @@ impl ControlChannel {
             let cert = self.session.client_certificate_der();
             self.data_tls_config = match (&cfg.tls, &self.tls_config) {
                 (Some(tls), Some(session)) => {
-                    Some(tls.data_config(session, cert, self.conn.is_tls13()))
+                    Some(tls.data_config(session, cert, self.conn.tls_version()))
                 }
                 _ => None,
             };

@@ -8,8 +8,8 @@
 //!   connection (`require_tls_session_reuse`, on by default as in vsftpd):
 //!   each control connection gets its own session cache, so a data
 //!   connection can only resume that session (port-stealing defence); a
-//!   data connection that did not resume gets no ticket, and a TLS 1.3
-//!   session's data connections take TLS 1.3 only;
+//!   data connection that did not resume gets no ticket or session of it,
+//!   and data connections take the control connection's TLS version only;
 //! - ALPN other than `ftp` is refused (ALPACA, CVE-2021-3618);
 //! - the handshake has a timeout and a failed one is logged once;
 //! - implicit FTPS (TLS from the first byte, as on port 990);
@@ -39,6 +39,7 @@ use crate::error::Error;
 
 mod client_cert;
 pub(crate) mod commands;
+mod data_tls;
 mod sites;
 
 pub use client_cert::ClientAuth;
@@ -180,31 +181,39 @@ impl TlsFtpHandler {
     /// the control connection had none: the data connections belong to the
     /// same client.
     ///
-    /// `tls13`: the control connection negotiated TLS 1.3. Its data
-    /// connections then accept TLS 1.3 only while resumption is required:
-    /// a TLS 1.2 handshake cannot resume that session anyway, and its
-    /// ticket and session ID, issued inside the handshake before the
-    /// resumption check refuses it, would let another client that took a
-    /// passive port once resume this session on the next one.
+    /// `control_version`: the TLS version the control connection
+    /// negotiated. While resumption is required, its data connections
+    /// accept that version only (another one cannot resume the session
+    /// anyway), and those of a TLS 1.2 session add no ticket or session to
+    /// the session's (`data_tls`): a TLS 1.2 handshake issues them before
+    /// the resumption check, and a client refused once on a passive port
+    /// it took would resume this session on the next.
     pub(crate) fn data_config(
         &self,
         session: &Arc<ServerConfig>,
         client_cert: Option<&[u8]>,
-        tls13: bool,
+        control_version: Option<rustls::ProtocolVersion>,
     ) -> Arc<ServerConfig> {
+        use rustls::ProtocolVersion::{TLSv1_2, TLSv1_3};
         let verifier = if self.client_auth == ClientAuth::Off {
             Arc::clone(&self.verifier)
         } else {
             client_cert::same_client(client_cert, &self.verifier)
         };
-        let versions: &[&'static rustls::SupportedProtocolVersion] =
-            if tls13 && self.require_tls_session_reuse {
-                &[&rustls::version::TLS13]
-            } else {
-                rustls::DEFAULT_VERSIONS
-            };
+        let pinned = control_version.filter(|_| self.require_tls_session_reuse);
+        let versions: &[&'static rustls::SupportedProtocolVersion] = match pinned {
+            Some(TLSv1_3) => &[&rustls::version::TLS13],
+            Some(TLSv1_2) => &[&rustls::version::TLS12],
+            _ => rustls::DEFAULT_VERSIONS,
+        };
         let resolver = Arc::clone(&session.cert_resolver);
         let mut config = match build_config_for(verifier, resolver, versions) {
+            Ok(mut c) if pinned == Some(TLSv1_2) => {
+                let storage = Arc::clone(&session.session_storage);
+                c.session_storage = Arc::new(data_tls::LookUpOnly(storage));
+                c.ticketer = Arc::new(data_tls::DecryptOnly(Arc::clone(&session.ticketer)));
+                c
+            }
             Ok(mut c) => {
                 c.session_storage = Arc::clone(&session.session_storage);
                 c.ticketer = Arc::clone(&session.ticketer);
