@@ -493,6 +493,41 @@ fn write_and_close_uploads_arrive_whole_and_the_ninth_is_refused() {
 /// way it is refused, and it is given no ticket or session of this session
 /// on the way (reading all the server sends), so its next try is refused
 /// too. The session itself goes on resuming.
+/// A client that comes back resumes its TLS session on the new control
+/// connection (no full handshake, no RSA signature), and that session's
+/// data connections resume throughout; the binding of data connections to
+/// their own session is checked by the next test's stranger.
+#[test]
+fn a_returning_client_resumes_on_its_new_control_connection() {
+    let _g = shared();
+    let srv = tls_server(|_| {});
+    fs::write(srv.root().join("a.txt"), b"a\n").unwrap();
+    let cfg = client_config();
+    let mut first = Ftps::connect(&srv, &cfg);
+    assert_eq!(
+        first.ctl.get_ref().conn.handshake_kind(),
+        Some(HandshakeKind::Full)
+    );
+    first.expect("QUIT", 221);
+    drop(first);
+    let mut again = Ftps::connect(&srv, &cfg);
+    assert_eq!(
+        again.ctl.get_ref().conn.handshake_kind(),
+        Some(HandshakeKind::Resumed),
+        "the second control connection did not resume the first's session"
+    );
+    for order in ORDERS.into_iter().cycle().take(4) {
+        assert_eq!(again.download("RETR a.txt", order), b"a\n");
+    }
+    assert_eq!(again.resumed, again.opened);
+    // Another client's first connection is a full handshake.
+    let other = Ftps::connect(&srv, &client_config());
+    assert_eq!(
+        other.ctl.get_ref().conn.handshake_kind(),
+        Some(HandshakeKind::Full)
+    );
+}
+
 #[test]
 fn another_client_on_the_data_port_is_refused_and_gets_no_ticket() {
     let _g = shared();

@@ -98,10 +98,10 @@ pub(crate) struct ControlChannel {
     clear_tls: bool,
     /// The TLS handshake's outcome (SNI, certificate) went to the session.
     tls_peer_known: bool,
-    /// This session's TLS configuration (own session cache), made at the
-    /// first AUTH and reused by its data connections.
+    /// This session's TLS configuration (own session cache and ticket
+    /// token), made at the first AUTH and reused by its data connections.
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
-    tls_config: TlsConfig,
+    tls_config: SessionTlsConfig,
     /// Its data connections' TLS configuration, made at the first PROT P
     /// data connection.
     data_tls_config: TlsConfig,
@@ -137,7 +137,7 @@ impl ControlChannel {
         } else {
             None
         };
-        let conn = Conn::with_tls(sock, tls_config.clone())?;
+        let conn = Conn::with_tls(sock, control_config(&tls_config))?;
         let mut c = ControlChannel {
             conn,
             me,
@@ -430,7 +430,7 @@ impl ControlChannel {
             // client certificate: the data connections follow it.
             self.tls_peer_known = false;
             self.data_tls_config = None;
-            let Some(config) = self.tls_config.clone() else {
+            let Some(config) = control_config(&self.tls_config) else {
                 return Err(io::Error::other("TLS is not configured"));
             };
             self.conn.start_tls(config)?;
@@ -876,15 +876,32 @@ fn run_check(core: &mut Core, link: Link, check: SlowCheck) {
     });
 }
 
-/// A TLS configuration with a session cache of its own (implicit FTPS or
-/// AUTH TLS).
+/// A session's TLS configuration (`TlsFtpHandler::session_config`).
 #[cfg(feature = "tls")]
-fn session_tls_config(cfg: &FtpHandler, site: Option<&str>) -> TlsConfig {
+type SessionTlsConfig = Option<crate::handlers::ftps::SessionTls>;
+#[cfg(not(feature = "tls"))]
+type SessionTlsConfig = TlsConfig;
+
+/// A TLS configuration with a session cache and ticket token of its own
+/// (implicit FTPS or AUTH TLS).
+#[cfg(feature = "tls")]
+fn session_tls_config(cfg: &FtpHandler, site: Option<&str>) -> SessionTlsConfig {
     cfg.tls.as_ref().map(|t| t.session_config(site))
 }
 
 #[cfg(not(feature = "tls"))]
-fn session_tls_config(_: &FtpHandler, _: Option<&str>) -> TlsConfig {
+fn session_tls_config(_: &FtpHandler, _: Option<&str>) -> SessionTlsConfig {
+    None
+}
+
+/// The control connection's part of a session's TLS configuration.
+#[cfg(feature = "tls")]
+fn control_config(session: &SessionTlsConfig) -> TlsConfig {
+    session.as_ref().map(|s| std::sync::Arc::clone(&s.control))
+}
+
+#[cfg(not(feature = "tls"))]
+fn control_config(_: &SessionTlsConfig) -> TlsConfig {
     None
 }
 

@@ -6,8 +6,11 @@
 //!   after the handshake (pyftpdlib #315, CVE-2011-1575 class);
 //! - a data connection must resume the TLS session of its control
 //!   connection (`require_tls_session_reuse`, on by default as in vsftpd):
-//!   each control connection gets its own session cache, so a data
-//!   connection can only resume that session (port-stealing defence); a
+//!   each control connection gets its own session cache and stamps its
+//!   tickets with a token of its own, so a data connection can only resume
+//!   that session (port-stealing defence), while a new control connection
+//!   may resume any earlier one (a returning client skips the full
+//!   handshake); a
 //!   data connection that did not resume gets no ticket or session of it,
 //!   and data connections take the control connection's TLS version only;
 //! - ALPN other than `ftp` is refused (ALPACA, CVE-2021-3618);
@@ -30,7 +33,7 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::danger::ClientCertVerifier;
-use rustls::server::{NoClientAuth, ServerSessionMemoryCache};
+use rustls::server::{NoClientAuth, ProducesTickets, ServerSessionMemoryCache};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 
@@ -101,6 +104,19 @@ pub struct TlsFtpHandler {
     default_key: Arc<CertifiedKey>,
     site_keys: Arc<HashMap<String, Arc<CertifiedKey>>>,
     config: Arc<ServerConfig>,
+    /// The key of every session's tickets (rustls' rotating ticketer);
+    /// `None` if it could not be made: stateful resumption only.
+    ticket_key: Option<Arc<dyn ProducesTickets>>,
+}
+
+/// One control connection's TLS configuration, and what its data
+/// connections need to resume its session and no other.
+#[derive(Clone)]
+pub(crate) struct SessionTls {
+    /// The control connection's configuration.
+    pub control: Arc<ServerConfig>,
+    /// The data connections' tickets: only this session's resume.
+    data_tickets: Option<Arc<dyn ProducesTickets>>,
 }
 
 impl TlsFtpHandler {
@@ -118,7 +134,15 @@ impl TlsFtpHandler {
             Arc::clone(&verifier),
             sites::resolver(&default_key, &site_keys, None),
         )?;
+        let ticket_key = match rustls::crypto::ring::Ticketer::new() {
+            Ok(key) => Some(key),
+            Err(e) => {
+                log::warn!(target: crate::log::LOG, "TLS ticketer unavailable ({e}); stateful resumption only");
+                None
+            }
+        };
         Ok(TlsFtpHandler {
+            ticket_key,
             certfile,
             keyfile,
             tls_control_required: false,
@@ -168,7 +192,8 @@ impl TlsFtpHandler {
     }
 
     /// The configuration of a session's data connections: the session's
-    /// (same session cache and ticketer, so they resume its TLS session),
+    /// (same session cache, and its tickets, bound to its token: they
+    /// resume its TLS session and no other),
     /// issuing one TLS 1.3 ticket per handshake instead of the control
     /// connection's [`CONTROL_TLS13_TICKETS`]. rustls clients use each
     /// ticket once, so a ticket per data connection keeps their supply
@@ -190,7 +215,7 @@ impl TlsFtpHandler {
     /// it took would resume this session on the next.
     pub(crate) fn data_config(
         &self,
-        session: &Arc<ServerConfig>,
+        session: &SessionTls,
         client_cert: Option<&[u8]>,
         control_version: Option<rustls::ProtocolVersion>,
     ) -> Arc<ServerConfig> {
@@ -206,22 +231,27 @@ impl TlsFtpHandler {
             Some(TLSv1_2) => &[&rustls::version::TLS12],
             _ => rustls::DEFAULT_VERSIONS,
         };
-        let resolver = Arc::clone(&session.cert_resolver);
+        let control = &session.control;
+        let tickets = session
+            .data_tickets
+            .clone()
+            .unwrap_or_else(|| Arc::clone(&control.ticketer));
+        let resolver = Arc::clone(&control.cert_resolver);
         let mut config = match build_config_for(verifier, resolver, versions) {
             Ok(mut c) if pinned == Some(TLSv1_2) => {
-                let storage = Arc::clone(&session.session_storage);
+                let storage = Arc::clone(&control.session_storage);
                 c.session_storage = Arc::new(data_tls::LookUpOnly(storage));
-                c.ticketer = Arc::new(data_tls::DecryptOnly(Arc::clone(&session.ticketer)));
+                c.ticketer = Arc::new(data_tls::DecryptOnly(tickets));
                 c
             }
             Ok(mut c) => {
-                c.session_storage = Arc::clone(&session.session_storage);
-                c.ticketer = Arc::clone(&session.ticketer);
+                c.session_storage = Arc::clone(&control.session_storage);
+                c.ticketer = tickets;
                 c
             }
             Err(e) => {
                 log::error!(target: crate::log::LOGERROR, "data TLS configuration: {e}");
-                (**session).clone()
+                (**control).clone()
             }
         };
         config.send_tls13_tickets = 1;
@@ -229,32 +259,51 @@ impl TlsFtpHandler {
     }
 
     /// The configuration for one control connection and its data
-    /// connections: the shared settings with a session cache of its own, so
-    /// that only this session can be resumed on its data connections.
+    /// connections: the shared settings with a session cache of its own
+    /// (TLS 1.2 session IDs), and tickets stamped with a random token of
+    /// this session's ([`data_tls::SessionTickets`]) under the handler's
+    /// one ticket key.
     ///
-    /// TLS 1.3 tickets are encrypted with a key of this session's own
-    /// ticketer, so they can be presented on every data connection (clients
-    /// such as Python's reuse the control connection's one ticket) yet no
-    /// other control connection's ticket decrypts here.
+    /// The control connection resumes a ticket of any earlier control
+    /// connection (a returning client skips the full handshake); its data
+    /// connections only a ticket this session issued, on the control
+    /// connection or a data connection (clients such as Python's reuse the
+    /// control connection's one ticket; rustls clients use each once).
     ///
     /// It issues [`CONTROL_TLS13_TICKETS`] TLS 1.3 tickets.
     ///
     /// `site`: the virtual host chosen by HOST before AUTH, whose
     /// certificate is shown to a client that sends no SNI.
-    pub(crate) fn session_config(&self, site: Option<&str>) -> Arc<ServerConfig> {
+    pub(crate) fn session_config(&self, site: Option<&str>) -> SessionTls {
         let mut config = (*self.config).clone();
         config.send_tls13_tickets = CONTROL_TLS13_TICKETS;
         if let Some(key) = site.and_then(|s| self.site_keys.get(s)) {
             config.cert_resolver = sites::resolver(&self.default_key, &self.site_keys, Some(key));
         }
         config.session_storage = ServerSessionMemoryCache::new(8);
-        match rustls::crypto::ring::Ticketer::new() {
-            Ok(ticketer) => config.ticketer = ticketer,
-            Err(e) => {
-                log::warn!(target: crate::log::LOG, "TLS ticketer unavailable ({e}); stateful resumption only")
+        let mut token = [0u8; data_tls::TOKEN_LEN];
+        let random = config.crypto_provider().secure_random.fill(&mut token);
+        let mut data_tickets = None;
+        match (&self.ticket_key, random) {
+            (Some(key), Ok(())) => {
+                let tickets = data_tls::SessionTickets {
+                    key: Arc::clone(key),
+                    token,
+                    bound: false,
+                };
+                data_tickets = Some(Arc::new(tickets.bound()) as Arc<dyn ProducesTickets>);
+                config.ticketer = Arc::new(tickets);
             }
+            // No token: no tickets (the session cache still resumes).
+            (Some(_), Err(e)) => {
+                log::warn!(target: crate::log::LOG, "no random bytes for a TLS session ({e:?}); stateful resumption only")
+            }
+            (None, _) => {}
         }
-        Arc::new(config)
+        SessionTls {
+            control: Arc::new(config),
+            data_tickets,
+        }
     }
 }
 
