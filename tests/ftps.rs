@@ -579,6 +579,46 @@ fn lftp_ssl_force_protect_data() {
     assert!(part < 256 * 1024 * 1024, "the download was not aborted");
 }
 
+/// lftp (GnuTLS) held to TLS 1.2, several transfers in one session: its
+/// data connections resume the control connection's session, which they
+/// may resume but not renew (the server sends them an empty ticket, see
+/// `ftps::data_tls`), and none is refused.
+#[test]
+fn lftp_tls12_data_connections_resume() {
+    let _g = shared();
+    if Command::new("lftp").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: lftp is not installed");
+        return;
+    }
+    let srv = tls_server(|_| {});
+    let data = blob(1024 * 1024 + 3, 7);
+    fs::write(srv.root().join("f"), &data).unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let up = blob(512 * 1024 + 5, 8);
+    fs::write(local.path().join("local"), &up).unwrap();
+    let script = "set ftp:ssl-force true; set ftp:ssl-protect-data true; \
+                  set ssl:verify-certificate no; set ssl:priority NORMAL:-VERS-TLS1.3; \
+                  set net:max-retries 1; set net:timeout 20; \
+                  get f -o out1; put local -o up1; ls; get f -o out2; \
+                  put local -o up2; get f -o out3; cls -1; bye";
+    let out = lftp(&srv, local.path(), script);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "lftp failed\n{stdout}\n{err}");
+    assert!(
+        !err.contains("<--- 522"),
+        "a data connection was refused:\n{err}"
+    );
+    for n in 1..=3 {
+        let got = fs::read(local.path().join(format!("out{n}"))).unwrap();
+        assert!(got == data, "get {n} differs");
+    }
+    for n in 1..=2 {
+        let got = fs::read(srv.root().join(format!("up{n}"))).unwrap();
+        assert!(got == up, "put {n} differs");
+    }
+}
+
 /// lftp like `lftp`, reading its commands from stdin: `first`, then `rest`
 /// once `ready()` holds (lftp runs its background jobs meanwhile). Waits
 /// up to 30 s for `ready`, where the tests need about a second: lftp is a

@@ -44,6 +44,12 @@ pub(crate) struct Conn {
     /// After CCC: TLS input is over, but our close_notify still waits for
     /// room in the socket; reads are clear text already.
     draining: bool,
+    /// Data connections: TLS 1.3 output produced once the handshake is
+    /// complete (the session ticket) stays in rustls until
+    /// [`release_tls_output`](Self::release_tls_output). See
+    /// [`hold_tls_output`](Self::hold_tls_output).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    held: bool,
 }
 
 impl Conn {
@@ -55,6 +61,7 @@ impl Conn {
             clearing: None,
             plain_in: Vec::new(),
             draining: false,
+            held: false,
         }
     }
 
@@ -115,7 +122,7 @@ impl Conn {
         match self.tls.as_deref_mut() {
             None => self.sock.read(buf),
             #[cfg(feature = "tls")]
-            Some(tls) => tls_read(tls, &mut self.sock, buf),
+            Some(tls) => tls_read(tls, &mut self.sock, buf, self.held),
             #[cfg(not(feature = "tls"))]
             Some(never) => match *never {},
         }
@@ -135,7 +142,7 @@ impl Conn {
             #[cfg(feature = "tls")]
             Some(tls) => {
                 let n = tls.writer().write(buf)?;
-                match tls_flush(tls, &mut self.sock) {
+                match tls_flush(tls, &mut self.sock, self.held) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock && n > 0 => {}
                     Err(e) => return Err(e),
@@ -153,7 +160,7 @@ impl Conn {
             None => Ok(()),
             #[cfg(feature = "tls")]
             Some(tls) => {
-                tls_flush(tls, &mut self.sock)?;
+                tls_flush(tls, &mut self.sock, self.held)?;
                 if self.draining {
                     // CCC is complete: the close_notify is out.
                     self.draining = false;
@@ -171,10 +178,27 @@ impl Conn {
         match self.tls.as_deref() {
             None => false,
             #[cfg(feature = "tls")]
-            Some(tls) => tls.wants_write(),
+            Some(tls) => tls.wants_write() && !withheld(tls, self.held),
             #[cfg(not(feature = "tls"))]
             Some(never) => match *never {},
         }
+    }
+
+    /// Keep the TLS 1.3 output that follows the handshake (the session
+    /// ticket a data connection issues) in rustls, unsent, until
+    /// [`release_tls_output`](Self::release_tls_output); the handshake
+    /// itself goes out as usual. A data connection that carries an upload
+    /// is never read by many clients: bytes sent to it before the upload's
+    /// end has arrived make the client's kernel reset the connection when
+    /// it closes, and the reset discards the upload's tail. TLS 1.2 is not
+    /// held: its ticket is part of the handshake.
+    pub fn hold_tls_output(&mut self) {
+        self.held = true;
+    }
+
+    /// Let held TLS output go with the next flush.
+    pub fn release_tls_output(&mut self) {
+        self.held = false;
     }
 
     /// Whether a TLS handshake is still running.
@@ -195,24 +219,30 @@ impl Conn {
             #[cfg(feature = "tls")]
             Some(tls) => {
                 while tls.is_handshaking() {
-                    tls_flush_ok(tls, &mut self.sock)?;
+                    tls_flush_ok(tls, &mut self.sock, self.held)?;
                     if !tls.is_handshaking() {
                         break;
                     }
                     match tls.read_tls(&mut self.sock) {
                         Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                        Ok(_) => process(tls, &mut self.sock)?,
+                        Ok(_) => process(tls, &mut self.sock, self.held)?,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) => return Err(e),
                     }
                 }
-                tls_flush_ok(tls, &mut self.sock)?;
+                tls_flush_ok(tls, &mut self.sock, self.held)?;
                 Ok(true)
             }
             #[cfg(not(feature = "tls"))]
             Some(never) => match *never {},
         }
+    }
+
+    /// The TLS version the handshake chose; `None` before, or without TLS.
+    #[cfg(feature = "tls")]
+    pub fn tls_version(&self) -> Option<rustls::ProtocolVersion> {
+        self.tls.as_deref().and_then(|t| t.protocol_version())
     }
 
     /// Whether the completed TLS handshake resumed an earlier session.
@@ -259,7 +289,7 @@ impl Conn {
     pub fn begin_clear(&mut self) {
         if let Some(tls) = self.tls.as_deref_mut() {
             tls.send_close_notify();
-            let _ = tls_flush(tls, &mut self.sock);
+            let _ = tls_flush(tls, &mut self.sock, false);
             self.clearing = Some(Vec::new());
         }
     }
@@ -327,12 +357,14 @@ impl Conn {
         }
     }
 
-    /// Queue a TLS close_notify and try to send it.
+    /// Queue a TLS close_notify and try to send it, after any held output
+    /// (which it releases).
     pub fn close_notify(&mut self) {
+        self.held = false;
         #[cfg(feature = "tls")]
         if let Some(tls) = self.tls.as_deref_mut() {
             tls.send_close_notify();
-            let _ = tls_flush(tls, &mut self.sock);
+            let _ = tls_flush(tls, &mut self.sock, false);
         }
     }
 }
@@ -367,7 +399,7 @@ fn record_len(bytes: &[u8]) -> Record {
 }
 
 #[cfg(feature = "tls")]
-fn tls_read(tls: &mut Tls, sock: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+fn tls_read(tls: &mut Tls, sock: &mut TcpStream, buf: &mut [u8], held: bool) -> io::Result<usize> {
     loop {
         match tls.reader().read(buf) {
             Ok(n) => return Ok(n),
@@ -387,7 +419,7 @@ fn tls_read(tls: &mut Tls, sock: &mut TcpStream, buf: &mut [u8]) -> io::Result<u
                     other => other,
                 };
             }
-            Ok(_) => process(tls, sock)?,
+            Ok(_) => process(tls, sock, held)?,
             Err(e) => return Err(e),
         }
     }
@@ -395,17 +427,29 @@ fn tls_read(tls: &mut Tls, sock: &mut TcpStream, buf: &mut [u8]) -> io::Result<u
 
 /// Process received records; on a TLS error, send the alert and fail.
 #[cfg(feature = "tls")]
-fn process(tls: &mut Tls, sock: &mut TcpStream) -> io::Result<()> {
+fn process(tls: &mut Tls, sock: &mut TcpStream, held: bool) -> io::Result<()> {
     if let Err(e) = tls.process_new_packets() {
         let _ = tls.write_tls(sock);
         return Err(io::Error::new(io::ErrorKind::InvalidData, e));
     }
-    // Handshake messages and tickets go out as soon as they exist.
-    tls_flush_ok(tls, sock)
+    // Handshake messages go out as soon as they exist; so do tickets,
+    // unless they are held (`Conn::hold_tls_output`).
+    tls_flush_ok(tls, sock, held)
+}
+
+/// Whether what rustls has to send now is held back: output after a
+/// complete TLS 1.3 handshake on a connection that holds it.
+#[cfg(feature = "tls")]
+fn withheld(tls: &Tls, held: bool) -> bool {
+    held && !tls.is_handshaking()
+        && tls.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
 }
 
 #[cfg(feature = "tls")]
-fn tls_flush(tls: &mut Tls, sock: &mut TcpStream) -> io::Result<()> {
+fn tls_flush(tls: &mut Tls, sock: &mut TcpStream, held: bool) -> io::Result<()> {
+    if withheld(tls, held) {
+        return Ok(());
+    }
     while tls.wants_write() {
         match tls.write_tls(sock) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -419,8 +463,8 @@ fn tls_flush(tls: &mut Tls, sock: &mut TcpStream) -> io::Result<()> {
 
 /// Flush, treating a full socket as fine (the rest goes on writability).
 #[cfg(feature = "tls")]
-fn tls_flush_ok(tls: &mut Tls, sock: &mut TcpStream) -> io::Result<()> {
-    match tls_flush(tls, sock) {
+fn tls_flush_ok(tls: &mut Tls, sock: &mut TcpStream, held: bool) -> io::Result<()> {
+    match tls_flush(tls, sock, held) {
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
         other => other,
     }

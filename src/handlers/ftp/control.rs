@@ -101,10 +101,10 @@ pub(crate) struct ControlChannel {
     clear_tls: bool,
     /// The TLS handshake's outcome (SNI, certificate) went to the session.
     tls_peer_known: bool,
-    /// This session's TLS configuration (own session cache), made at the
-    /// first AUTH and reused by its data connections.
+    /// This session's TLS configuration (own session cache and ticket
+    /// token), made at the first AUTH and reused by its data connections.
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
-    tls_config: TlsConfig,
+    tls_config: SessionTlsConfig,
     /// Its data connections' TLS configuration, made at the first PROT P
     /// data connection.
     data_tls_config: TlsConfig,
@@ -140,7 +140,7 @@ impl ControlChannel {
         } else {
             None
         };
-        let conn = Conn::with_tls(sock, tls_config.clone())?;
+        let conn = Conn::with_tls(sock, control_config(&tls_config))?;
         let mut c = ControlChannel {
             conn,
             me,
@@ -441,7 +441,7 @@ impl ControlChannel {
             // client certificate: the data connections follow it.
             self.tls_peer_known = false;
             self.data_tls_config = None;
-            let Some(config) = self.tls_config.clone() else {
+            let Some(config) = control_config(&self.tls_config) else {
                 return Err(io::Error::other("TLS is not configured"));
             };
             self.conn.start_tls(config)?;
@@ -474,6 +474,9 @@ impl ControlChannel {
         if self.clear_tls && self.session.output().is_empty() {
             // CCC's 200 is in the TLS layer: close_notify goes after it.
             self.clear_tls = false;
+            // The data connections' TLS settings depend on the control
+            // connection's TLS version, unknown once TLS is off: fix them now.
+            let _ = self.data_tls();
             self.conn.begin_clear();
             self.session.tls_cleared();
             if self.writable && self.conn.tls_pending() {
@@ -812,7 +815,7 @@ impl ControlChannel {
     }
 
     /// The TLS configuration for a new data connection after PROT P:
-    /// this session's, issuing no tickets.
+    /// this session's (`TlsFtpHandler::data_config`).
     fn data_tls(&mut self) -> TlsConfig {
         if !self.session.prot_private() {
             return None;
@@ -822,7 +825,9 @@ impl ControlChannel {
             let cfg = Rc::clone(self.session.cfg());
             let cert = self.session.client_certificate_der();
             self.data_tls_config = match (&cfg.tls, &self.tls_config) {
-                (Some(tls), Some(session)) => Some(tls.data_config(session, cert)),
+                (Some(tls), Some(session)) => {
+                    Some(tls.data_config(session, cert, self.conn.tls_version()))
+                }
                 _ => None,
             };
         }
@@ -898,15 +903,32 @@ fn run_check(core: &mut Core, link: Link, check: SlowCheck) {
     });
 }
 
-/// A TLS configuration with a session cache of its own (implicit FTPS or
-/// AUTH TLS).
+/// A session's TLS configuration (`TlsFtpHandler::session_config`).
 #[cfg(feature = "tls")]
-fn session_tls_config(cfg: &FtpHandler, site: Option<&str>) -> TlsConfig {
+type SessionTlsConfig = Option<crate::handlers::ftps::SessionTls>;
+#[cfg(not(feature = "tls"))]
+type SessionTlsConfig = TlsConfig;
+
+/// A TLS configuration with a session cache and ticket token of its own
+/// (implicit FTPS or AUTH TLS).
+#[cfg(feature = "tls")]
+fn session_tls_config(cfg: &FtpHandler, site: Option<&str>) -> SessionTlsConfig {
     cfg.tls.as_ref().map(|t| t.session_config(site))
 }
 
 #[cfg(not(feature = "tls"))]
-fn session_tls_config(_: &FtpHandler, _: Option<&str>) -> TlsConfig {
+fn session_tls_config(_: &FtpHandler, _: Option<&str>) -> SessionTlsConfig {
+    None
+}
+
+/// The control connection's part of a session's TLS configuration.
+#[cfg(feature = "tls")]
+fn control_config(session: &SessionTlsConfig) -> TlsConfig {
+    session.as_ref().map(|s| std::sync::Arc::clone(&s.control))
+}
+
+#[cfg(not(feature = "tls"))]
+fn control_config(_: &SessionTlsConfig) -> TlsConfig {
     None
 }
 

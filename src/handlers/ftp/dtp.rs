@@ -158,7 +158,10 @@ pub(crate) struct DataChannel {
 }
 
 impl DataChannel {
-    pub(super) fn new(conn: Conn, me: Link, owner: Link, cfg: Rc<FtpHandler>) -> DataChannel {
+    pub(super) fn new(mut conn: Conn, me: Link, owner: Link, cfg: Rc<FtpHandler>) -> DataChannel {
+        // The session ticket this connection issues waits until it is known
+        // to be safe to send (`release_ticket`).
+        conn.hold_tls_output();
         DataChannel {
             conn,
             tls_checked: false,
@@ -263,7 +266,27 @@ impl DataChannel {
         // Buffers are allocated on first use: sendfile and splice need none.
         self.pipe = self.splice_pipe(&job);
         self.job = Some(job);
+        self.release_ticket();
         self.arm_stall(core);
+    }
+
+    /// A TLS 1.3 data connection issues one session ticket, which the
+    /// client needs to resume the session on its next data connection
+    /// (rustls clients use each ticket once). It is held
+    /// (`Conn::hold_tls_output`) until the handshake is complete and has
+    /// passed the resumption check, so that a connection that did not
+    /// resume this session (another client that took the port) never gets
+    /// one; then it goes out ahead of a download's data, which the client
+    /// reads. An upload's stays held until the upload's end has been read
+    /// (`close`): sent earlier, it would sit unread in the socket of a
+    /// client that only writes, and that client's close would reset the
+    /// connection and discard the upload's tail. The job may be known
+    /// before or after the handshake ends: both call this.
+    fn release_ticket(&mut self) {
+        let sending = matches!(self.job.as_ref().map(|j| &j.kind), Some(JobKind::Send(_)));
+        if self.tls_checked && sending {
+            self.conn.release_tls_output();
+        }
     }
 
     fn arm_stall(&mut self, core: &mut Core) {
@@ -378,8 +401,12 @@ impl DataChannel {
             Ok(true) => {
                 self.tls_checked = true;
                 if !self.reuse_required() || self.conn.resumed() {
+                    self.release_ticket();
                     return None;
                 }
+                // Closed without close_notify: it would go out after the
+                // held ticket, which this connection must never get.
+                self.notified = true;
                 log::info!(target: LOG, "data connection refused: TLS session not resumed");
                 "Data connection refused: it must resume the control connection's TLS session."
                     .to_string()
@@ -785,6 +812,8 @@ impl DataChannel {
         if !self.notified {
             // TLS clients wait for the server's close_notify after an upload
             // (Python's unwrap(), lftp); a bare FIN reads as a truncation.
+            // The held session ticket goes first: the upload is over, every
+            // byte of it has arrived, a reset cannot lose any now.
             self.notified = true;
             self.conn.close_notify();
         }

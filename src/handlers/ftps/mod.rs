@@ -6,8 +6,13 @@
 //!   after the handshake (pyftpdlib #315, CVE-2011-1575 class);
 //! - a data connection must resume the TLS session of its control
 //!   connection (`require_tls_session_reuse`, on by default as in vsftpd):
-//!   each control connection gets its own session cache, so a data
-//!   connection can only resume that session (port-stealing defence);
+//!   each control connection gets its own session cache and stamps its
+//!   tickets with a token of its own, so a data connection can only resume
+//!   that session (port-stealing defence), while a new control connection
+//!   may resume any earlier one (a returning client skips the full
+//!   handshake); a
+//!   data connection that did not resume gets no ticket or session of it,
+//!   and data connections take the control connection's TLS version only;
 //! - ALPN other than `ftp` is refused (ALPACA, CVE-2021-3618);
 //! - the handshake has a timeout and a failed one is logged once;
 //! - implicit FTPS (TLS from the first byte, as on port 990);
@@ -28,7 +33,7 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::danger::ClientCertVerifier;
-use rustls::server::{NoClientAuth, ServerSessionMemoryCache};
+use rustls::server::{NoClientAuth, ProducesTickets, ServerSessionMemoryCache};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 
@@ -37,9 +42,17 @@ use crate::error::Error;
 
 mod client_cert;
 pub(crate) mod commands;
+mod data_tls;
 mod sites;
 
 pub use client_cert::ClientAuth;
+
+/// TLS 1.3 tickets a control connection issues (rustls' default is 2):
+/// as many as a rustls client keeps per server (8). A client that uses
+/// each ticket once and never reads its upload data connections (so never
+/// gets their tickets) can make this many uploads in a row before it has
+/// none left to resume with; see `require_tls_session_reuse`.
+const CONTROL_TLS13_TICKETS: usize = 8;
 
 /// TLS settings of an FTP handler (pyftpdlib `TLS_FTPHandler` class
 /// attributes). Enable with
@@ -57,7 +70,24 @@ pub struct TlsFtpHandler {
     /// `tls_data_required`).
     pub tls_data_required: bool,
     /// Data connections must resume the control connection's TLS session
-    /// (vsftpd's `require_ssl_reuse`; pyftpdlib has no such check).
+    /// (vsftpd's `require_ssl_reuse`; pyftpdlib has no such check); one
+    /// that does not is refused with `522`. Default true.
+    ///
+    /// Clients that resume one session on every data connection (OpenSSL's
+    /// curl and lftp, Python's `ssl`, GnuTLS) are never short of it. Clients
+    /// that use each TLS 1.3 ticket once (rustls' default session cache,
+    /// which keeps 8) get 8 from the control connection and one more from
+    /// every data connection they read: a download or listing, or an upload
+    /// after which they read the data connection to its end (close_notify,
+    /// then the server's close_notify). The server sends an upload's ticket
+    /// only once the upload's end has arrived, so that a client that never
+    /// reads cannot lose the upload's tail to a reset. The limit: a client
+    /// that only writes to its upload data connections and closes them gets
+    /// no ticket back from them, so after 8 such uploads in a row (with no
+    /// download or listing between) it has none left, its next data
+    /// connection is a full handshake and is refused. Turning this check
+    /// off (`--no-tls-session-reuse`) lets such clients go on, without the
+    /// port-stealing defence.
     pub require_tls_session_reuse: bool,
     /// Time allowed for a TLS handshake on a control connection.
     pub handshake_timeout: Duration,
@@ -74,6 +104,19 @@ pub struct TlsFtpHandler {
     default_key: Arc<CertifiedKey>,
     site_keys: Arc<HashMap<String, Arc<CertifiedKey>>>,
     config: Arc<ServerConfig>,
+    /// The key of every session's tickets (rustls' rotating ticketer);
+    /// `None` if it could not be made: stateful resumption only.
+    ticket_key: Option<Arc<dyn ProducesTickets>>,
+}
+
+/// One control connection's TLS configuration, and what its data
+/// connections need to resume its session and no other.
+#[derive(Clone)]
+pub(crate) struct SessionTls {
+    /// The control connection's configuration.
+    pub control: Arc<ServerConfig>,
+    /// The data connections' tickets: only this session's resume.
+    data_tickets: Option<Arc<dyn ProducesTickets>>,
 }
 
 impl TlsFtpHandler {
@@ -91,7 +134,15 @@ impl TlsFtpHandler {
             Arc::clone(&verifier),
             sites::resolver(&default_key, &site_keys, None),
         )?;
+        let ticket_key = match rustls::crypto::ring::Ticketer::new() {
+            Ok(key) => Some(key),
+            Err(e) => {
+                log::warn!(target: crate::log::LOG, "TLS ticketer unavailable ({e}); stateful resumption only");
+                None
+            }
+        };
         Ok(TlsFtpHandler {
+            ticket_key,
             certfile,
             keyfile,
             tls_control_required: false,
@@ -141,65 +192,118 @@ impl TlsFtpHandler {
     }
 
     /// The configuration of a session's data connections: the session's
-    /// (same session cache and ticketer, so they resume its TLS session),
-    /// but issuing no TLS 1.3 tickets. A data connection has no use for
-    /// them, no client reads them, and unread tickets in a client's socket
-    /// buffer make its kernel reset the connection when it closes after an
-    /// upload, which discards the upload's tail on the server.
+    /// (same session cache, and its tickets, bound to its token: they
+    /// resume its TLS session and no other),
+    /// issuing one TLS 1.3 ticket per handshake instead of the control
+    /// connection's [`CONTROL_TLS13_TICKETS`]. rustls clients use each
+    /// ticket once, so a ticket per data connection keeps their supply
+    /// steady. The data channel holds it back until it is safe to send
+    /// (`DataChannel::release_ticket`): ahead of a download, after an
+    /// upload's end, never on a connection that did not resume.
     ///
     /// With client certificates on, a data connection must show the
     /// control connection's certificate (`client_cert`, DER), or none when
     /// the control connection had none: the data connections belong to the
     /// same client.
+    ///
+    /// `control_version`: the TLS version the control connection
+    /// negotiated. While resumption is required, its data connections
+    /// accept that version only (another one cannot resume the session
+    /// anyway), and those of a TLS 1.2 session add no ticket or session to
+    /// the session's (`data_tls`): a TLS 1.2 handshake issues them before
+    /// the resumption check, and a client refused once on a passive port
+    /// it took would resume this session on the next.
     pub(crate) fn data_config(
         &self,
-        session: &Arc<ServerConfig>,
+        session: &SessionTls,
         client_cert: Option<&[u8]>,
+        control_version: Option<rustls::ProtocolVersion>,
     ) -> Arc<ServerConfig> {
-        let mut config = if self.client_auth == ClientAuth::Off {
-            (**session).clone()
+        use rustls::ProtocolVersion::{TLSv1_2, TLSv1_3};
+        let verifier = if self.client_auth == ClientAuth::Off {
+            Arc::clone(&self.verifier)
         } else {
-            let verifier = client_cert::same_client(client_cert, &self.verifier);
-            match build_config(verifier, Arc::clone(&session.cert_resolver)) {
-                Ok(mut c) => {
-                    c.session_storage = Arc::clone(&session.session_storage);
-                    c.ticketer = Arc::clone(&session.ticketer);
-                    c
-                }
-                Err(e) => {
-                    log::error!(target: crate::log::LOGERROR, "data TLS configuration: {e}");
-                    (**session).clone()
-                }
+            client_cert::same_client(client_cert, &self.verifier)
+        };
+        let pinned = control_version.filter(|_| self.require_tls_session_reuse);
+        let versions: &[&'static rustls::SupportedProtocolVersion] = match pinned {
+            Some(TLSv1_3) => &[&rustls::version::TLS13],
+            Some(TLSv1_2) => &[&rustls::version::TLS12],
+            _ => rustls::DEFAULT_VERSIONS,
+        };
+        let control = &session.control;
+        let tickets = session
+            .data_tickets
+            .clone()
+            .unwrap_or_else(|| Arc::clone(&control.ticketer));
+        let resolver = Arc::clone(&control.cert_resolver);
+        let mut config = match build_config_for(verifier, resolver, versions) {
+            Ok(mut c) if pinned == Some(TLSv1_2) => {
+                let storage = Arc::clone(&control.session_storage);
+                c.session_storage = Arc::new(data_tls::LookUpOnly(storage));
+                c.ticketer = Arc::new(data_tls::DecryptOnly(tickets));
+                c
+            }
+            Ok(mut c) => {
+                c.session_storage = Arc::clone(&control.session_storage);
+                c.ticketer = tickets;
+                c
+            }
+            Err(e) => {
+                log::error!(target: crate::log::LOGERROR, "data TLS configuration: {e}");
+                (**control).clone()
             }
         };
-        config.send_tls13_tickets = 0;
+        config.send_tls13_tickets = 1;
         Arc::new(config)
     }
 
     /// The configuration for one control connection and its data
-    /// connections: the shared settings with a session cache of its own, so
-    /// that only this session can be resumed on its data connections.
+    /// connections: the shared settings with a session cache of its own
+    /// (TLS 1.2 session IDs), and tickets stamped with a random token of
+    /// this session's ([`data_tls::SessionTickets`]) under the handler's
+    /// one ticket key.
     ///
-    /// TLS 1.3 tickets are encrypted with a key of this session's own
-    /// ticketer, so they can be presented on every data connection (clients
-    /// such as Python's reuse the control connection's one ticket) yet no
-    /// other control connection's ticket decrypts here.
+    /// The control connection resumes a ticket of any earlier control
+    /// connection (a returning client skips the full handshake); its data
+    /// connections only a ticket this session issued, on the control
+    /// connection or a data connection (clients such as Python's reuse the
+    /// control connection's one ticket; rustls clients use each once).
+    ///
+    /// It issues [`CONTROL_TLS13_TICKETS`] TLS 1.3 tickets.
     ///
     /// `site`: the virtual host chosen by HOST before AUTH, whose
     /// certificate is shown to a client that sends no SNI.
-    pub(crate) fn session_config(&self, site: Option<&str>) -> Arc<ServerConfig> {
+    pub(crate) fn session_config(&self, site: Option<&str>) -> SessionTls {
         let mut config = (*self.config).clone();
+        config.send_tls13_tickets = CONTROL_TLS13_TICKETS;
         if let Some(key) = site.and_then(|s| self.site_keys.get(s)) {
             config.cert_resolver = sites::resolver(&self.default_key, &self.site_keys, Some(key));
         }
         config.session_storage = ServerSessionMemoryCache::new(8);
-        match rustls::crypto::ring::Ticketer::new() {
-            Ok(ticketer) => config.ticketer = ticketer,
-            Err(e) => {
-                log::warn!(target: crate::log::LOG, "TLS ticketer unavailable ({e}); stateful resumption only")
+        let mut token = [0u8; data_tls::TOKEN_LEN];
+        let random = config.crypto_provider().secure_random.fill(&mut token);
+        let mut data_tickets = None;
+        match (&self.ticket_key, random) {
+            (Some(key), Ok(())) => {
+                let tickets = data_tls::SessionTickets {
+                    key: Arc::clone(key),
+                    token,
+                    bound: false,
+                };
+                data_tickets = Some(Arc::new(tickets.bound()) as Arc<dyn ProducesTickets>);
+                config.ticketer = Arc::new(tickets);
             }
+            // No token: no tickets (the session cache still resumes).
+            (Some(_), Err(e)) => {
+                log::warn!(target: crate::log::LOG, "no random bytes for a TLS session ({e:?}); stateful resumption only")
+            }
+            (None, _) => {}
         }
-        Arc::new(config)
+        SessionTls {
+            control: Arc::new(config),
+            data_tickets,
+        }
     }
 }
 
@@ -208,8 +312,17 @@ fn build_config(
     verifier: Arc<dyn ClientCertVerifier>,
     resolver: Arc<dyn rustls::server::ResolvesServerCert>,
 ) -> Result<ServerConfig, Error> {
+    build_config_for(verifier, resolver, rustls::DEFAULT_VERSIONS)
+}
+
+/// `build_config` for the given protocol versions.
+fn build_config_for(
+    verifier: Arc<dyn ClientCertVerifier>,
+    resolver: Arc<dyn rustls::server::ResolvesServerCert>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<ServerConfig, Error> {
     let mut config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .map_err(|e| Error::Config(e.to_string()))?
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(resolver);
