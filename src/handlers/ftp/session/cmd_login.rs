@@ -136,7 +136,7 @@ fn logged_in(
             let fs = (cfg.abstracted_fs)(home, &s.info());
             s.fs = Some(fs);
             s.authenticated = true;
-            s.off_loop.own_identity = None;
+            s.own_identity = None;
             s.password = password.to_string();
             s.attempted_logins = 0;
             s.tally.login(true);
@@ -242,7 +242,7 @@ pub(super) fn flush_account(s: &mut Session) {
         );
     }
     s.authenticated = false;
-    s.off_loop.own_identity = None;
+    s.own_identity = None;
     s.password.clear();
     s.fs = None;
     s.attempted_logins = 0;

@@ -201,8 +201,16 @@ pub(crate) struct Session {
     tls_peer: Option<Box<TlsPeer>>,
     /// The configuration generations last seen (`live.rs`).
     seen: live::Seen,
-    /// DELE / RNTO on the worker pool (`off_loop.rs`).
-    off_loop: off_loop::OffLoop,
+    /// The loop has worker-pool threads for this session's file-system
+    /// calls (`off_loop.rs`).
+    off_loop_pool: bool,
+    /// Whether a logged-in user's commands run with the server's own
+    /// identity (its ids do not change around a command), learnt at the
+    /// first command after login: only then may the pool (which has the
+    /// server's identity) run its file-system calls.
+    own_identity: Option<bool>,
+    /// The file-system call on the pool and what follows it.
+    off_loop: Option<Box<off_loop::Pending>>,
 }
 
 /// The log line of a command in `log_cmds_list` (pyftpdlib `log_cmd`), as
@@ -274,7 +282,9 @@ impl Session {
             site: None,
             tls_peer: None,
             seen: live::Seen::default(),
-            off_loop: off_loop::OffLoop::default(),
+            off_loop_pool: false,
+            own_identity: None,
+            off_loop: None,
         };
         s.seen = Session::seen_now(&s.cfg);
         s.update_prefix();
@@ -458,17 +468,13 @@ impl Session {
             let auth = crate::handlers::ftp::sites::SiteAuthorizer::new(&self.cfg, self.site);
             // Once per login: whether commands change the thread's ids
             // (then the worker pool, without them, must not run its calls).
-            let before = self
-                .off_loop
-                .own_identity
-                .is_none()
-                .then(crate::sys::effective_ids);
+            let before = self.own_identity.is_none().then(crate::sys::effective_ids);
             match Impersonation::begin(auth, &self.username, &self.password, buffer) {
                 Ok(guard) => {
                     if let Some(before) = before {
                         let after = crate::sys::effective_ids();
                         let same = matches!((before, after), (Ok(b), Ok(a)) if a == b);
-                        self.off_loop.own_identity = Some(same);
+                        self.own_identity = Some(same);
                     }
                     Some(guard)
                 }

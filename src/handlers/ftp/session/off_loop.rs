@@ -66,25 +66,10 @@ pub(crate) struct Reply {
     pub ok: (Code, &'static str),
 }
 
-/// A session's off-loop state: whether the pool may take its calls, and
-/// the call in flight.
-#[derive(Default)]
-pub(crate) struct OffLoop {
-    /// The loop has pool threads.
-    pub pool: bool,
-    /// Whether a logged-in user's commands run with the server's own
-    /// identity (its ids do not change around a command); learnt at the
-    /// first command after login, `None` before.
-    pub own_identity: Option<bool>,
-    /// The call on the pool.
-    pub pending: Option<Box<Pending>>,
-}
-
 /// Whether a call freeing a regular file of `size` bytes should go to
 /// the pool.
 pub(super) fn worth_it(s: &Session, size: Option<u64>) -> bool {
-    let o = &s.off_loop;
-    o.pool && o.own_identity == Some(true) && size.is_some_and(|n| n >= MIN_BYTES)
+    s.off_loop_pool && s.own_identity == Some(true) && size.is_some_and(|n| n >= MIN_BYTES)
 }
 
 /// Hand `task` to the pool with what its completion needs; without a
@@ -99,7 +84,7 @@ pub(super) fn hand_over(s: &mut Session, task: Option<OffLoopTask>, done: Reply)
 
 /// Hand `task` to the pool; `then` follows when it is back.
 pub(super) fn start(s: &mut Session, task: OffLoopTask, then: Pending) {
-    s.off_loop.pending = Some(Box::new(then));
+    s.off_loop = Some(Box::new(then));
     s.effects.push(Effect::OffLoop(task));
 }
 
@@ -111,7 +96,7 @@ impl Session {
     /// The call handed to the pool came back: reply, release the quota and
     /// log as the inline call would have.
     pub fn on_off_loop_done(&mut self, result: io::Result<()>) {
-        let Some(pending) = self.off_loop.pending.take() else {
+        let Some(pending) = self.off_loop.take() else {
             return;
         };
         let p = match *pending {
@@ -129,7 +114,7 @@ impl Session {
     /// The session closes with its call still on the pool: what to do
     /// when the call is back (no reply, nobody to send it to).
     pub fn off_loop_orphaned(&mut self) -> Option<Orphaned> {
-        let pending = self.off_loop.pending.take()?;
+        let pending = self.off_loop.take()?;
         let account = quota::account(self);
         let p = match *pending {
             Pending::Reply(p) => p,
@@ -160,6 +145,6 @@ impl Session {
     /// Whether the worker pool has threads for this session's calls (the
     /// control channel tells, from its loop).
     pub fn set_off_loop_pool(&mut self, threads: bool) {
-        self.off_loop.pool = threads;
+        self.off_loop_pool = threads;
     }
 }
