@@ -136,6 +136,12 @@ pub trait Dispatch: Sized {
 struct Slot<D> {
     gen: u64,
     dispatcher: Option<D>,
+    /// It is in [`Core::deferred`] already: a second defer in the same
+    /// round adds nothing (each would otherwise be resumed, and a
+    /// dispatcher that defers on every event and every resume would be
+    /// served one more time each round, a transfer holding the loop longer
+    /// and longer).
+    deferred: bool,
 }
 
 /// Everything a dispatcher may touch while it is served.
@@ -180,6 +186,7 @@ impl<D: Dispatch> Core<D> {
         let key = self.slab.insert(Slot {
             gen,
             dispatcher: None,
+            deferred: false,
         });
         let link = Link {
             token: Token(key),
@@ -203,8 +210,17 @@ impl<D: Dispatch> Core<D> {
         self.notices.push_back((to, notice));
     }
 
-    /// Serve `link` again at the next round ([`Dispatch::on_resume`]).
+    /// Serve `link` again at the next round ([`Dispatch::on_resume`]),
+    /// once however many times it is asked in this round.
     pub fn defer(&mut self, link: Link) {
+        if let Some(slot) = self.slab.get_mut(link.token.0) {
+            if slot.gen == link.gen {
+                if slot.deferred {
+                    return;
+                }
+                slot.deferred = true;
+            }
+        }
         self.deferred.push(link);
     }
 
@@ -490,6 +506,11 @@ impl<D: Dispatch> IoLoop<D> {
             deliver_notices(&mut self.core);
         }
         for link in std::mem::take(&mut self.core.deferred) {
+            if let Some(slot) = self.core.slab.get_mut(link.token.0) {
+                if slot.gen == link.gen {
+                    slot.deferred = false;
+                }
+            }
             serve(&mut self.core, link.token, Some(link.gen), D::on_resume);
             deliver_notices(&mut self.core);
         }

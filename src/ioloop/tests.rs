@@ -209,6 +209,28 @@ fn a_deferred_dispatcher_is_resumed_once_per_round_without_waiting() {
 }
 
 #[test]
+fn deferring_twice_in_a_round_resumes_once() {
+    let mut l = new_loop();
+    let a = insert(&mut l, "a");
+    // Two defers in one round (as a data channel that yields on a
+    // readiness event and again on its resume): one resume next round.
+    l.core_mut().notify(a, Msg::Defer(1));
+    l.core_mut().notify(a, Msg::Defer(1));
+    round(&mut l);
+    assert_eq!(log(&mut l), ["a resumed"]);
+    round(&mut l);
+    assert!(log(&mut l).is_empty(), "resumed again without a defer");
+    // While it is being resumed it may defer itself for the next round.
+    l.core_mut().notify(a, Msg::Defer(2));
+    round(&mut l);
+    assert_eq!(log(&mut l), ["a resumed"]);
+    round(&mut l);
+    assert_eq!(log(&mut l), ["a resumed"]);
+    round(&mut l);
+    assert!(log(&mut l).is_empty());
+}
+
+#[test]
 fn a_deferred_resume_for_a_closed_dispatcher_is_dropped() {
     let mut l = new_loop();
     let a = insert(&mut l, "a");
