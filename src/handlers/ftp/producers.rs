@@ -195,6 +195,15 @@ const NAMES_PER_READ: usize = 4096;
 /// runs make the merge cheaper per entry.
 const NAMES_PER_RUN: usize = 4 * NAMES_PER_READ;
 
+/// How long one call may format entries before it returns with its buffer
+/// not full: stat'ing entries whose inodes are not in the cache reads the
+/// disk (a cold 100,000-entry LIST held the loop 49 ms in one 64 KiB
+/// buffer), so the piece is bounded in time, not only in bytes.
+const FORMAT_TIME: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Entries formatted between two looks at the clock.
+const ENTRIES_PER_CLOCK_CHECK: u32 = 16;
+
 /// A directory listing produced a few entries per call, so a directory of
 /// 100,000 entries never holds the loop for long (pyftpdlib
 /// `BufferedIteratorProducer`): the directory is read [`NAMES_PER_READ`]
@@ -311,7 +320,8 @@ impl Listing {
 
     /// Read the next names of the directory, or, once all are read and
     /// sorted, append entries to `out` until it holds at least `limit`
-    /// bytes; returns false when nothing is left. Either way one call is a
+    /// bytes or [`FORMAT_TIME`] has passed; returns false when nothing is
+    /// left. Either way one call is a
     /// bounded piece of work. Entries that vanish or cannot be read
     /// mid-listing are skipped, as pyftpdlib does (ignore_err=True).
     pub fn fill(&mut self, out: &mut Vec<u8>, limit: usize) -> bool {
@@ -336,7 +346,13 @@ impl Listing {
                 return true;
             }
         }
+        let started = std::time::Instant::now();
+        let mut formatted = 0u32;
         while out.len() < limit {
+            formatted += 1;
+            if formatted % ENTRIES_PER_CLOCK_CHECK == 0 && started.elapsed() >= FORMAT_TIME {
+                break;
+            }
             let Some(Reverse((name, run))) = self.heads.pop() else {
                 return false;
             };
@@ -518,6 +534,69 @@ mod tests {
         let names: Vec<&str> = text.lines().collect();
         assert_eq!(names.len(), n);
         assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted");
+    }
+
+    /// A file system whose LIST lines are slow (1 ms each, like entries
+    /// whose inodes must be read from a slow disk).
+    #[derive(Clone)]
+    struct SlowStat;
+
+    impl crate::FilesystemOverrides<crate::AbstractedFs> for SlowStat {
+        fn format_list(
+            &self,
+            this: &dyn Filesystem,
+            dir: &std::path::Path,
+            entry: &std::ffi::OsStr,
+            now: i64,
+            utc: bool,
+            out: &mut Vec<u8>,
+        ) -> io::Result<()> {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            crate::filesystems::format_list_entry_in(this, dir, entry, now, utc, out)
+        }
+    }
+
+    #[test]
+    fn a_piece_of_slow_entries_ends_on_time_not_on_a_full_buffer() {
+        let home = tempfile::tempdir().expect("home");
+        let n = 200;
+        for i in 0..n {
+            std::fs::write(home.path().join(format!("f{i:03}")), b"").expect("file");
+        }
+        let base = crate::AbstractedFs::new(home.path().to_path_buf());
+        let reading = base.open_listing(home.path()).expect("open");
+        let fs = crate::Subclass::new(base, SlowStat);
+        let mut listing = Listing::new(
+            Box::new(fs),
+            home.path().to_path_buf(),
+            reading,
+            ListFormat::List,
+            true,
+            None,
+        );
+        // The names are read and sorted in the first call.
+        let mut out = Vec::new();
+        assert!(listing.fill(&mut out, 1 << 20));
+        assert!(out.is_empty());
+        // A 1 MiB buffer would take all 200 lines (200 ms here); the piece
+        // stops at the first look at the clock past FORMAT_TIME: 15 lines
+        // of 1 ms at least (the sleep makes it later, never earlier).
+        let mut lines = Vec::new();
+        loop {
+            let mut out = Vec::new();
+            let more = listing.fill(&mut out, 1 << 20);
+            lines.push(out.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count());
+            if !more {
+                break;
+            }
+        }
+        let per_piece = ENTRIES_PER_CLOCK_CHECK as usize - 1;
+        assert_eq!(lines.iter().sum::<usize>(), n);
+        assert_eq!(lines.len(), n.div_ceil(per_piece), "{lines:?}");
+        assert!(
+            lines[..lines.len() - 1].iter().all(|&l| l == per_piece),
+            "{lines:?}"
+        );
     }
 
     #[test]
