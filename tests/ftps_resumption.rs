@@ -17,8 +17,7 @@ use common::*;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use ftpdlib::TlsFtpHandler;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -31,37 +30,12 @@ use rustls::{
 
 // ------------------------------------------------------------ certificates
 
-/// A self-signed certificate for CN=localhost and its key (PEM), made once
-/// per test process with the openssl CLI.
-fn pem() -> &'static (Vec<u8>, Vec<u8>) {
-    static PEM: OnceLock<(Vec<u8>, Vec<u8>)> = OnceLock::new();
-    PEM.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-        let out = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .args(["-days", "2", "-subj", "/CN=localhost"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("run openssl (install the openssl CLI)");
-        assert!(
-            out.status.success(),
-            "openssl req failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (fs::read(&cert).unwrap(), fs::read(&key).unwrap())
-    })
-}
-
 /// An explicit-FTPS server with `tweak` applied to its TLS settings.
 fn tls_server(tweak: impl FnOnce(&mut TlsFtpHandler)) -> TestServer {
     let dir = tempfile::tempdir().expect("tempdir");
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    fs::write(&cert, &pem().0).unwrap();
-    fs::write(&key, &pem().1).unwrap();
+    fs::write(&cert, &common::self_signed_pem().0).unwrap();
+    fs::write(&key, &common::self_signed_pem().1).unwrap();
     let mut tls = TlsFtpHandler::new(&cert, Some(&key)).expect("TlsFtpHandler::new");
     tweak(&mut tls);
     TestServer::start_with(|_, _| {}, move |h| h.enable_tls(tls))

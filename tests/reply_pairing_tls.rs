@@ -14,41 +14,15 @@ use common::*;
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 use ftpdlib::TlsFtpHandler;
-
-/// A self-signed certificate and key for CN=localhost, PEM, made once per
-/// test process with `openssl req` (nothing committed).
-fn pem() -> &'static (Vec<u8>, Vec<u8>) {
-    static PEM: OnceLock<(Vec<u8>, Vec<u8>)> = OnceLock::new();
-    PEM.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-        let out = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .args(["-days", "2", "-subj", "/CN=localhost"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("run openssl (install the openssl CLI)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (fs::read(&cert).unwrap(), fs::read(&key).unwrap())
-    })
-}
 
 /// An explicit-FTPS server (AUTH TLS) on a temporary home.
 fn tls_server() -> TestServer {
     let dir = tempfile::tempdir().expect("tempdir");
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    fs::write(&cert, &pem().0).unwrap();
-    fs::write(&key, &pem().1).unwrap();
+    fs::write(&cert, &common::self_signed_pem().0).unwrap();
+    fs::write(&key, &common::self_signed_pem().1).unwrap();
     let tls = TlsFtpHandler::new(&cert, Some(&key)).expect("TlsFtpHandler::new");
     TestServer::start_with(|_, _| {}, move |h| h.enable_tls(tls))
 }

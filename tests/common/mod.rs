@@ -547,3 +547,37 @@ pub fn two_concurrent_uploads(addr: SocketAddr) -> Duration {
     let end = spans.iter().map(|s| s.1).max().expect("an upload");
     end - start
 }
+
+/// Write a self-signed RSA-2048 certificate for CN=localhost and its key
+/// (PEM) into `cert` and `key`, with the openssl CLI (nothing committed).
+pub fn write_self_signed(cert: &Path, key: &Path) {
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+        .arg(key)
+        .arg("-out")
+        .arg(cert)
+        .args(["-days", "2", "-subj", "/CN=localhost"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run openssl (install the openssl CLI)");
+    assert!(
+        out.status.success(),
+        "openssl req failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A self-signed certificate and key (PEM) made once per test process
+/// ([`write_self_signed`]); the files are gone, the text stays in memory.
+pub fn self_signed_pem() -> &'static (Vec<u8>, Vec<u8>) {
+    static PEM: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+    PEM.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        write_self_signed(&cert, &key);
+        (
+            std::fs::read(&cert).expect("cert"),
+            std::fs::read(&key).expect("key"),
+        )
+    })
+}
