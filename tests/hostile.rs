@@ -92,25 +92,6 @@ fn setsockopt_int(fd: i32, level: i32, name: i32, value: i32) {
     assert_eq!(rc, 0, "setsockopt: {}", io::Error::last_os_error());
 }
 
-/// Make close() send a RST: an abrupt client disconnect.
-fn set_linger0(s: &TcpStream) {
-    let l = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: s is an open socket; l outlives the call.
-    let rc = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&l as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0);
-}
-
 /// A listener on 127.0.0.1 with a listen backlog of 0 whose queue is then
 /// filled, so further SYNs are dropped and a connect to it hangs.
 fn full_backlog_listener() -> (OwnedFd, SocketAddr, Vec<TcpStream>) {

@@ -250,28 +250,6 @@ fn checks_beyond_the_total_limit_wait_from_any_address() {
     assert_eq!(code_of(&other.read_reply()), 230);
 }
 
-/// Close `c` with a TCP reset (SO_LINGER 0), which the server sees at once
-/// even while it reads nothing from the connection.
-fn reset(c: Client) {
-    use std::os::fd::AsRawFd;
-    let sock = c.reader.into_inner();
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket and a linger struct that outlives the call.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "SO_LINGER");
-}
-
 #[test]
 fn a_closed_client_frees_its_slot_when_its_check_ends() {
     let gate = Gate::default();
@@ -296,7 +274,7 @@ fn a_client_reset_during_its_check_frees_its_slot_at_once() {
     let mut gone = Client::connect(srv.addr);
     start_slow_login(&mut gone);
     gate.wait_entered(1);
-    reset(gone);
+    common::reset_client(gone);
     // The gate is still closed: only the reset session's freed slot lets
     // the next check start.
     let mut next = Client::connect(srv.addr);
@@ -318,7 +296,7 @@ fn a_client_reset_while_its_check_waits_never_runs_it() {
     // Let the server see the second PASS before the client goes.
     let mut plain = Client::connect(srv.addr);
     plain.login(USER, PASSWD);
-    reset(waiting);
+    common::reset_client(waiting);
     plain.expect("NOOP", 200);
     gate.open();
     assert_eq!(code_of(&first.read_reply()), 230);

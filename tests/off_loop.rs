@@ -363,29 +363,6 @@ fn gated_server(gate: &Gate, quota: u64) -> TestServer {
     )
 }
 
-/// Close `c`'s connection with a reset (`SO_LINGER` 0): the server sees
-/// an error at once, without reading.
-fn reset(c: Client) {
-    use std::os::fd::AsRawFd;
-    let sock = c.reader.into_inner();
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket and a linger struct of the size given.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "SO_LINGER");
-    drop(sock);
-}
-
 /// While one session's DELE waits on the pool, another session logs in
 /// and is served; the waiting session's pipelined NOOP is answered after
 /// its DELE, in order.
@@ -428,7 +405,7 @@ fn quit_or_close_while_a_dele_is_on_the_pool() {
     let closer_port = common::local_port(&closer);
     closer.send_raw(b"DELE two\r\n");
     gate.wait_entered(2);
-    reset(closer);
+    common::reset_client(closer);
     common::capture::wait_closed(closer_port);
     let mut other = srv.login();
     other.expect("NOOP", 200);

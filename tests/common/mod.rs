@@ -581,3 +581,33 @@ pub fn self_signed_pem() -> &'static (Vec<u8>, Vec<u8>) {
         )
     })
 }
+
+/// Make closing `s` send a TCP reset instead of a FIN (`SO_LINGER` 0): an
+/// abrupt disconnect, which the server sees at once even while it reads
+/// nothing from the connection.
+pub fn set_linger0(s: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: `s` is an open socket; `linger` is a live struct of the
+    // size given, only read.
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            std::ptr::addr_of!(linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_LINGER");
+}
+
+/// Close `c`'s control connection with a reset ([`set_linger0`]).
+pub fn reset_client(c: Client) {
+    let sock = c.reader.into_inner();
+    set_linger0(&sock);
+    drop(sock);
+}
